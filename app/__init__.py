@@ -1,0 +1,1 @@
+"""Deskfind's composition layer: paths, settings, the CLI and evaluation."""

@@ -1,0 +1,240 @@
+"""The `deskfind` command line."""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import json
+import logging
+import os
+import sys
+from collections.abc import Sequence
+from datetime import datetime
+from pathlib import Path
+
+from app.context import Deskfind, Options
+from engine.errors import EngineError
+from engine.ranking import FUSIONS, MODES
+from engine.search import SearchResult
+
+log = logging.getLogger("deskfind.cli")
+
+
+class UsageError(Exception):
+    """Wrong input on the command line; the message is shown as is."""
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--data-dir", metavar="DIR",
+                        help="index directory (default: $DESKFIND_DATA_DIR or the "
+                             "platform's user data dir)")
+    parser.add_argument("--model-dir", metavar="DIR",
+                        help="ONNX model directory (model.onnx, tokenizer.json, "
+                             "deskfind-model.json) instead of the bundled MiniLM")
+    parser.add_argument("--threads", type=int, default=0, metavar="N",
+                        help="CPU threads for the embedding model (default: up to 4)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="deskfind",
+        description="Local, private desktop search by keyword and by meaning.")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log progress details")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("index", help="index folders or files (only changes are redone)",
+                       description="Index folders or files. Re-running only processes "
+                                   "changed files and forgets deleted ones.")
+    p.add_argument("paths", nargs="+", metavar="PATH", help="folder or file to index")
+    _common(p)
+
+    p = sub.add_parser("search", help="search the index",
+                       description='Search by keyword and meaning. Query syntax: words, '
+                                   '"exact phrase", -excluded, ext:pdf, path:notes, '
+                                   'after:2024-01-31, before:2024-12-31.')
+    p.add_argument("query", nargs="+", help="what to look for")
+    p.add_argument("--limit", "-n", type=int, default=10, metavar="N",
+                   help="number of documents to show (default 10)")
+    p.add_argument("--mode", default="hybrid", metavar="|".join(MODES),
+                   help="hybrid (default), lexical (keywords only) or dense (meaning only)")
+    p.add_argument("--fusion", default="convex", metavar="|".join(FUSIONS),
+                   help="how hybrid combines the two sides (default convex)")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    _common(p)
+
+    p = sub.add_parser("status", help="show what is indexed",
+                       description="Show counts of indexed, embedded and failed files.")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    _common(p)
+
+    p = sub.add_parser("eval", help="measure search quality on a BEIR-format collection",
+                       description="Write a BEIR collection (corpus.jsonl, queries.jsonl, "
+                                   "qrels/test.tsv) as files, index them with the real "
+                                   "pipeline and score lexical, dense and hybrid search.")
+    p.add_argument("beir_dir", metavar="BEIR_DIR", help="folder in BEIR layout")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument("--alpha", type=float, default=None, metavar="A",
+                   help="convex weight of the dense side (default 0.7)")
+    p.add_argument("--max-queries", type=int, default=0, metavar="N",
+                   help="evaluate only the first N queries (default all)")
+    _common(p)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                        format="%(name)s: %(message)s")
+    try:
+        return COMMANDS[args.command](args)
+    except (UsageError, EngineError) as exc:
+        print(f"deskfind: error: {exc}", file=sys.stderr)
+        return 2 if isinstance(exc, UsageError) else 1
+    except KeyboardInterrupt:
+        print("deskfind: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:  # output piped into `head` and friends
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+
+
+def _options(args: argparse.Namespace, **extra: object) -> Options:
+    return Options(data_dir=args.data_dir, model_dir=args.model_dir, threads=args.threads,
+                   **extra)  # type: ignore[arg-type]
+
+
+class ProgressLine:
+    """A one-line progress display on a terminal; silent when output is redirected."""
+
+    def __init__(self) -> None:
+        self.enabled = sys.stderr.isatty()
+        self.last = ""
+
+    def __call__(self, phase: str, done: int, total: int) -> None:
+        if not self.enabled:
+            return
+        width = 30
+        filled = width * done // max(total, 1)
+        line = f"\r{phase:<9} [{'#' * filled}{'.' * (width - filled)}] {done}/{total}"
+        if line != self.last:
+            sys.stderr.write(line)
+            sys.stderr.flush()
+            self.last = line
+
+    def finish(self) -> None:
+        if self.enabled and self.last:
+            sys.stderr.write("\n")
+
+
+def cmd_index(args: argparse.Namespace) -> int:
+    roots = []
+    for raw in args.paths:
+        path = Path(os.path.abspath(os.path.expanduser(raw)))
+        if not path.exists():
+            raise UsageError(f"no such file or folder: {raw}")
+        roots.append(path)
+    progress = ProgressLine()
+    with Deskfind(_options(args)) as df:
+        try:
+            report = df.index(roots, progress)
+        finally:
+            progress.finish()
+    print(f"indexed {report.seen} files: {report.added} new, {report.updated} changed, "
+          f"{report.unchanged} unchanged, {report.deleted} removed, {report.failed} failed, "
+          f"{report.skipped} skipped; {report.chunks_embedded} passages embedded")
+    for shown, reason in report.failures[:20]:
+        print(f"  failed: {shown}: {reason}")
+    return 0
+
+
+def _result_json(r: SearchResult) -> dict[str, object]:
+    out: dict[str, object] = {
+        "path": r.display_path, "title": r.title, "ext": r.ext, "score": round(r.score, 6),
+        "lexical": round(r.lexical, 6), "dense": round(r.dense, 6),
+        "matched_by": r.matched_by, "page": r.page,
+        "modified": datetime.fromtimestamp(r.mtime_ns / 1e9).isoformat(timespec="seconds"),
+        "passage": {"start": r.char_start, "end": r.char_end},
+        "snippet": r.snippet.text, "highlights": [list(s) for s in r.snippet.spans],
+    }
+    if os.fsencode(r.display_path) != r.path:  # not valid UTF-8: give the exact bytes too
+        out["path_b64"] = base64.b64encode(r.path).decode()
+    return out
+
+
+def _highlighted(r: SearchResult, color: bool) -> str:
+    text, pos, parts = r.snippet.text, 0, []
+    for a, b in r.snippet.spans:
+        parts.append(text[pos:a])
+        parts.append(f"\033[1;33m{text[a:b]}\033[0m" if color else f"[{text[a:b]}]")
+        pos = b
+    parts.append(text[pos:])
+    return " ".join("".join(parts).split())
+
+
+def cmd_search(args: argparse.Namespace) -> int:
+    query = " ".join(args.query).strip()
+    if not query:
+        raise UsageError("empty query")
+    if args.mode not in MODES:
+        raise UsageError(f"unknown mode '{args.mode}' (choose {', '.join(MODES)})")
+    if args.fusion not in FUSIONS:
+        raise UsageError(f"unknown fusion '{args.fusion}' (choose {', '.join(FUSIONS)})")
+    if args.limit < 1:
+        raise UsageError("--limit must be at least 1")
+    with Deskfind(_options(args, fusion=args.fusion)) as df:
+        results = df.searcher().search(query, limit=args.limit, mode=args.mode)
+    if args.json:
+        print(json.dumps({"query": query, "mode": args.mode,
+                          "results": [_result_json(r) for r in results]}, ensure_ascii=False))
+        return 0
+    if not results:
+        print("no results")
+        return 0
+    color = sys.stdout.isatty()
+    for i, r in enumerate(results, 1):
+        page = f" (page {r.page})" if r.page else ""
+        print(f"{i:>2}. {r.title}  [{r.matched_by}, {r.score:.3f}]")
+        print(f"    {r.display_path}{page}")
+        print(f"    {_highlighted(r, color)}")
+    return 0
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    with Deskfind(_options(args)) as df:
+        counts = df.store.counts()
+        roots = [os.fsdecode(r) for r in df.store.roots()]
+        failures = df.store.failures()
+        data = {"data_dir": str(df.data_dir), "roots": roots, "files": counts.files,
+                "keyword_indexed": counts.indexed, "failed": counts.failed,
+                "skipped": counts.skipped, "chunks": counts.chunks,
+                "embedded_chunks": counts.embedded,
+                "failures": [{"path": p, "status": s, "reason": r} for p, s, r in failures]}
+    if args.json:
+        print(json.dumps(data, ensure_ascii=False))
+        return 0
+    print(f"index:    {data['data_dir']}")
+    print(f"roots:    {', '.join(roots) or '(none yet: run deskfind index FOLDER)'}")
+    print(f"files:    {counts.files} ({counts.indexed} searchable, {counts.failed} failed, "
+          f"{counts.skipped} skipped)")
+    print(f"passages: {counts.chunks} ({counts.embedded} embedded)")
+    for path, status, reason in failures[:10]:
+        print(f"  {status}: {path}: {reason}")
+    return 0
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from app.evaluate import evaluate_beir, format_report
+
+    extra = {} if args.alpha is None else {"alpha": args.alpha}
+    report = evaluate_beir(Path(args.beir_dir), _options(args, **extra),
+                           max_queries=args.max_queries, progress=ProgressLine())
+    print(json.dumps(report) if args.json else format_report(report))
+    return 0
+
+
+COMMANDS = {"index": cmd_index, "search": cmd_search, "status": cmd_status, "eval": cmd_eval}
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,75 @@
+"""Putting the pieces together for one data directory: store, model, indexer, searcher."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from app import paths
+from engine.dense import DEFAULT_GRAPH_THRESHOLD, DenseIndex
+from engine.embedder import Embedder, OnnxEmbedder, resolve_model
+from engine.ranking import DEFAULT_ALPHA
+from engine.search import Searcher, SearchSettings
+from engine.store import Store
+from indexer.pipeline import Indexer, IndexReport, Progress
+from indexer.walk import WalkRules
+
+
+@dataclass(frozen=True)
+class Options:
+    """Run-time choices, from the command line or the environment."""
+
+    data_dir: str | None = None
+    model_dir: str | None = None
+    threads: int = 0
+    alpha: float = DEFAULT_ALPHA
+    fusion: str = "convex"
+    graph_threshold: int = DEFAULT_GRAPH_THRESHOLD
+
+
+class Deskfind:
+    """One open index.  Owns the store; makes the model only when something needs it."""
+
+    def __init__(self, options: Options, *, readonly: bool = False) -> None:
+        self.options = options
+        self.data_dir = paths.data_dir(options.data_dir)
+        self.store = Store.open(paths.database_path(self.data_dir), readonly=readonly)
+        self._embedder: Embedder | None = None
+        self._dense: DenseIndex | None = None
+
+    def close(self) -> None:
+        self.store.close()
+
+    def __enter__(self) -> Deskfind:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def embedder(self) -> Embedder:
+        if self._embedder is None:
+            self._embedder = OnnxEmbedder(resolve_model(self.options.model_dir),
+                                          threads=self.options.threads)
+        return self._embedder
+
+    def dense(self) -> DenseIndex:
+        if self._dense is None:
+            emb = self.embedder()
+            cache = paths.vector_cache_path(self.data_dir, emb.model_id)
+            self._dense = DenseIndex(self.store, emb.model_id, emb.dim, cache,
+                                     graph_threshold=self.options.graph_threshold)
+        return self._dense
+
+    def searcher(self) -> Searcher:
+        settings = SearchSettings(alpha=self.options.alpha, fusion=self.options.fusion)
+        return Searcher(self.store, lambda: (self.embedder(), self.dense()), settings)
+
+    def index(self, roots: list[Path], progress: Progress | None = None,
+              rules: WalkRules | None = None) -> IndexReport:
+        """Index `roots`: text first (keyword-searchable), then embeddings."""
+        report = IndexReport()
+        indexer = Indexer(self.store, rules)
+        indexer.scan([bytes(r) for r in roots], report, progress)
+        indexer.embed_pending(self.embedder(), report, progress)
+        self.dense().refresh()  # brings the cached graph up to date and saves it
+        return report

@@ -1,0 +1,32 @@
+"""Where Deskfind keeps its files: the only module that knows platform paths."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import platformdirs
+
+APP_NAME = "deskfind"
+DATA_DIR_ENV = "DESKFIND_DATA_DIR"
+
+
+def data_dir(override: str | None = None) -> Path:
+    """The index directory: --data-dir, then $DESKFIND_DATA_DIR, then the platform's."""
+    chosen = override or os.environ.get(DATA_DIR_ENV)
+    if chosen:
+        return Path(chosen).expanduser().absolute()
+    return Path(platformdirs.user_data_dir(APP_NAME, appauthor=False))
+
+
+def database_path(data: Path) -> Path:
+    return data / "index.sqlite3"
+
+
+def vector_cache_path(data: Path, model_id: str) -> Path:
+    safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in model_id)
+    return data / f"vectors-{safe}.hnsw"
+
+
+def log_dir() -> Path:
+    return Path(platformdirs.user_log_dir(APP_NAME, appauthor=False))

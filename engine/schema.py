@@ -1,0 +1,171 @@
+"""Opening the index database: private files, WAL, schema version and migrations."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from pathlib import Path
+
+from engine.errors import StoreError
+
+SCHEMA_VERSION = 1
+
+# Each entry upgrades the schema from version i to i + 1.  Never edit a released entry:
+# append a new one, so every existing database walks the same path.
+MIGRATIONS: list[str] = [
+    """
+    CREATE TABLE meta (
+        key   TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+    );
+    CREATE TABLE roots (
+        path       BLOB PRIMARY KEY,
+        added_at   REAL NOT NULL
+    );
+    CREATE TABLE files (
+        id           INTEGER PRIMARY KEY,
+        path         BLOB NOT NULL UNIQUE,   -- os.fsencode() of the absolute path: exact bytes
+        display_path TEXT NOT NULL,
+        ext          TEXT NOT NULL,          -- lower case, without the dot
+        title        TEXT NOT NULL,
+        size         INTEGER NOT NULL,
+        mtime_ns     INTEGER NOT NULL,
+        content_hash TEXT,
+        status       TEXT NOT NULL CHECK (status IN ('indexed', 'failed', 'skipped')),
+        reason       TEXT,
+        indexed_at   REAL NOT NULL
+    );
+    CREATE INDEX files_mtime ON files(mtime_ns);
+    -- AUTOINCREMENT: a chunk id is never reused, so a stale HNSW label can never
+    -- point at another passage.
+    CREATE TABLE chunks (
+        id         INTEGER PRIMARY KEY AUTOINCREMENT,
+        file_id    INTEGER NOT NULL REFERENCES files(id) ON DELETE CASCADE,
+        ord        INTEGER NOT NULL,
+        page       INTEGER,
+        char_start INTEGER NOT NULL,
+        char_end   INTEGER NOT NULL,
+        text       TEXT NOT NULL,
+        title      TEXT NOT NULL
+    );
+    CREATE INDEX chunks_file ON chunks(file_id, ord);
+    CREATE VIRTUAL TABLE chunks_fts USING fts5(
+        text, title,
+        content = 'chunks', content_rowid = 'id',
+        tokenize = 'porter unicode61 remove_diacritics 2'
+    );
+    CREATE TRIGGER chunks_ai AFTER INSERT ON chunks BEGIN
+        INSERT INTO chunks_fts(rowid, text, title) VALUES (new.id, new.text, new.title);
+    END;
+    CREATE TRIGGER chunks_ad AFTER DELETE ON chunks BEGIN
+        INSERT INTO chunks_fts(chunks_fts, rowid, text, title)
+            VALUES ('delete', old.id, old.text, old.title);
+    END;
+    CREATE TRIGGER chunks_au AFTER UPDATE ON chunks BEGIN
+        INSERT INTO chunks_fts(chunks_fts, rowid, text, title)
+            VALUES ('delete', old.id, old.text, old.title);
+        INSERT INTO chunks_fts(rowid, text, title) VALUES (new.id, new.text, new.title);
+    END;
+    -- int8 vectors are the durable copy; the HNSW file is a cache rebuilt from here.
+    CREATE TABLE vectors (
+        chunk_id INTEGER PRIMARY KEY REFERENCES chunks(id) ON DELETE CASCADE,
+        model_id TEXT NOT NULL,
+        scale    REAL NOT NULL,              -- float value = int8 value * scale
+        data     BLOB NOT NULL
+    );
+    -- Any change to the vector set bumps the generation the HNSW header is checked against.
+    CREATE TRIGGER vectors_ai AFTER INSERT ON vectors BEGIN
+        UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'vectors_generation';
+    END;
+    CREATE TRIGGER vectors_ad AFTER DELETE ON vectors BEGIN
+        UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'vectors_generation';
+    END;
+    INSERT INTO meta(key, value) VALUES ('vectors_generation', '0');
+    """,
+]
+
+
+def make_private_dir(path: Path) -> None:
+    """Create `path` (and parents) and make it readable by the owner only."""
+    try:
+        path.mkdir(parents=True, exist_ok=True, mode=0o700)
+        os.chmod(path, 0o700)
+    except OSError as exc:
+        raise StoreError(f"cannot create data directory {path}: {exc.strerror}") from exc
+
+
+def _touch_private(path: Path) -> None:
+    # SQLite gives the -wal and -shm files the mode of the main file, so creating the
+    # main file 0600 ourselves keeps all three private whatever the umask is.
+    if path.exists():
+        return
+    fd = os.open(path, os.O_CREAT | os.O_WRONLY, 0o600)
+    os.close(fd)
+    os.chmod(path, 0o600)
+
+
+def connect(path: Path, *, readonly: bool = False) -> sqlite3.Connection:
+    """Open the database at `path`, creating and migrating it unless `readonly`."""
+    try:
+        if readonly:
+            conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, isolation_level=None,
+                                   check_same_thread=False)
+        else:
+            make_private_dir(path.parent)
+            _touch_private(path)
+            conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        conn.execute("PRAGMA busy_timeout = 10000")
+        conn.execute("PRAGMA foreign_keys = ON")
+        if not readonly:
+            conn.execute("PRAGMA journal_mode = WAL")
+            conn.execute("PRAGMA synchronous = NORMAL")
+            migrate(conn)
+        else:
+            check_version(conn)
+    except sqlite3.DatabaseError as exc:
+        raise StoreError(f"cannot open index database {path}: {exc}") from exc
+    return conn
+
+
+def schema_version(conn: sqlite3.Connection) -> int:
+    return int(conn.execute("PRAGMA user_version").fetchone()[0])
+
+
+def check_version(conn: sqlite3.Connection) -> None:
+    version = schema_version(conn)
+    if version > SCHEMA_VERSION:
+        raise StoreError(
+            f"index was written by a newer Deskfind (schema {version}, this one knows "
+            f"{SCHEMA_VERSION}); upgrade Deskfind or use another --data-dir"
+        )
+
+
+def migrate(conn: sqlite3.Connection) -> None:
+    """Bring the schema up to SCHEMA_VERSION, one transaction per step."""
+    check_version(conn)
+    version = schema_version(conn)
+    while version < SCHEMA_VERSION:
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            for statement in _split_statements(MIGRATIONS[version]):
+                conn.execute(statement)
+            version += 1
+            conn.execute(f"PRAGMA user_version = {version}")
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+
+
+def _split_statements(script: str) -> list[str]:
+    """Split a migration script into statements, keeping trigger bodies whole."""
+    statements: list[str] = []
+    current = ""
+    for line in script.splitlines(keepends=True):
+        current += line
+        if sqlite3.complete_statement(current):
+            statements.append(current.strip())
+            current = ""
+    if current.strip():
+        statements.append(current.strip())
+    return statements

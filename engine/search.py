@@ -1,0 +1,147 @@
+"""Hybrid search: keyword and semantic candidates, fused, aggregated to documents."""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from engine import ranking
+from engine.dense import DenseIndex
+from engine.embedder import Embedder
+from engine.errors import QueryError, StoreError
+from engine.ids import ChunkId, FileId
+from engine.query import ParsedQuery, file_filter_sql, fts_expression, fts_quote, parse_query
+from engine.snippets import Snippet, best_window
+from engine.store import ChunkRow, Store
+
+log = logging.getLogger("deskfind.search")
+
+LEXICAL_POOL = 1000
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    """One document, with the passage that matched best."""
+
+    file_id: FileId
+    path: bytes
+    display_path: str
+    title: str
+    ext: str
+    mtime_ns: int
+    score: float
+    lexical: float  # normalised keyword contribution, 0..1
+    dense: float  # normalised semantic contribution, 0..1
+    chunk_id: ChunkId
+    page: int | None
+    char_start: int
+    char_end: int
+    snippet: Snippet
+
+    @property
+    def matched_by(self) -> str:
+        """'keyword', 'meaning' or 'both': why this result is here, for the user."""
+        keyword = self.lexical > 0
+        meaning = self.dense >= 0.9
+        return "both" if keyword and meaning else "keyword" if keyword else "meaning"
+
+
+@dataclass(frozen=True)
+class SearchSettings:
+    alpha: float = ranking.DEFAULT_ALPHA
+    fusion: str = "convex"
+    min_candidates: int = 100
+
+
+class Searcher:
+    """Runs queries against one store.
+
+    `semantic` makes the embedder and dense index on the first semantic query (loading a
+    model costs time a keyword search should not pay); None means keyword search only.
+    """
+
+    def __init__(self, store: Store,
+                 semantic: Callable[[], tuple[Embedder, DenseIndex]] | None,
+                 settings: SearchSettings | None = None) -> None:
+        self.store = store
+        self._make_semantic = semantic
+        self._semantic: tuple[Embedder, DenseIndex] | None = None
+        self.settings = settings or SearchSettings()
+
+    def semantic(self) -> tuple[Embedder, DenseIndex]:
+        if self._semantic is None:
+            if self._make_semantic is None:
+                raise QueryError("semantic search is not available: no embedding model")
+            self._semantic = self._make_semantic()
+        return self._semantic
+
+    def search(self, raw: str, *, limit: int = 10, mode: str = "hybrid") -> list[SearchResult]:
+        if mode not in ranking.MODES:
+            raise QueryError(f"unknown mode '{mode}' (choose {', '.join(ranking.MODES)})")
+        if limit < 1:
+            raise QueryError("limit must be at least 1")
+        q = parse_query(raw)
+        if mode != "lexical" and self._make_semantic is None:
+            mode = "lexical"
+        depth = max(3 * limit, self.settings.min_candidates)
+        try:
+            return self._search(q, limit, mode, depth)
+        except sqlite3.OperationalError as exc:
+            raise StoreError(f"search failed: {exc}") from exc
+
+    def _search(self, q: ParsedQuery, limit: int, mode: str, depth: int) -> list[SearchResult]:
+        where, params = file_filter_sql(q)
+        match = fts_expression(q)
+        lexical: dict[ChunkId, float] = {}
+        dense: dict[ChunkId, float] = {}
+        pool: dict[ChunkId, float] = {}
+        if mode != "dense":
+            # One ranked FTS5 query scores every match anyway; keeping a deeper pool than
+            # we fuse lets most semantic candidates find their BM25 score here for free.
+            pool = dict(self.store.fts_search(match, max(depth, LEXICAL_POOL), where, params))
+            lexical = dict(list(pool.items())[:depth])
+        if mode != "lexical":
+            embedder, index = self.semantic()
+            qvec = embedder.embed_query(q.text)
+            allowed = self.store.chunk_ids_where(where, params) if q.has_filters else None
+            dense = self._admissible(q, dict(index.search(qvec, depth, allowed)))
+            if mode == "hybrid":
+                # Score every candidate on both sides, so fusion compares like with like.
+                # A candidate outside the pool scores below the pool's last entry; after
+                # normalisation that is close to 0, which is what it gets.
+                lexical.update({c: pool[c] for c in dense if c in pool})
+                missing_den = [c for c in lexical if c not in dense]
+                dense.update(index.cosines(np.array(missing_den, np.int64), qvec))
+        fused = ranking.fuse(lexical, dense, mode=mode, alpha=self.settings.alpha,
+                             method=self.settings.fusion)
+        rows = self.store.chunk_rows(list(fused))
+        owner = {c: int(rows[c].file_id) for c in fused if c in rows}
+        ranked = ranking.aggregate({c: f for c, f in fused.items() if c in owner}, owner)
+        terms = q.highlight_terms
+        return [self._result(rows[chunk], f, terms) for _, chunk, f in ranked[:limit]]
+
+    def _admissible(self, q: ParsedQuery, dense: dict[ChunkId, float]) -> dict[ChunkId, float]:
+        """Apply "phrases" and -exclusions to semantic candidates, as FTS5 does to its own."""
+        ids = list(dense)
+        if q.phrases and ids:
+            required = " AND ".join(fts_quote(p) for p in q.phrases)
+            keep = self.store.fts_scores(required, ids)
+            ids = [c for c in ids if c in keep]
+        if q.excluded and ids:
+            banned = self.store.fts_scores(" OR ".join(fts_quote(w) for w in q.excluded), ids)
+            ids = [c for c in ids if c not in banned]
+        return {c: dense[c] for c in ids}
+
+    @staticmethod
+    def _result(row: ChunkRow, fused: ranking.Fused, terms: tuple[str, ...]) -> SearchResult:
+        return SearchResult(
+            file_id=row.file_id, path=row.path, display_path=row.display_path,
+            title=row.title, ext=row.ext, mtime_ns=row.mtime_ns, score=fused.score,
+            lexical=fused.lexical, dense=fused.dense, chunk_id=row.id, page=row.page,
+            char_start=row.char_start, char_end=row.char_end,
+            snippet=best_window(row.text, terms),
+        )

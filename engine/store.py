@@ -1,0 +1,325 @@
+"""The index database: files, chunks with positions, FTS5 and int8 vectors."""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from engine import schema
+from engine.errors import StoreError
+from engine.ids import ChunkId, FileId
+from engine.quantize import QuantizedVectors
+
+
+@dataclass(frozen=True)
+class FileState:
+    """What the store remembers about a file, to decide whether it changed."""
+
+    id: FileId
+    size: int
+    mtime_ns: int
+    content_hash: str | None
+    status: str
+
+
+@dataclass(frozen=True)
+class FileRecord:
+    """A file's metadata as written by the indexer."""
+
+    path: bytes
+    display_path: str
+    ext: str
+    title: str
+    size: int
+    mtime_ns: int
+    content_hash: str | None
+
+
+@dataclass(frozen=True)
+class ChunkInput:
+    """A passage to store: its text and where it sits in the file."""
+
+    ord: int
+    text: str
+    char_start: int
+    char_end: int
+    page: int | None = None
+
+
+@dataclass(frozen=True)
+class ChunkRow:
+    """A stored passage joined with its file, as search results need it."""
+
+    id: ChunkId
+    file_id: FileId
+    ord: int
+    page: int | None
+    char_start: int
+    char_end: int
+    text: str
+    title: str
+    path: bytes
+    display_path: str
+    ext: str
+    mtime_ns: int
+
+
+@dataclass(frozen=True)
+class Counts:
+    files: int
+    indexed: int
+    failed: int
+    skipped: int
+    chunks: int
+    embedded: int
+
+
+_CHUNK_ROW_SQL = """
+    SELECT c.id, c.file_id, c.ord, c.page, c.char_start, c.char_end, c.text, c.title,
+           f.path, f.display_path, f.ext, f.mtime_ns
+    FROM chunks c JOIN files f ON f.id = c.file_id
+"""
+
+
+def _prefix_range(root: bytes) -> tuple[bytes, bytes]:
+    """Byte range [lo, hi) holding every path strictly under directory `root`."""
+    base = root.rstrip(b"/") + b"/"
+    return base, base[:-1] + b"0"  # '0' is the byte after '/'
+
+
+class Store:
+    """One SQLite index database.  A single writer at a time; readers never block it."""
+
+    def __init__(self, conn: sqlite3.Connection, path: Path) -> None:
+        self.conn = conn
+        self.path = path
+
+    @classmethod
+    def open(cls, path: Path, *, readonly: bool = False) -> Store:
+        return cls(schema.connect(path, readonly=readonly), path)
+
+    def close(self) -> None:
+        self.conn.close()
+
+    @contextmanager
+    def write(self) -> Iterator[sqlite3.Connection]:
+        """A write transaction taken up front, so it never fails half-way on BUSY."""
+        try:
+            self.conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as exc:
+            raise StoreError(f"cannot write the index: {exc}") from exc
+        try:
+            yield self.conn
+        except BaseException:
+            self.conn.execute("ROLLBACK")
+            raise
+        self.conn.execute("COMMIT")
+
+    # -- meta ---------------------------------------------------------------------------
+
+    def get_meta(self, key: str) -> str | None:
+        row = self.conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return None if row is None else str(row[0])
+
+    def set_meta(self, key: str, value: str) -> None:
+        self.conn.execute(
+            "INSERT INTO meta(key, value) VALUES (?, ?) "
+            "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+            (key, value),
+        )
+
+    def vectors_generation(self) -> int:
+        return int(self.get_meta("vectors_generation") or 0)
+
+    # -- roots and files ----------------------------------------------------------------
+
+    def add_root(self, root: bytes) -> None:
+        self.conn.execute(
+            "INSERT OR IGNORE INTO roots(path, added_at) VALUES (?, ?)", (root, time.time())
+        )
+
+    def roots(self) -> list[bytes]:
+        return [bytes(r[0]) for r in self.conn.execute("SELECT path FROM roots ORDER BY path")]
+
+    def file_states(self, root: bytes) -> dict[bytes, FileState]:
+        """Every known file at `root` or below it."""
+        lo, hi = _prefix_range(root)
+        rows = self.conn.execute(
+            "SELECT path, id, size, mtime_ns, content_hash, status FROM files "
+            "WHERE path = ? OR (path >= ? AND path < ?)",
+            (root, lo, hi),
+        )
+        return {bytes(r[0]): FileState(FileId(r[1]), r[2], r[3], r[4], r[5]) for r in rows}
+
+    def upsert_file(self, rec: FileRecord, status: str, reason: str | None = None) -> FileId:
+        row = self.conn.execute(
+            """
+            INSERT INTO files(path, display_path, ext, title, size, mtime_ns, content_hash,
+                              status, reason, indexed_at)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            ON CONFLICT(path) DO UPDATE SET
+                display_path = excluded.display_path, ext = excluded.ext,
+                title = excluded.title, size = excluded.size, mtime_ns = excluded.mtime_ns,
+                content_hash = excluded.content_hash, status = excluded.status,
+                reason = excluded.reason, indexed_at = excluded.indexed_at
+            RETURNING id
+            """,
+            (rec.path, rec.display_path, rec.ext, rec.title, rec.size, rec.mtime_ns,
+             rec.content_hash, status, reason, time.time()),
+        ).fetchone()
+        return FileId(row[0])
+
+    def touch_file(self, file_id: FileId, size: int, mtime_ns: int) -> None:
+        """Record new stat data for a file whose content did not change."""
+        self.conn.execute(
+            "UPDATE files SET size = ?, mtime_ns = ? WHERE id = ?", (size, mtime_ns, file_id)
+        )
+
+    def replace_chunks(self, file_id: FileId, title: str, chunks: Sequence[ChunkInput]) -> None:
+        self.conn.execute("DELETE FROM chunks WHERE file_id = ?", (file_id,))
+        self.conn.executemany(
+            "INSERT INTO chunks(file_id, ord, page, char_start, char_end, text, title) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [(file_id, c.ord, c.page, c.char_start, c.char_end, c.text, title) for c in chunks],
+        )
+
+    def delete_files(self, file_ids: Iterable[FileId]) -> int:
+        ids = [(int(i),) for i in file_ids]
+        self.conn.executemany("DELETE FROM files WHERE id = ?", ids)
+        return len(ids)
+
+    def failures(self, limit: int = 50) -> list[tuple[str, str, str]]:
+        rows = self.conn.execute(
+            "SELECT display_path, status, coalesce(reason, '') FROM files "
+            "WHERE status != 'indexed' ORDER BY indexed_at DESC LIMIT ?",
+            (limit,),
+        )
+        return [(r[0], r[1], r[2]) for r in rows]
+
+    def counts(self, model_id: str | None = None) -> Counts:
+        by_status = dict(
+            self.conn.execute("SELECT status, count(*) FROM files GROUP BY status").fetchall()
+        )
+        chunks = self.conn.execute("SELECT count(*) FROM chunks").fetchone()[0]
+        if model_id is None:
+            embedded = self.conn.execute("SELECT count(*) FROM vectors").fetchone()[0]
+        else:
+            embedded = self.conn.execute(
+                "SELECT count(*) FROM vectors WHERE model_id = ?", (model_id,)
+            ).fetchone()[0]
+        return Counts(
+            files=sum(by_status.values()),
+            indexed=by_status.get("indexed", 0),
+            failed=by_status.get("failed", 0),
+            skipped=by_status.get("skipped", 0),
+            chunks=chunks,
+            embedded=embedded,
+        )
+
+    # -- chunks -------------------------------------------------------------------------
+
+    def chunk_rows(self, ids: Sequence[ChunkId]) -> dict[ChunkId, ChunkRow]:
+        if not ids:
+            return {}
+        out: dict[ChunkId, ChunkRow] = {}
+        for start in range(0, len(ids), 500):
+            part = ids[start:start + 500]
+            marks = ",".join("?" * len(part))
+            for r in self.conn.execute(f"{_CHUNK_ROW_SQL} WHERE c.id IN ({marks})", part):
+                row = ChunkRow(ChunkId(r[0]), FileId(r[1]), r[2], r[3], r[4], r[5], r[6],
+                               r[7], bytes(r[8]), r[9], r[10], r[11])
+                out[row.id] = row
+        return out
+
+    def chunks_without_vectors(self, model_id: str, limit: int) -> list[tuple[ChunkId, str, str]]:
+        """Passages still to embed, most recently modified files first."""
+        rows = self.conn.execute(
+            """
+            SELECT c.id, c.title, c.text FROM chunks c
+            JOIN files f ON f.id = c.file_id
+            LEFT JOIN vectors v ON v.chunk_id = c.id AND v.model_id = ?
+            WHERE v.chunk_id IS NULL
+            ORDER BY f.mtime_ns DESC, c.id
+            LIMIT ?
+            """,
+            (model_id, limit),
+        )
+        return [(ChunkId(r[0]), r[1], r[2]) for r in rows]
+
+    # -- vectors ------------------------------------------------------------------------
+
+    def drop_vectors_of_other_models(self, model_id: str) -> int:
+        cur = self.conn.execute("DELETE FROM vectors WHERE model_id != ?", (model_id,))
+        return cur.rowcount
+
+    def put_vectors(self, model_id: str, ids: Sequence[ChunkId], q: QuantizedVectors) -> None:
+        self.conn.executemany(
+            "INSERT OR REPLACE INTO vectors(chunk_id, model_id, scale, data) VALUES (?,?,?,?)",
+            [(int(i), model_id, float(s), row.tobytes())
+             for i, s, row in zip(ids, q.scales, q.codes, strict=True)],
+        )
+
+    def load_vectors(self, model_id: str, dim: int) -> tuple[np.ndarray, QuantizedVectors]:
+        """All vectors of `model_id`: (chunk ids, quantized matrix), ordered by chunk id."""
+        rows = self.conn.execute(
+            "SELECT chunk_id, scale, data FROM vectors WHERE model_id = ? ORDER BY chunk_id",
+            (model_id,),
+        ).fetchall()
+        ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+        scales = np.fromiter((r[1] for r in rows), dtype=np.float32, count=len(rows))
+        codes = np.frombuffer(b"".join(r[2] for r in rows), dtype=np.int8)
+        return ids, QuantizedVectors(codes.reshape(len(rows), dim), scales)
+
+    # -- full text ----------------------------------------------------------------------
+
+    def fts_search(self, match: str, limit: int, file_filter: str = "1",
+                   params: Sequence[object] = ()) -> list[tuple[ChunkId, float]]:
+        """Top chunks for an FTS5 expression, with positive BM25 scores (higher is better).
+
+        `file_filter` is an SQL condition on the chunk's file `f` (see engine.query).
+        """
+        restrict = ""
+        if file_filter != "1":
+            restrict = (" AND rowid IN (SELECT c.id FROM chunks c JOIN files f "
+                        f"ON f.id = c.file_id WHERE {file_filter})")
+        rows = self.conn.execute(
+            "SELECT rowid, -bm25(chunks_fts) AS s FROM chunks_fts WHERE chunks_fts MATCH ?"
+            f"{restrict} ORDER BY s DESC LIMIT ?",
+            (match, *params, limit),
+        )
+        return [(ChunkId(r[0]), float(r[1])) for r in rows]
+
+    def fts_scores(self, match: str, ids: Sequence[ChunkId]) -> dict[ChunkId, float]:
+        """BM25 scores of the given chunks; chunks that do not match are absent."""
+        if not ids:
+            return {}
+        marks = ",".join("?" * len(ids))
+        rows = self.conn.execute(
+            f"SELECT rowid, -bm25(chunks_fts) FROM chunks_fts WHERE chunks_fts MATCH ? "
+            f"AND rowid IN ({marks})",
+            (match, *ids),
+        )
+        return {ChunkId(r[0]): float(r[1]) for r in rows}
+
+    def chunk_ids_where(self, sql_filter: str, params: Sequence[object]) -> np.ndarray:
+        """Ids of chunks whose file satisfies an SQL condition on `f` (files)."""
+        rows = self.conn.execute(
+            f"SELECT c.id FROM chunks c JOIN files f ON f.id = c.file_id WHERE {sql_filter}",
+            params,
+        ).fetchall()
+        return np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+
+    def integrity_problems(self) -> list[str]:
+        """Problems found by SQLite's and FTS5's own checks; empty when healthy."""
+        problems = [r[0] for r in self.conn.execute("PRAGMA integrity_check") if r[0] != "ok"]
+        try:
+            self.conn.execute("INSERT INTO chunks_fts(chunks_fts) VALUES ('integrity-check')")
+        except sqlite3.DatabaseError as exc:
+            problems.append(f"fts: {exc}")
+        return problems

@@ -1,0 +1,177 @@
+"""Indexing in two phases: text into the store and FTS first, embeddings after."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field, replace
+
+from engine.embedder import Embedder
+from engine.quantize import quantize
+from engine.store import ChunkInput, FileRecord, FileState, Store
+from indexer.chunking import chunk_spans, page_of
+from indexer.errors import ExtractionError
+from indexer.extract import Extracted, extractor_for
+from indexer.walk import FoundFile, WalkRules, file_ext, walk
+
+log = logging.getLogger("deskfind.indexer")
+
+Progress = Callable[[str, int, int], None]  # (phase, done, total)
+
+
+@dataclass
+class IndexReport:
+    """What one indexing run did; counters are per run, not totals."""
+
+    seen: int = 0
+    added: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    deleted: int = 0
+    failed: int = 0
+    skipped: int = 0
+    chunks_written: int = 0
+    chunks_embedded: int = 0
+    failures: list[tuple[str, str]] = field(default_factory=list)
+
+
+def display_path(path: bytes) -> str:
+    """A printable form of a path; the exact bytes are kept separately."""
+    return path.decode("utf-8", errors="backslashreplace")
+
+
+def passage_text(title: str, text: str) -> str:
+    """What gets embedded: the passage with its document's title in front, since a
+    passage alone often lacks the context that says what it is about."""
+    return f"{title}\n{text}" if title else text
+
+
+class Indexer:
+    """Keeps a store in step with the files under its roots."""
+
+    def __init__(self, store: Store, rules: WalkRules | None = None, *,
+                 commit_every: int = 64) -> None:
+        self.store = store
+        self.rules = rules or WalkRules()
+        self.commit_every = commit_every
+
+    # -- phase 1: files → chunks → FTS ---------------------------------------------------
+
+    def scan(self, roots: Iterable[bytes], report: IndexReport,
+             progress: Progress | None = None) -> None:
+        """Bring the store's files under `roots` in line with the disk."""
+        for root in roots:
+            with self.store.write():
+                self.store.add_root(root)
+            known = self.store.file_states(root)
+            found = list(walk(root, self.rules)) if os.path.isdir(root) else \
+                self._single_file(root)
+            report.seen += len(found)
+            pending = 0
+            self.store.conn.execute("BEGIN IMMEDIATE")
+            try:
+                for n, item in enumerate(found, 1):
+                    self._index_file(item, known.pop(item.path, None), report)
+                    pending += 1
+                    if pending >= self.commit_every:
+                        self.store.conn.execute("COMMIT")
+                        self.store.conn.execute("BEGIN IMMEDIATE")
+                        pending = 0
+                    if progress:
+                        progress("reading", n, len(found))
+                report.deleted += self.store.delete_files(s.id for s in known.values())
+                self.store.conn.execute("COMMIT")
+            except BaseException:
+                self.store.conn.execute("ROLLBACK")
+                raise
+
+    def _single_file(self, path: bytes) -> list[FoundFile]:
+        try:
+            st = os.stat(path)
+        except OSError:
+            return []
+        return [FoundFile(path, st.st_size, st.st_mtime_ns)]
+
+    def _index_file(self, item: FoundFile, state: FileState | None, report: IndexReport) -> None:
+        if state and (state.size, state.mtime_ns) == (item.size, item.mtime_ns):
+            report.unchanged += 1
+            return
+        ext = file_ext(item.path)
+        name = display_path(os.path.basename(item.path))
+        record = FileRecord(item.path, display_path(item.path), ext, name, item.size,
+                            item.mtime_ns, None)
+        extractor = extractor_for(ext)
+        if extractor is None:
+            self._record(record, "skipped", f"no text extractor for .{ext or '(none)'}", report)
+            return
+        if item.size > self.rules.max_file_bytes:
+            self._record(record, "skipped", f"larger than {self.rules.max_file_bytes} bytes",
+                         report)
+            return
+        try:
+            with open(item.path, "rb") as fh:
+                data = fh.read(self.rules.max_file_bytes + 1)
+        except OSError as exc:
+            self._record(record, "failed", f"cannot read: {exc.strerror}", report)
+            return
+        digest = hashlib.blake2b(data, digest_size=16).hexdigest()
+        if state and state.content_hash == digest and state.status == "indexed":
+            self.store.touch_file(state.id, item.size, item.mtime_ns)
+            report.unchanged += 1
+            return
+        try:
+            extracted = extractor(data, name)
+        except ExtractionError as exc:
+            self._record(replace(record, content_hash=digest), "failed", str(exc), report)
+            return
+        self._store_text(record, digest, extracted, state is not None, report)
+
+    def _store_text(self, record: FileRecord, digest: str, extracted: Extracted,
+                    existed: bool, report: IndexReport) -> None:
+        record = FileRecord(record.path, record.display_path, record.ext, extracted.title,
+                            record.size, record.mtime_ns, digest)
+        file_id = self.store.upsert_file(record, "indexed")
+        chunks = [ChunkInput(i, extracted.text[s.start:s.end], s.start, s.end,
+                             page_of(s.start, extracted.pages))
+                  for i, s in enumerate(chunk_spans(extracted.text))]
+        self.store.replace_chunks(file_id, extracted.title, chunks)
+        report.chunks_written += len(chunks)
+        if existed:
+            report.updated += 1
+        else:
+            report.added += 1
+
+    def _record(self, record: FileRecord, status: str, reason: str, report: IndexReport) -> None:
+        file_id = self.store.upsert_file(record, status, reason)
+        self.store.replace_chunks(file_id, record.title, [])  # drop what an older version had
+        if status == "failed":
+            report.failed += 1
+            report.failures.append((record.display_path, reason))
+        else:
+            report.skipped += 1
+        log.info("%s %s: %s", status, record.display_path, reason)
+
+    # -- phase 2: chunks → vectors -------------------------------------------------------
+
+    def embed_pending(self, embedder: Embedder, report: IndexReport,
+                      progress: Progress | None = None, batch: int = 256) -> None:
+        """Embed every passage that has no vector from this model yet."""
+        with self.store.write():
+            self.store.drop_vectors_of_other_models(embedder.model_id)
+        total = self.store.counts().chunks - self.store.counts(embedder.model_id).embedded
+        done = 0
+        while True:
+            todo = self.store.chunks_without_vectors(embedder.model_id, batch)
+            if not todo:
+                break
+            vectors = embedder.embed_passages([passage_text(t, x) for _, t, x in todo])
+            with self.store.write():
+                self.store.put_vectors(embedder.model_id, [c for c, _, _ in todo],
+                                       quantize(vectors))
+            done += len(todo)
+            report.chunks_embedded += len(todo)
+            if progress:
+                progress("embedding", done, max(total, done))
+

@@ -1,0 +1,133 @@
+"""The `deskfind` command driven as a subprocess on real files, as a user would."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from app.cli import build_parser
+from tests.helpers import write_files
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def deskfind(*args: str, data: Path, check: bool = True) -> subprocess.CompletedProcess:
+    env = {**os.environ, "DESKFIND_DATA_DIR": str(data), "PYTHONPATH": str(REPO)}
+    proc = subprocess.run([sys.executable, "-m", "app.cli", *args], capture_output=True,
+                          text=True, env=env, stdin=subprocess.DEVNULL, timeout=300)
+    if check:
+        assert proc.returncode == 0, proc.stderr
+    return proc
+
+
+@pytest.fixture(scope="module")
+def indexed(tmp_path_factory):
+    root = tmp_path_factory.mktemp("home")
+    data = tmp_path_factory.mktemp("data")
+    write_files(root / "docs", {
+        "garden/tomatoes.md": "# Growing tomatoes\n\nWater deeply twice a week and pinch out "
+                              "side shoots so the plant puts its energy into fruit.",
+        "work/incident.txt": "Incident report\n\nThe backup job failed with error 0x80070005 "
+                             "(access denied) on the file server at 02:00.",
+        "code/cache.py": "def lru(capacity):\n    '''Evict the least recently used entry "
+                         "when the cache is full.'''\n",
+        ".ssh/id_rsa": "CANARY-PRIVATE-KEY-9f8e7d",
+        "broken.txt": b"\x00\xff\x00binary",
+    })
+    out = deskfind("index", str(root / "docs"), data=data)
+    return root, data, out
+
+
+def test_index_reports_what_it_did(indexed):
+    _, _, out = indexed
+    assert "3 new" in out.stdout and "1 failed" in out.stdout
+    assert "binary content" in out.stdout
+
+
+def test_search_by_meaning_and_by_exact_code(indexed):
+    _, data, _ = indexed
+    meaning = json.loads(deskfind("search", "how do I look after my vegetable plants",
+                                  "--json", data=data).stdout)
+    assert meaning["results"][0]["path"].endswith("tomatoes.md")
+    exact = json.loads(deskfind("search", "0x80070005", "--json", "--mode", "lexical",
+                                data=data).stdout)
+    (hit,) = exact["results"]
+    assert hit["path"].endswith("incident.txt") and hit["matched_by"] == "keyword"
+    start, end = hit["highlights"][0]
+    assert hit["snippet"][start:end] == "0x80070005"
+
+
+def test_plain_output_lists_ranked_documents(indexed):
+    _, data, _ = indexed
+    out = deskfind("search", "evict entries from a full cache", "-n", "1", data=data).stdout
+    assert out.startswith(" 1. cache.py") and "code/cache.py" in out
+
+
+def test_secrets_are_never_indexed(indexed):
+    _, data, _ = indexed
+    out = json.loads(deskfind("search", "CANARY-PRIVATE-KEY-9f8e7d", "--json",
+                              data=data).stdout)
+    assert all(".ssh" not in r["path"] for r in out["results"])
+
+
+def test_status_counts_and_failures(indexed):
+    _, data, _ = indexed
+    status = json.loads(deskfind("status", "--json", data=data).stdout)
+    assert status["keyword_indexed"] == 3 and status["failed"] == 1
+    assert status["embedded_chunks"] == status["chunks"] == 3
+    assert status["failures"][0]["reason"].startswith("binary content")
+
+
+def test_reindex_reflects_edits_and_deletions(tmp_path):
+    root, data = tmp_path / "docs", tmp_path / "data"
+    write_files(root, {"a.txt": "apricot jam recipe", "b.txt": "blueberry muffins"})
+    deskfind("index", str(root), data=data)
+    (root / "a.txt").write_text("apricot chutney with ginger")
+    (root / "b.txt").unlink()
+    out = deskfind("index", str(root), data=data).stdout
+    assert "1 changed" in out and "1 removed" in out and "1 passages embedded" in out
+    found = json.loads(deskfind("search", "muffins", "--json", "--mode", "lexical",
+                                data=data).stdout)
+    assert found["results"] == []
+    found = json.loads(deskfind("search", "ginger", "--json", data=data).stdout)
+    assert found["results"][0]["path"].endswith("a.txt")
+
+
+def test_non_utf8_names_round_trip_through_json(tmp_path):
+    root = tmp_path / "docs"
+    root.mkdir()
+    raw = os.path.join(bytes(root), b"caf\xe9 notes.txt")
+    with open(raw, "wb") as fh:
+        fh.write(b"espresso extraction ratios")
+    deskfind("index", str(root), data=tmp_path / "data")
+    out = json.loads(deskfind("search", "espresso", "--json", data=tmp_path / "data").stdout)
+    import base64
+    assert base64.b64decode(out["results"][0]["path_b64"]) == raw
+
+
+@pytest.mark.parametrize("args, message", [
+    (["search", ""], "empty query"),
+    (["search", "x", "--mode", "fuzzy"], "unknown mode"),
+    (["search", "x", "--limit", "0"], "--limit"),
+    (["search", "x", "after:soon"], "date like"),
+    (["index", "/no/such/folder"], "no such file or folder"),
+    (["eval", "/no/such/beir"], "not a BEIR folder"),
+])
+def test_bad_input_gives_one_clear_line_and_nonzero_exit(tmp_path, args, message):
+    proc = deskfind(*args, data=tmp_path / "data", check=False)
+    assert proc.returncode != 0
+    assert message in proc.stderr
+    assert "Traceback" not in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
+
+
+def test_every_command_has_help_text():
+    parser = build_parser()
+    sub = next(a for a in parser._actions if a.dest == "command")
+    assert set(sub.choices) >= {"index", "search", "status", "eval"}
+    for name, p in sub.choices.items():
+        assert p.description, name
+        for action in p._actions:
+            assert action.help, f"{name} {action.dest}"

@@ -1,0 +1,45 @@
+import json
+
+from app.evaluate import mrr_at, ndcg_at, recall_at
+from tests.app.test_cli import deskfind
+
+
+def test_metrics_match_hand_computed_values():
+    rels = {"a": 1, "b": 1}
+    assert ndcg_at(["a", "b", "c"], rels) == 1.0
+    assert abs(ndcg_at(["c", "a"], rels) - (1 / 1.585) / (1 + 1 / 1.585)) < 1e-3
+    assert recall_at(["x", "a"], rels, 100) == 0.5
+    assert mrr_at(["x", "y", "b"], rels) == 1 / 3
+    assert mrr_at(["x"], rels) == 0.0
+
+
+def _beir(folder, docs, queries, qrels):
+    (folder / "qrels").mkdir(parents=True)
+    with open(folder / "corpus.jsonl", "w") as fh:
+        for i, (title, text) in enumerate(docs):
+            fh.write(json.dumps({"_id": f"d{i}", "title": title, "text": text}) + "\n")
+    with open(folder / "queries.jsonl", "w") as fh:
+        for i, q in enumerate(queries):
+            fh.write(json.dumps({"_id": f"q{i}", "text": q}) + "\n")
+    with open(folder / "qrels" / "test.tsv", "w") as fh:
+        fh.write("query-id\tcorpus-id\tscore\n")
+        for q, d in qrels:
+            fh.write(f"q{q}\td{d}\t1\n")
+
+
+def test_eval_runs_the_real_pipeline_and_prints_one_json_object(tmp_path):
+    docs = [("Volcanoes", "Magma rises through the crust and erupts as lava."),
+            ("Bread", "Yeast ferments sugar and the dough rises in the oven."),
+            ("Glaciers", "Compacted snow turns to ice that flows slowly downhill."),
+            ("Violins", "The bow makes the strings vibrate over the wooden body.")]
+    queries = ["molten rock erupting", "how does dough rise", "rivers of ice"]
+    _beir(tmp_path / "beir", docs, queries, [(0, 0), (1, 1), (2, 2)])
+    out = deskfind("eval", str(tmp_path / "beir"), "--json", data=tmp_path / "unused").stdout
+    report = json.loads(out)
+    assert (report["docs"], report["queries"]) == (4, 3)
+    for mode in ("lexical", "dense", "hybrid"):
+        assert set(report[mode]) == {"ndcg@10", "recall@100", "mrr@10"}
+        assert report[mode]["recall@100"] == 1.0
+    assert report["dense"]["mrr@10"] == 1.0 and report["hybrid"]["mrr@10"] == 1.0
+    assert report["latency_ms"]["p95"] >= report["latency_ms"]["p50"] > 0
+    assert not (tmp_path / "unused").exists()  # eval never touches the user's index

@@ -1,0 +1,64 @@
+import sqlite3
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from engine.errors import QueryError
+from engine.query import file_filter_sql, fts_expression, parse_query
+
+
+@pytest.fixture(scope="module")
+def fts():
+    conn = sqlite3.connect(":memory:")
+    conn.execute("CREATE VIRTUAL TABLE t USING fts5(text, tokenize='porter unicode61')")
+    conn.executemany("INSERT INTO t(text) VALUES (?)",
+                     [("error 0x80070005 when copying",), ("a quick brown fox",),
+                      ("NOT AND OR NEAR are words too",)])
+    return conn
+
+
+@given(st.text(max_size=60))
+def test_any_text_becomes_a_valid_fts_query_or_a_clear_error(fts, raw):
+    try:
+        q = parse_query(raw)
+    except QueryError:
+        return
+    fts.execute("SELECT rowid FROM t WHERE t MATCH ?", (fts_expression(q),)).fetchall()
+
+
+def test_exact_codes_and_operator_words_are_literal(fts):
+    def hits(raw):
+        return [r[0] for r in fts.execute("SELECT rowid FROM t WHERE t MATCH ?",
+                                          (fts_expression(parse_query(raw)),))]
+    assert hits("error 0x80070005") == [1]
+    assert hits('"quick brown"') == [2]
+    assert hits('"brown quick"') == []
+    assert hits("NEAR AND") == [3]
+    assert hits("fox -brown") == []
+    assert hits('fox -"slow brown"') == [2]
+
+
+def test_filters_are_parsed():
+    q = parse_query('budget ext:pdf,DOCX path:work after:2024-01-01 before:2024-12-31 -draft')
+    assert q.terms == ("budget",) and q.excluded == ("draft",)
+    assert q.exts == ("pdf", "docx") and q.paths == ("work",)
+    assert q.after_ns is not None and q.before_ns is not None and q.after_ns < q.before_ns
+    sql, params = file_filter_sql(q)
+    assert sql.count("?") == len(params) == 5
+
+
+def test_stopwords_leave_the_keyword_side_but_not_the_semantic_one():
+    q = parse_query("what is the effect of heat")
+    assert q.keyword_terms == ("effect", "heat")
+    assert q.text == "what is the effect of heat"
+    assert parse_query("to be or not to be").keyword_terms  # all stopwords: keep them
+
+
+@pytest.mark.parametrize("raw, message", [
+    ("", "no words"), ("   ", "no words"), ("ext:pdf", "no words"), ("-word", "no words"),
+    ("x after:yesterday", "date like"), ("x ext:", "needs a value"),
+])
+def test_bad_queries_say_what_is_wrong(raw, message):
+    with pytest.raises(QueryError, match=message):
+        parse_query(raw)

@@ -1,0 +1,84 @@
+import numpy as np
+from hypothesis import given
+from hypothesis import strategies as st
+
+from engine.ranking import COSINE_MIN, aggregate, fuse, rrf, tmm
+
+bm25s = st.lists(st.floats(0, 50, allow_nan=False), min_size=1, max_size=30)
+cosines = st.lists(st.floats(-1, 1, allow_nan=False), min_size=1, max_size=30)
+
+
+@given(bm25s)
+def test_tmm_lexical_is_bounded_and_tops_at_one(scores):
+    n = tmm(np.array(scores), 0.0)
+    assert np.all((n >= 0) & (n <= 1))
+    if max(scores) > 0:
+        assert np.isclose(n.max(), 1.0)
+        assert np.isclose(n[np.argmin(scores)], min(scores) / max(scores))
+
+
+@given(cosines)
+def test_tmm_dense_uses_the_theoretical_minimum(scores):
+    n = tmm(np.array(scores), COSINE_MIN)
+    assert np.all((n >= 0) & (n <= 1))
+    # Ordering is preserved.
+    order = np.argsort(scores, kind="stable")
+    assert np.all(np.diff(n[order]) >= -1e-12)
+
+
+def _pairs(draw_lex, draw_den):
+    keys = range(min(len(draw_lex), len(draw_den)))
+    return ({k: draw_lex[k] for k in keys}, {k: draw_den[k] for k in keys})
+
+
+def _ranking(fused):
+    return sorted(fused, key=lambda k: (-fused[k].score, k))
+
+
+@given(bm25s, cosines)
+def test_alpha_zero_is_lexical_and_alpha_one_is_dense(lex, den):
+    lexical, dense = _pairs(lex, den)
+    by_lex = fuse(lexical, dense, alpha=0.0)
+    by_den = fuse(lexical, dense, alpha=1.0)
+    assert _ranking(by_lex) == _ranking(fuse(lexical, dense, mode="lexical"))
+    assert _ranking(by_den) == _ranking(fuse(lexical, dense, mode="dense"))
+
+
+@given(bm25s, cosines, st.floats(0, 1))
+def test_fused_scores_are_convex_combinations(lex, den, alpha):
+    lexical, dense = _pairs(lex, den)
+    for f in fuse(lexical, dense, alpha=alpha).values():
+        assert min(f.lexical, f.dense) - 1e-9 <= f.score <= max(f.lexical, f.dense) + 1e-9
+
+
+@given(bm25s, cosines, st.floats(0, 1))
+def test_winning_on_both_sides_wins_the_fusion(lex, den, alpha):
+    lexical, dense = _pairs(lex, den)
+    best_both = [k for k in lexical if lexical[k] == max(lexical.values())
+                 and dense[k] == max(dense.values())]
+    fused = fuse(lexical, dense, alpha=alpha)
+    for k in best_both:
+        assert fused[k].score >= max(f.score for f in fused.values()) - 1e-9
+
+
+def test_a_passage_without_a_vector_gets_the_median_dense_score():
+    fused = fuse({1: 5.0, 2: 5.0, 3: 1.0}, {2: 0.9, 3: 0.1, 4: 0.5})
+    assert np.isclose(fused[1].dense, np.median([fused[k].dense for k in (2, 3, 4)]))
+
+
+def test_rrf_rewards_agreement():
+    table = rrf([["a", "b", "c"], ["b", "a", "d"]])
+    assert max(table, key=table.get) in {"a", "b"}
+    assert table["a"] == table["b"] > table["c"] > 0
+    assert "d" in table
+
+
+def test_rrf_method_is_available_in_fuse():
+    fused = fuse({1: 3.0, 2: 1.0}, {2: 0.9, 1: 0.1, 3: 0.5}, method="rrf")
+    assert set(fused) == {1, 2, 3}
+
+
+def test_aggregate_ranks_documents_by_their_best_passage():
+    fused = fuse({1: 1.0, 2: 9.0, 3: 5.0}, {}, mode="lexical")
+    ranked = aggregate(fused, {1: 100, 2: 100, 3: 200})
+    assert [(doc, chunk) for doc, chunk, _ in ranked] == [(100, 2), (200, 3)]

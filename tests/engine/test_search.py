@@ -1,0 +1,160 @@
+"""Hybrid search on stores built through the real indexer, with controlled sides."""
+
+import re
+from collections.abc import Sequence
+
+import numpy as np
+import pytest
+
+from engine.dense import DenseIndex
+from engine.embedder import Embedder
+from engine.errors import QueryError
+from engine.search import Searcher
+from indexer.pipeline import Indexer, IndexReport
+from tests.helpers import RandomEmbedder, write_files
+
+VOCAB = [f"w{i}" for i in range(400)]
+
+
+class OracleEmbedder(Embedder):
+    """A semantic side that knows the answer: doc N and 'query N' share a direction."""
+
+    model_id = "oracle"
+    dim = 64
+
+    def __init__(self) -> None:
+        self.base = np.random.default_rng(7).standard_normal((1000, self.dim))
+
+    def _vec(self, n: int, noise_seed: int) -> np.ndarray:
+        v = self.base[n] + 0.3 * np.random.default_rng(noise_seed).standard_normal(self.dim)
+        return (v / np.linalg.norm(v)).astype(np.float32)
+
+    def embed_passages(self, texts: Sequence[str]) -> np.ndarray:
+        return np.array([self._vec(int(re.search(r"doc(\d+)", t).group(1)), 1) for t in texts])
+
+    def embed_query(self, text: str) -> np.ndarray:
+        return self._vec(int(re.search(r"target(\d+)", text).group(1)), 2)
+
+
+def _build(store, tmp_path, embedder, n=250):
+    rng = np.random.default_rng(0)
+    files = {}
+    for i in range(n):
+        words = " ".join(rng.choice(VOCAB, 60))
+        files[f"doc{i}.txt"] = f"doc{i}\n\n{words} common filler text"
+    write_files(tmp_path / "docs", files)
+    report = IndexReport()
+    indexer = Indexer(store)
+    indexer.scan([bytes(tmp_path / "docs")], report)
+    indexer.embed_pending(embedder, report)
+    dense = DenseIndex(store, embedder.model_id, embedder.dim, tmp_path / "v.hnsw")
+    return Searcher(store, lambda: (embedder, dense)), files
+
+
+def _mrr(searcher, queries, mode):
+    total = 0.0
+    for query, want in queries:
+        names = [r.display_path.rsplit("/", 1)[1] for r in searcher.search(query, limit=10,
+                                                                            mode=mode)]
+        total += 1.0 / (names.index(want) + 1) if want in names else 0.0
+    return total / len(queries)
+
+
+def test_hybrid_stays_near_lexical_when_the_semantic_side_is_noise(store, tmp_path):
+    searcher, files = _build(store, tmp_path, RandomEmbedder())
+    rng = np.random.default_rng(1)
+    queries = []
+    for i in rng.choice(250, 60, replace=False):
+        words = files[f"doc{i}.txt"].split()[1:-3]
+        queries.append((" ".join(rng.choice(words, 3, replace=False)), f"doc{i}.txt"))
+    lexical = _mrr(searcher, queries, "lexical")
+    hybrid = _mrr(searcher, queries, "hybrid")
+    assert lexical > 0.5  # the keyword side really is the strong one here
+    assert hybrid >= lexical - 0.05, (lexical, hybrid)
+
+
+def test_hybrid_stays_near_dense_when_the_keyword_side_is_noise(store, tmp_path):
+    searcher, _ = _build(store, tmp_path, OracleEmbedder())
+    rng = np.random.default_rng(2)
+    queries = [(f"target{i} " + " ".join(rng.choice(VOCAB, 3)), f"doc{i}.txt")
+               for i in rng.choice(250, 60, replace=False)]
+    dense = _mrr(searcher, queries, "dense")
+    hybrid = _mrr(searcher, queries, "hybrid")
+    assert dense > 0.5
+    assert hybrid >= dense - 0.1, (dense, hybrid)
+
+
+def test_filters_apply_to_both_sides(store, tmp_path, real_embedder):
+    write_files(tmp_path / "docs", {
+        "work/report.md": "# Quarterly report\n\nRevenue grew in the northern region.",
+        "home/diary.txt": "Revenue from the garage sale paid for new tyres.",
+        "home/recipes.md": "# Soup\n\nLeek and potato soup with revenue-free joy.",
+    })
+    report = IndexReport()
+    indexer = Indexer(store)
+    indexer.scan([bytes(tmp_path / "docs")], report)
+    indexer.embed_pending(real_embedder, report)
+    dense = DenseIndex(store, real_embedder.model_id, real_embedder.dim, tmp_path / "v.hnsw")
+    s = Searcher(store, lambda: (real_embedder, dense))
+
+    def names(q, mode="hybrid"):
+        return sorted(r.display_path.rsplit("/", 1)[1] for r in s.search(q, mode=mode))
+
+    for mode in ("hybrid", "dense", "lexical"):
+        assert names("revenue ext:txt", mode) == ["diary.txt"]
+        assert names("revenue path:work", mode) == ["report.md"]
+        assert "diary.txt" not in names("revenue -garage", mode)
+    assert names('"northern region" money') == ["report.md"]
+    assert names("revenue before:2000-01-01") == []
+
+
+def test_results_carry_passage_positions_and_highlights(store, tmp_path, real_embedder):
+    text = "Intro line.\n\n" + "Background words. " * 100 + "The gearbox overheated badly."
+    write_files(tmp_path / "docs", {"log.txt": text})
+    report = IndexReport()
+    indexer = Indexer(store)
+    indexer.scan([bytes(tmp_path / "docs")], report)
+    indexer.embed_pending(real_embedder, report)
+    s = Searcher(store, None)
+    (hit,) = s.search("gearbox", mode="lexical")
+    assert text[hit.char_start:hit.char_end].endswith("gearbox overheated badly.")
+    a, b = hit.snippet.spans[0]
+    assert hit.snippet.text[a:b] == "gearbox" and hit.matched_by == "keyword"
+
+
+def test_bad_arguments_raise_query_errors(store):
+    s = Searcher(store, None)
+    with pytest.raises(QueryError, match="unknown mode"):
+        s.search("x", mode="fuzzy")
+    with pytest.raises(QueryError, match="limit"):
+        s.search("x", limit=0)
+
+
+SENTENCES = [
+    "The meeting moved to Thursday afternoon.", "Please restart the print spooler service.",
+    "Invoices are due within thirty days.", "The backup finished with warnings.",
+    "Our team reviewed the quarterly roadmap.", "The laptop fan is louder than usual.",
+    "Customer reported a failed login attempt.", "Deploy the patch to the staging cluster.",
+    "The shipment left the warehouse late.", "Reset the router and try again.",
+]
+
+
+def test_exact_codes_are_found_when_meaning_cannot_help(store, tmp_path, real_embedder):
+    """LIMIT-shaped queries: identifiers that carry no meaning for an embedding model."""
+    rng = np.random.default_rng(5)
+    codes = [f"0x{rng.integers(0x10000000, 0xFFFFFFFF):08X}" for _ in range(150)]
+    files = {f"ticket{i}.txt": f"Ticket {i}\n\n" + " ".join(rng.choice(SENTENCES, 4)) +
+             f" Error code {code} appeared." for i, code in enumerate(codes)}
+    write_files(tmp_path / "docs", files)
+    report = IndexReport()
+    indexer = Indexer(store)
+    indexer.scan([bytes(tmp_path / "docs")], report)
+    indexer.embed_pending(real_embedder, report)
+    dense = DenseIndex(store, real_embedder.model_id, real_embedder.dim, tmp_path / "v.hnsw")
+    searcher = Searcher(store, lambda: (real_embedder, dense))
+    queries = [(f"error {codes[i]}", f"ticket{i}.txt") for i in range(0, 150, 3)]
+    lexical = _mrr(searcher, queries, "lexical")
+    hybrid = _mrr(searcher, queries, "hybrid")
+    dense_mrr = _mrr(searcher, queries, "dense")
+    assert lexical > 0.9 and dense_mrr < lexical
+    assert hybrid >= lexical - 0.05, (lexical, hybrid, dense_mrr)

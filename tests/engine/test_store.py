@@ -1,0 +1,118 @@
+import os
+import stat
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from engine import schema
+from engine.errors import StoreError
+from engine.quantize import quantize
+from engine.store import ChunkInput, FileRecord, Store
+
+
+def _record(path: bytes, title: str = "t") -> FileRecord:
+    return FileRecord(path, path.decode("utf-8", "replace"), "txt", title, 10, 1, "h")
+
+
+def _add(store: Store, path: bytes, texts: list[str]):
+    with store.write():
+        fid = store.upsert_file(_record(path), "indexed")
+        store.replace_chunks(fid, "t", [ChunkInput(i, t, 0, len(t)) for i, t in enumerate(texts)])
+    return fid
+
+
+def test_schema_is_current_and_wal(store):
+    assert schema.schema_version(store.conn) == schema.SCHEMA_VERSION
+    assert store.conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert store.conn.execute("PRAGMA foreign_keys").fetchone()[0] == 1
+
+
+def test_newer_schema_is_refused(tmp_path):
+    s = Store.open(tmp_path / "db.sqlite3")
+    s.conn.execute(f"PRAGMA user_version = {schema.SCHEMA_VERSION + 1}")
+    s.close()
+    with pytest.raises(StoreError, match="newer Deskfind"):
+        Store.open(tmp_path / "db.sqlite3")
+
+
+@pytest.mark.parametrize("umask", [0o000, 0o022])
+def test_files_are_private_whatever_the_umask(tmp_path, umask):
+    code = (
+        "import os, sys; sys.path.insert(0, sys.argv[2]); os.umask(int(sys.argv[3]));"
+        "from pathlib import Path; from engine.store import Store;"
+        "s = Store.open(Path(sys.argv[1]) / 'data' / 'index.sqlite3');"
+        "s.conn.execute('CREATE TABLE x(y)'); os._exit(0)"  # exit without checkpoint
+    )
+    root = os.path.dirname(os.path.dirname(os.path.dirname(__file__)))
+    subprocess.run([sys.executable, "-c", code, str(tmp_path), root, str(umask)], check=True)
+    data = tmp_path / "data"
+    assert stat.S_IMODE(data.stat().st_mode) == 0o700
+    files = list(data.iterdir())
+    assert any(f.name.endswith("-wal") for f in files)
+    for f in files:
+        assert stat.S_IMODE(f.stat().st_mode) == 0o600, f
+
+
+def test_chunks_are_searchable_and_replaced(store):
+    fid = _add(store, b"/r/a.txt", ["the quick brown fox", "lazy dogs sleep"])
+    hits = store.fts_search('"fox"', 10)
+    assert len(hits) == 1 and hits[0][1] > 0
+    with store.write():
+        store.replace_chunks(fid, "t", [ChunkInput(0, "a slow green turtle", 0, 19)])
+    assert store.fts_search('"fox"', 10) == []
+    assert len(store.fts_search('"turtle"', 10)) == 1
+    assert store.integrity_problems() == []
+
+
+def test_deleting_a_file_removes_chunks_fts_and_vectors(store):
+    fid = _add(store, b"/r/a.txt", ["alpha beta", "gamma delta"])
+    ids = [c for c, _, _ in store.chunks_without_vectors("m", 10)]
+    with store.write():
+        store.put_vectors("m", ids, quantize(np.ones((2, 4), np.float32)))
+    generation = store.vectors_generation()
+    with store.write():
+        store.delete_files([fid])
+    assert store.fts_search('"alpha"', 10) == []
+    assert store.counts().chunks == 0 and store.counts().embedded == 0
+    assert store.vectors_generation() > generation
+    assert store.integrity_problems() == []
+
+
+def test_vectors_round_trip_through_int8(store):
+    _add(store, b"/r/a.txt", ["one", "two", "three"])
+    ids = [c for c, _, _ in store.chunks_without_vectors("m", 10)]
+    rng = np.random.default_rng(0)
+    vecs = rng.standard_normal((3, 8)).astype(np.float32)
+    vecs /= np.linalg.norm(vecs, axis=1, keepdims=True)
+    with store.write():
+        store.put_vectors("m", ids, quantize(vecs))
+    loaded_ids, q = store.load_vectors("m", 8)
+    assert sorted(loaded_ids.tolist()) == sorted(ids)
+    order = np.argsort(ids)
+    assert np.allclose(q.dequantize(), vecs[order], atol=0.01)
+    assert store.chunks_without_vectors("m", 10) == []
+    assert len(store.chunks_without_vectors("other-model", 10)) == 3
+
+
+def test_non_utf8_paths_are_kept_exactly(store):
+    raw = b"/r/caf\xe9-\xff.txt"
+    _add(store, raw, ["bytes survive"])
+    assert raw in store.file_states(b"/r")
+    rows = store.chunk_rows([c for c, _ in store.fts_search('"survive"', 5)])
+    assert next(iter(rows.values())).path == raw
+
+
+def test_file_states_are_scoped_to_the_root(store):
+    _add(store, b"/r/a.txt", ["x"])
+    _add(store, b"/r2/b.txt", ["y"])
+    _add(store, b"/r/sub/c.txt", ["z"])
+    assert set(store.file_states(b"/r")) == {b"/r/a.txt", b"/r/sub/c.txt"}
+
+
+def test_failed_write_rolls_back(store):
+    with pytest.raises(RuntimeError), store.write():
+        store.upsert_file(_record(b"/r/a.txt"), "indexed")
+        raise RuntimeError("disk full, say")
+    assert store.counts().files == 0
