@@ -1,12 +1,21 @@
 """Score normalisation, hybrid fusion and passage-to-document aggregation (pure functions).
 
-Fusion follows Bruch, Gai & Ingber, "An Analysis of Fusion Functions for Hybrid
-Retrieval" (TOIS 2023): normalise each side with theoretical min-max (the lower bound is
-what the scoring function can reach, BM25 ≥ 0 and cosine ≥ −1; the upper bound is the
-best score seen for this query) and combine convexly.  Using the theoretical rather than
-the observed minimum keeps a side whose scores are all alike (no signal) from being
-stretched over the whole [0, 1] range, which is what makes the combination robust when
-one side returns noise.
+Hybrid search combines the two sides convexly, `α·dense + (1−α)·lexical`, after putting
+each on a [0, 1] scale whose ends mean the same thing for every query (the theoretical
+min-max idea of Bruch, Gai & Ingber, "An Analysis of Fusion Functions for Hybrid
+Retrieval", TOIS 2023, with theoretical bounds at both ends):
+
+- lexical: BM25 / the BM25 of an ideal passage that holds every query token once
+  (`ideal_bm25`), clipped to 1.  A passage matching one word of three scores about a
+  third, where dividing by the best observed score would call it perfect.
+- dense: the cosine itself, negatives clipped to 0 (no evidence).  Measured on our tests,
+  the theoretical floor of −1 squeezes real cosines (0.1–0.7 for MiniLM) into a narrow
+  band that keyword matches on the wrong documents outvote.
+
+α adapts per query (`query_alpha`): when the best keyword match covers the whole query,
+α is the configured weight; the less of the query any passage matches, the more the
+ranking leans on meaning.  Noise on either side therefore stays small in absolute terms
+and cannot outvote real evidence on the other.
 """
 
 from __future__ import annotations
@@ -20,7 +29,7 @@ import numpy as np
 K = TypeVar("K", bound=Hashable)
 
 BM25_MIN = 0.0
-COSINE_MIN = -1.0
+COSINE_FLOOR = 0.0
 # Bruch et al. find the best convex weight toward the dense side at 0.6–0.8 across
 # collections; the middle of that range is our default.
 DEFAULT_ALPHA = 0.7
@@ -63,8 +72,43 @@ class Fused:
     dense: float
 
 
+def ideal_bm25(doc_counts: Sequence[int], n_docs: int) -> float:
+    """BM25 of an average-length passage holding each query token once: Σ idf.
+
+    With term frequency 1 and average length, BM25's saturation term is exactly 1, so
+    the score is the sum of the tokens' idf (FTS5's formula, floored at 1e-6 as FTS5
+    does).  It is the score of a passage that fully matches the query, which makes it a
+    query-specific upper reference: a passage matching one word of three lands near a
+    third of it, whereas dividing by the best observed score would call it perfect.
+    """
+    total = 0.0
+    for n in doc_counts:
+        idf = float(np.log((n_docs - n + 0.5) / (n + 0.5))) if n_docs else 0.0
+        total += max(idf, 1e-6)
+    return total
+
+
+def normalise_lexical(scores: np.ndarray, ideal: float | None) -> np.ndarray:
+    """BM25 on [0, 1]: against the ideal passage when known, else the best seen (TMM)."""
+    if ideal and ideal > 0:
+        return np.clip(np.asarray(scores, dtype=np.float64) / ideal, 0.0, 1.0)
+    return tmm(scores, BM25_MIN)
+
+
+def normalise_dense(cosines: np.ndarray) -> np.ndarray:
+    """Cosine on [0, 1]: negative similarity is no evidence."""
+    return np.clip(np.asarray(cosines, dtype=np.float64), COSINE_FLOOR, 1.0)
+
+
+def query_alpha(alpha: float, coverage: float) -> float:
+    """The dense weight for one query: `alpha` at full keyword coverage, 1 at none."""
+    coverage = min(max(coverage, 0.0), 1.0)
+    return 1.0 - (1.0 - alpha) * coverage
+
+
 def fuse(lexical: Mapping[K, float], dense: Mapping[K, float], *, mode: str = "hybrid",
-         alpha: float = DEFAULT_ALPHA, method: str = "convex") -> dict[K, Fused]:
+         alpha: float = DEFAULT_ALPHA, method: str = "convex",
+         ideal: float | None = None) -> dict[K, Fused]:
     """Combine raw BM25 scores and cosines of the same candidates.
 
     A candidate absent from `lexical` did not match the keywords (BM25 0).  One absent
@@ -74,18 +118,18 @@ def fuse(lexical: Mapping[K, float], dense: Mapping[K, float], *, mode: str = "h
     keys = list(dict.fromkeys([*lexical, *dense]))
     if not keys:
         return {}
-    lex = tmm(np.array([lexical.get(k, BM25_MIN) for k in keys]), BM25_MIN)
+    lex = normalise_lexical(np.array([lexical.get(k, BM25_MIN) for k in keys]), ideal)
     has_dense = np.array([k in dense for k in keys])
-    den = tmm(np.array([dense.get(k, COSINE_MIN) for k in keys]), COSINE_MIN)
+    den = normalise_dense(np.array([dense.get(k, COSINE_FLOOR) for k in keys]))
     if has_dense.any() and not has_dense.all():
         den[~has_dense] = float(np.median(den[has_dense]))
-    if mode == "lexical":
-        scores = lex
+    if mode == "lexical":  # rank by BM25 itself: clipping at the ideal would tie the best
+        scores = tmm(np.array([lexical.get(k, BM25_MIN) for k in keys]), BM25_MIN)
     elif mode == "dense":
         scores = den
     elif method == "rrf":
-        by_lex = [k for k in sorted(lexical, key=lambda k: -lexical[k])]
-        by_den = [k for k in sorted(dense, key=lambda k: -dense[k])]
+        by_lex = sorted(lexical, key=lambda k: -lexical[k])
+        by_den = sorted(dense, key=lambda k: -dense[k])
         table = rrf([by_lex, by_den])
         scores = np.array([table.get(k, 0.0) for k in keys])
     else:

@@ -21,6 +21,10 @@ from engine.store import ChunkRow, Store
 log = logging.getLogger("deskfind.search")
 
 LEXICAL_POOL = 1000
+# Cues shown to the user: a quarter of an ideal keyword match; a cosine that MiniLM-class
+# models reach only between texts on the same subject.
+KEYWORD_CUE = 0.25
+MEANING_CUE = 0.4
 
 
 @dataclass(frozen=True)
@@ -45,9 +49,13 @@ class SearchResult:
     @property
     def matched_by(self) -> str:
         """'keyword', 'meaning' or 'both': why this result is here, for the user."""
-        keyword = self.lexical > 0
-        meaning = self.dense >= 0.9
-        return "both" if keyword and meaning else "keyword" if keyword else "meaning"
+        keyword = self.lexical >= KEYWORD_CUE
+        meaning = self.dense >= MEANING_CUE
+        if keyword and meaning:
+            return "both"
+        if keyword or meaning:
+            return "keyword" if keyword else "meaning"
+        return "keyword" if self.lexical >= self.dense else "meaning"
 
 
 @dataclass(frozen=True)
@@ -116,13 +124,21 @@ class Searcher:
                 lexical.update({c: pool[c] for c in dense if c in pool})
                 missing_den = [c for c in lexical if c not in dense]
                 dense.update(index.cosines(np.array(missing_den, np.int64), qvec))
-        fused = ranking.fuse(lexical, dense, mode=mode, alpha=self.settings.alpha,
-                             method=self.settings.fusion)
+        ideal = self._ideal_bm25(q) if lexical else None
+        alpha = self.settings.alpha
+        if ideal:
+            alpha = ranking.query_alpha(alpha, max(lexical.values()) / ideal)
+        fused = ranking.fuse(lexical, dense, mode=mode, alpha=alpha,
+                             method=self.settings.fusion, ideal=ideal)
         rows = self.store.chunk_rows(list(fused))
         owner = {c: int(rows[c].file_id) for c in fused if c in rows}
         ranked = ranking.aggregate({c: f for c, f in fused.items() if c in owner}, owner)
         terms = q.highlight_terms
         return [self._result(rows[chunk], f, terms) for _, chunk, f in ranked[:limit]]
+
+    def _ideal_bm25(self, q: ParsedQuery) -> float:
+        words = " ".join([*q.keyword_terms, *q.phrases])
+        return ranking.ideal_bm25(self.store.token_doc_counts(words), self.store.passage_count())
 
     def _admissible(self, q: ParsedQuery, dense: dict[ChunkId, float]) -> dict[ChunkId, float]:
         """Apply "phrases" and -exclusions to semantic candidates, as FTS5 does to its own."""

@@ -295,6 +295,40 @@ class Store:
         )
         return [(ChunkId(r[0]), float(r[1])) for r in rows]
 
+    def passage_count(self) -> int:
+        """Number of passages, cached until the database changes."""
+        version = (self.conn.execute("PRAGMA data_version").fetchone()[0],
+                   self.conn.total_changes)
+        if getattr(self, "_count_version", None) != version:
+            self._passages = int(self.conn.execute("SELECT count(*) FROM chunks").fetchone()[0])
+            self._count_version = version
+        return self._passages
+
+    def token_doc_counts(self, text: str) -> list[int]:
+        """For each distinct index token of `text`, how many passages contain it.
+
+        The text is tokenized by a scratch FTS5 table with the index's own tokenizer, so
+        the tokens are exactly the (stemmed) terms the index holds.
+        """
+        if not getattr(self, "_vocab_ready", False):
+            self.conn.execute(
+                "CREATE VIRTUAL TABLE IF NOT EXISTS temp.query_tokens USING fts5(x, "
+                "tokenize = 'porter unicode61 remove_diacritics 2')")
+            self.conn.execute("CREATE VIRTUAL TABLE IF NOT EXISTS temp.query_vocab "
+                              "USING fts5vocab(temp, query_tokens, 'row')")
+            self.conn.execute("CREATE VIRTUAL TABLE IF NOT EXISTS temp.index_vocab "
+                              "USING fts5vocab(main, chunks_fts, 'row')")
+            self._vocab_ready = True
+        self.conn.execute("DELETE FROM temp.query_tokens")
+        self.conn.execute("INSERT INTO temp.query_tokens(x) VALUES (?)", (text,))
+        tokens = [r[0] for r in self.conn.execute("SELECT term FROM temp.query_vocab")]
+        counts = []
+        for token in tokens:
+            row = self.conn.execute("SELECT doc FROM temp.index_vocab WHERE term = ?",
+                                    (token,)).fetchone()
+            counts.append(int(row[0]) if row else 0)
+        return counts
+
     def fts_scores(self, match: str, ids: Sequence[ChunkId]) -> dict[ChunkId, float]:
         """BM25 scores of the given chunks; chunks that do not match are absent."""
         if not ids:

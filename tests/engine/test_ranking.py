@@ -2,7 +2,16 @@ import numpy as np
 from hypothesis import given
 from hypothesis import strategies as st
 
-from engine.ranking import COSINE_MIN, aggregate, fuse, rrf, tmm
+from engine.ranking import (
+    aggregate,
+    fuse,
+    ideal_bm25,
+    normalise_dense,
+    normalise_lexical,
+    query_alpha,
+    rrf,
+    tmm,
+)
 
 bm25s = st.lists(st.floats(0, 50, allow_nan=False), min_size=1, max_size=30)
 cosines = st.lists(st.floats(-1, 1, allow_nan=False), min_size=1, max_size=30)
@@ -18,12 +27,34 @@ def test_tmm_lexical_is_bounded_and_tops_at_one(scores):
 
 
 @given(cosines)
-def test_tmm_dense_uses_the_theoretical_minimum(scores):
-    n = tmm(np.array(scores), COSINE_MIN)
+def test_dense_normalisation_keeps_order_and_bounds(scores):
+    n = normalise_dense(np.array(scores))
     assert np.all((n >= 0) & (n <= 1))
-    # Ordering is preserved.
     order = np.argsort(scores, kind="stable")
     assert np.all(np.diff(n[order]) >= -1e-12)
+
+
+@given(bm25s, st.floats(0.1, 100))
+def test_lexical_normalisation_against_the_ideal_is_bounded(scores, ideal):
+    n = normalise_lexical(np.array(scores), ideal)
+    assert np.all((n >= 0) & (n <= 1))
+    assert np.allclose(n, np.minimum(np.array(scores) / ideal, 1.0))
+
+
+@given(st.lists(st.integers(0, 1000), min_size=1, max_size=6), st.integers(1001, 10**6))
+def test_ideal_bm25_grows_with_rarer_and_more_terms(counts, n_docs):
+    ideal = ideal_bm25(counts, n_docs)
+    assert ideal > 0
+    assert ideal_bm25([*counts, 1], n_docs) > ideal
+    assert ideal_bm25([max(c - 1, 0) for c in counts], n_docs) >= ideal
+
+
+@given(st.floats(0, 1), st.floats(0, 1), st.floats(0, 1))
+def test_query_alpha_leans_on_meaning_when_keywords_cover_less(alpha, c1, c2):
+    assert abs(query_alpha(alpha, 1.0) - alpha) < 1e-12
+    assert query_alpha(alpha, 0.0) == 1.0
+    lo, hi = sorted((c1, c2))
+    assert query_alpha(alpha, hi) <= query_alpha(alpha, lo) + 1e-12
 
 
 def _pairs(draw_lex, draw_den):
