@@ -14,6 +14,7 @@ from pathlib import Path
 
 from app.context import Deskfind, Options
 from engine.errors import EngineError
+from engine.query import parse_query
 from engine.ranking import FUSIONS, MODES
 from engine.search import SearchResult
 
@@ -77,6 +78,16 @@ def build_parser() -> argparse.ArgumentParser:
                    help="convex weight of the dense side (default 0.7)")
     p.add_argument("--max-queries", type=int, default=0, metavar="N",
                    help="evaluate only the first N queries (default all)")
+    _common(p)
+
+    p = sub.add_parser("gui", help="open the search window and tray quick search",
+                       description="Open the desktop app: search-as-you-type window with "
+                                   "previews, a tray icon with a quick-search popup, and "
+                                   "folder and settings management.")
+    p.add_argument("--hidden", action="store_true",
+                   help="start in the tray without showing the window (when a tray exists)")
+    p.add_argument("--screenshot", metavar="DIR",
+                   help="open the windows on a demo index, save PNGs into DIR and exit")
     _common(p)
     return parser
 
@@ -182,7 +193,8 @@ def cmd_search(args: argparse.Namespace) -> int:
         raise UsageError(f"unknown fusion '{args.fusion}' (choose {', '.join(FUSIONS)})")
     if args.limit < 1:
         raise UsageError("--limit must be at least 1")
-    with Deskfind(_options(args, fusion=args.fusion)) as df:
+    parse_query(query)  # a syntax error is reported before the index is opened
+    with Deskfind(_options(args, fusion=args.fusion), readonly=True) as df:
         results = df.searcher().search(query, limit=args.limit, mode=args.mode)
     if args.json:
         print(json.dumps({"query": query, "mode": args.mode,
@@ -201,7 +213,7 @@ def cmd_search(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    with Deskfind(_options(args)) as df:
+    with Deskfind(_options(args), readonly=True) as df:
         counts = df.store.counts()
         roots = [os.fsdecode(r) for r in df.store.roots()]
         failures = df.store.failures()
@@ -233,7 +245,18 @@ def cmd_eval(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"index": cmd_index, "search": cmd_search, "status": cmd_status, "eval": cmd_eval}
+def cmd_gui(args: argparse.Namespace) -> int:
+    try:  # Qt loads only here, so the rest of the CLI stays headless
+        from ui.app import run_gui
+    except ImportError as exc:
+        raise UsageError(f"the GUI needs PySide6 ({exc}); install it with "
+                         "'pip install pyside6'") from exc
+    shots = Path(args.screenshot).expanduser() if args.screenshot else None
+    return run_gui(_options(args), hidden=args.hidden, screenshot_dir=shots)
+
+
+COMMANDS = {"index": cmd_index, "search": cmd_search, "status": cmd_status, "eval": cmd_eval,
+            "gui": cmd_gui}
 
 
 if __name__ == "__main__":

@@ -108,8 +108,7 @@ def connect(path: Path, *, readonly: bool = False) -> sqlite3.Connection:
     """Open the database at `path`, creating and migrating it unless `readonly`."""
     try:
         if readonly:
-            conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, isolation_level=None,
-                                   check_same_thread=False)
+            conn = _connect_readonly(path)
         else:
             make_private_dir(path.parent)
             _touch_private(path)
@@ -125,6 +124,22 @@ def connect(path: Path, *, readonly: bool = False) -> sqlite3.Connection:
     except sqlite3.DatabaseError as exc:
         raise StoreError(f"cannot open index database {path}: {exc}") from exc
     return conn
+
+
+def _connect_readonly(path: Path) -> sqlite3.Connection:
+    if not path.is_file():
+        raise StoreError(f"no index at {path}: run `deskfind index FOLDER` first")
+    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, isolation_level=None,
+                           check_same_thread=False)
+    try:
+        conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        return conn
+    except sqlite3.OperationalError:
+        # A WAL database in a read-only folder cannot get its -shm file; reading it as
+        # immutable still works when no writer is active.
+        conn.close()
+        return sqlite3.connect(f"file:{path}?immutable=1", uri=True, isolation_level=None,
+                               check_same_thread=False)
 
 
 def schema_version(conn: sqlite3.Connection) -> int:

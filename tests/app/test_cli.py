@@ -131,3 +131,25 @@ def test_every_command_has_help_text():
         assert p.description, name
         for action in p._actions:
             assert action.help, f"{name} {action.dest}"
+
+
+def test_search_without_an_index_says_how_to_make_one(tmp_path):
+    proc = deskfind("search", "anything", data=tmp_path / "nothing-here", check=False)
+    assert proc.returncode == 1 and "deskfind index" in proc.stderr
+    assert not (tmp_path / "nothing-here").exists()
+
+
+def test_a_read_only_index_can_still_be_searched(tmp_path):
+    root, data = tmp_path / "docs", tmp_path / "data"
+    write_files(root, {"a.txt": "the lighthouse keeper's logbook"})
+    deskfind("index", str(root), data=data)
+    data.chmod(0o500)
+    try:
+        if os.access(data, os.W_OK):
+            pytest.skip("running as root: permissions are not enforced")
+        out = json.loads(deskfind("search", "lighthouse", "--json", data=data).stdout)
+        assert out["results"][0]["path"].endswith("a.txt")
+        proc = deskfind("index", str(root), data=data, check=False)
+        assert proc.returncode == 1 and "Traceback" not in proc.stderr
+    finally:
+        data.chmod(0o700)
