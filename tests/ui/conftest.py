@@ -1,0 +1,78 @@
+"""GUI test fixtures: a real index built once, and sessions over it."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")  # before anything imports Qt
+
+from collections.abc import Iterator  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import pytest  # noqa: E402
+
+from app.backend import Backend  # noqa: E402
+from app.context import Deskfind, Options  # noqa: E402
+from tests.helpers import write_files  # noqa: E402
+
+PDF_PAGES = (
+    "Annual report\n\nThis document collects the figures of the year.",
+    "Finance\n\nQuarterly revenue grew by twelve percent, driven by the new subscription plans.",
+    "Outlook\n\nNext year we expect steady growth.",
+)
+
+
+def make_pdf(path: Path) -> None:
+    import pymupdf
+
+    doc = pymupdf.open()
+    for text in PDF_PAGES:
+        page = doc.new_page()
+        page.insert_textbox(pymupdf.Rect(72, 72, 520, 760), text, fontsize=12)
+    doc.save(path)
+    doc.close()
+
+
+@pytest.fixture(scope="session")
+def corpus(tmp_path_factory) -> tuple[Path, Path]:
+    """Files indexed through the real pipeline: (folder, data dir)."""
+    root = tmp_path_factory.mktemp("home") / "docs"
+    write_files(root, {
+        "garden/tomatoes.md": "# Growing tomatoes\n\nWater the tomatoes deeply twice a week "
+                              "and pinch out side shoots.\n\nLater, tomatoes ripen on the vine.",
+        "work/incident.txt": "Incident report\n\nThe backup job failed with error 0x80070005 "
+                             "(access denied) on the file server at 02:00.",
+        "code/cache.py": "def lru(capacity):\n    '''Evict the least recently used entry "
+                         "when the cache is full.'''\n",
+        "work/broken.txt": b"\x00\xff\x00binary",
+    })
+    make_pdf(root / "report.pdf")
+    data = tmp_path_factory.mktemp("data")
+    with Deskfind(Options(data_dir=str(data))) as df:
+        df.index([root])
+    return root, data
+
+
+@pytest.fixture(scope="session")
+def backend(corpus) -> Iterator[Backend]:
+    b = Backend(Options(data_dir=str(corpus[1])))
+    yield b
+    b.close()
+
+
+@pytest.fixture
+def make_session(qtbot):
+    """Build Sessions whose task runner is drained before the test's widgets go."""
+    from ui.session import Session
+    from ui.tasks import TaskRunner
+
+    runners = []
+
+    def make(backend, **kw) -> Session:
+        runner = TaskRunner()
+        runners.append(runner)
+        return Session(backend, runner, **kw)
+
+    yield make
+    for runner in runners:
+        runner.wait(20_000)

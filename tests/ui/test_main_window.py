@@ -1,0 +1,144 @@
+"""The main window driven against a real index, as a user would with the keyboard."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QApplication
+
+from tests.ui.conftest import PDF_PAGES
+from ui.main_window import MainWindow
+
+
+@pytest.fixture
+def window(qtbot, backend, make_session, monkeypatch):
+    opened: list[tuple[str, bytes]] = []
+    monkeypatch.setattr("ui.desktop.open_file", lambda p: opened.append(("open", p)))
+    monkeypatch.setattr("ui.desktop.reveal_file", lambda p: opened.append(("reveal", p)))
+    session = make_session(backend)
+    win = MainWindow(session)
+    win.opened = opened
+    qtbot.addWidget(win)
+    win.show()
+    session.refresh_status()
+    qtbot.waitUntil(lambda: session.status is not None)
+    return win
+
+
+def search(qtbot, win, text, mode=None):
+    if mode is not None:
+        win.mode_group.button({"hybrid": 0, "lexical": 1, "dense": 2}[mode]).click()
+    win.field.clear()
+    qtbot.keyClicks(win.field, text)
+    qtbot.waitUntil(lambda: win.search.last_query.startswith(text)
+                    and win.model.rowCount() > 0, timeout=20_000)
+    return [r.display_path for r in win.model.results]
+
+
+def test_typing_a_query_shows_ranked_results(qtbot, window):
+    paths = search(qtbot, window, "tomatoes")
+    assert paths[0].endswith("tomatoes.md")
+    assert window.list_stack.currentWidget() is window.list
+    assert "document" in window.summary.text()
+
+
+def test_keyboard_moves_the_selection_opens_reveals_and_clears(qtbot, window):
+    search(qtbot, window, "tomatoes cache error", mode="lexical")
+    assert window.model.rowCount() >= 3
+    assert window.list.currentIndex().row() == 0
+    qtbot.keyClick(window.field, Qt.Key.Key_Down)
+    assert window.list.currentIndex().row() == 1
+    qtbot.keyClick(window.field, Qt.Key.Key_Down)
+    qtbot.keyClick(window.field, Qt.Key.Key_Up)
+    assert window.list.currentIndex().row() == 1
+    chosen = window.current_result()
+    qtbot.keyClick(window.field, Qt.Key.Key_Return)
+    qtbot.keyClick(window.field, Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier)
+    assert window.opened == [("open", chosen.path), ("reveal", chosen.path)]
+    qtbot.keyClick(window.field, Qt.Key.Key_C, Qt.KeyboardModifier.ControlModifier)
+    assert QApplication.clipboard().text() == chosen.display_path
+    qtbot.keyClick(window.field, Qt.Key.Key_Escape)
+    assert window.field.text() == ""
+    qtbot.waitUntil(lambda: window.model.rowCount() == 0)
+    assert window.list_stack.currentWidget() is window.empty
+
+
+def test_type_filter_narrows_the_results(qtbot, window):
+    before = search(qtbot, window, "tomatoes cache error", mode="lexical")
+    assert {p.rsplit(".", 1)[1] for p in before} >= {"md", "py", "txt"}
+    window.type_box.setCurrentIndex(window.type_box.findText("Markdown"))
+    assert "ext:md,markdown" in window.search.query
+    qtbot.waitUntil(lambda: window.model.rowCount() > 0 and all(
+        r.ext == "md" for r in window.model.results))
+    assert [r.display_path for r in window.model.results][0].endswith("tomatoes.md")
+
+
+def test_bad_filter_syntax_is_explained_not_raised(qtbot, window):
+    window.field.setText("report after:yesterday")
+    qtbot.waitUntil(lambda: "after:" in window.summary.text())
+    assert window.model.rowCount() == 0
+
+
+def test_preview_highlights_every_match_and_steps_through_them(qtbot, window):
+    search(qtbot, window, "tomatoes", mode="lexical")
+    preview = window.preview
+    qtbot.waitUntil(lambda: preview.text_preview is not None)
+    text, spans = preview.text_preview.text, preview.text_preview.spans
+    assert len(spans) == 3  # the title and twice in the body
+    assert all(text[a:b].lower().startswith("tomato") for a, b in spans)
+    assert len(preview.text_view.extraSelections()) == 1 + len(spans)  # passage + matches
+    first = preview.current
+    preview.next_button.click()
+    assert preview.current == first + 1
+    assert preview.position.text() == f"Match {first + 2} of 3"
+
+
+def test_pdf_preview_shows_the_page_that_matched(qtbot, window, corpus, backend):
+    results = backend.search("quarterly revenue", "lexical", 5)
+    pdf = next((r for r in results if r.ext == "pdf"), None)
+    if pdf is None:  # no PDF extractor in this build: preview the file all the same
+        other = backend.search("tomatoes", "lexical", 1)[0]
+        path = str(corpus[0] / "report.pdf")
+        pdf = dataclasses.replace(other, path=path.encode(), display_path=path, ext="pdf",
+                                  page=None)
+    preview = window.preview
+    with qtbot.waitSignal(preview.shown, timeout=20_000):
+        preview.show_result(pdf, "quarterly revenue")
+    page = preview.pdf_page
+    assert (page.page, page.pages) == (2, len(PDF_PAGES))
+    assert len(page.hits) == 2  # "Quarterly" and "revenue" boxed
+    assert preview.position.text().startswith("Page 2 of 3")
+    with qtbot.waitSignal(preview.shown):
+        preview.next_button.click()
+    assert preview.pdf_page.page == 3 and not preview.pdf_page.hits
+
+
+def test_no_roots_shows_the_first_run_screen(qtbot, tmp_path, make_session):
+    from app.backend import Backend
+    from app.context import Options
+
+    backend = Backend(Options(data_dir=str(tmp_path / "empty")))
+    session = make_session(backend)
+    win = MainWindow(session)
+    qtbot.addWidget(win)
+    session.refresh_status()
+    qtbot.waitUntil(lambda: win.pages.currentWidget() is win.first_run)
+    assert win.first_run.choose.isVisible() or not win.isVisible()
+    backend.close()
+
+
+def test_broken_index_still_opens_and_explains(qtbot, tmp_path):
+    from app.context import Options
+    from ui.app import open_session
+    from ui.tasks import TaskRunner
+
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "index.sqlite3").write_bytes(b"this is not a database" * 100)
+    session = open_session(Options(data_dir=str(data)), TaskRunner())
+    assert not session.ok and session.open_error
+    win = MainWindow(session)
+    qtbot.addWidget(win)
+    assert win.pages.currentWidget() is win.error_page

@@ -1,0 +1,130 @@
+"""Starting the GUI: compose backend, task runner, windows and tray; screenshot mode."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+from PySide6.QtCore import QObject, Qt
+from PySide6.QtTest import QTest
+from PySide6.QtWidgets import QApplication, QSystemTrayIcon
+
+from app import paths
+from app.backend import Backend
+from app.context import Options
+from engine.errors import EngineError
+from ui.icons import app_icon
+from ui.main_window import MainWindow
+from ui.session import Session
+from ui.settings import SettingsDialog
+from ui.tasks import TaskRunner
+from ui.tray import QuickSearch, Tray
+
+log = logging.getLogger("deskfind.ui")
+
+
+def open_session(options: Options, runner: TaskRunner) -> Session:
+    """A session on the index, or one that explains why the index could not be opened."""
+    try:
+        return Session(Backend(options), runner)
+    except EngineError as exc:
+        log.error("cannot open the index: %s", exc)
+        return Session(None, runner, open_error=str(exc),
+                       data_dir=str(paths.data_dir(options.data_dir)))
+
+
+class DeskfindGui(QObject):
+    """The windows of one running app, wired to one session."""
+
+    def __init__(self, app: QApplication, session: Session, options: Options,
+                 tray: bool | None = None) -> None:
+        super().__init__(app)
+        self.app = app
+        self.session = session
+        self.options = options
+        self.window = MainWindow(session)
+        self.popup = QuickSearch(session)
+        self.settings: SettingsDialog | None = None
+        use_tray = QSystemTrayIcon.isSystemTrayAvailable() if tray is None else tray
+        self.tray = Tray(session, self.popup, self) if use_tray else None
+        self.window.keep_in_tray = self.tray is not None
+        app.setQuitOnLastWindowClosed(self.tray is None)
+        if self.tray is not None:
+            self.tray.show_window.connect(self.show_window)
+            self.tray.quit_requested.connect(app.quit)
+            self.tray.show()
+        self.window.settings_action.triggered.connect(self.show_settings)
+        self.window.quit_action.triggered.connect(app.quit)
+        if hasattr(self.window, "error_page"):
+            self.window.error_page.retry.connect(self.retry_open)
+        self.popup.show_all.connect(self._show_all)
+        app.aboutToQuit.connect(self.shutdown)
+        session.refresh_status()
+
+    def show_window(self) -> None:
+        self.window.show()
+        self.window.setWindowState(self.window.windowState() & ~Qt.WindowState.WindowMinimized)
+        self.window.raise_()
+        self.window.activateWindow()
+        self.window.focus_search()
+
+    def _show_all(self, text: str) -> None:
+        self.popup.hide()
+        self.window.field.setText(text)
+        self.show_window()
+
+    def show_settings(self) -> SettingsDialog:
+        if self.settings is None:
+            self.settings = SettingsDialog(self.session, self.window)
+        self.settings.show()
+        self.settings.raise_()
+        return self.settings
+
+    def retry_open(self) -> None:
+        try:
+            backend = Backend(self.options)
+        except EngineError as exc:
+            self.window.statusBar().showMessage(f"Still cannot open the index: {exc}", 8000)
+            return
+        self.session.backend = backend
+        self.session.open_error = ""
+        self.window.pages.setCurrentWidget(self.window.search_page)
+        self.session.refresh_status()
+
+    def shutdown(self) -> None:
+        self.session.stop_indexing()
+        self.session.runner.wait(10_000)
+        if self.session.backend is not None:
+            self.session.backend.close()
+
+
+def run_gui(options: Options, *, hidden: bool = False, screenshot_dir: Path | None = None
+            ) -> int:
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    assert isinstance(app, QApplication)
+    app.setApplicationName("Deskfind")
+    app.setDesktopFileName("deskfind")
+    app.setWindowIcon(app_icon())
+    if screenshot_dir is not None:
+        from ui.screenshots import take_screenshots
+
+        return take_screenshots(app, screenshot_dir)
+    runner = TaskRunner(app)
+    session = open_session(options, runner)
+    gui = DeskfindGui(app, session, options)
+    if not (hidden and gui.tray is not None):
+        gui.show_window()
+    return app.exec()
+
+
+def wait_until(predicate: Callable[[], bool], timeout_ms: int = 60_000) -> bool:
+    """Let the event loop run until `predicate()` holds (screenshot mode only)."""
+    waited = 0
+    while not predicate():
+        if waited >= timeout_ms:
+            return False
+        QTest.qWait(20)
+        waited += 20
+    return True

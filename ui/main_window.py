@@ -1,0 +1,405 @@
+"""The main window: search field, mode and filters, results, preview and status."""
+
+from __future__ import annotations
+
+import os
+from datetime import date, timedelta
+
+from PySide6.QtCore import QDate, QEvent, QItemSelectionModel, QModelIndex, QObject, Qt, Signal
+from PySide6.QtGui import QAction, QCloseEvent, QKeyEvent, QKeySequence, QPalette
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QButtonGroup,
+    QComboBox,
+    QDateEdit,
+    QFileDialog,
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QListView,
+    QMainWindow,
+    QMenu,
+    QSplitter,
+    QStackedWidget,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.backend import IndexStatus
+from engine.search import SearchResult
+from ui import desktop
+from ui.icons import app_icon, search_icon
+from ui.pages import ErrorPage, FirstRunPage
+from ui.preview import PreviewPane
+from ui.results import ResultDelegate, ResultsModel, short_path
+from ui.search import FILE_TYPES, Filters, SearchController
+from ui.session import MODES, Session
+from ui.status import StatusArea
+
+DATE_CHOICES = (("Any time", None), ("Past week", 7), ("Past month", 31),
+                ("Past year", 365), ("Since…", -1))
+EMPTY_HINT = ("Type to search by words or by meaning.\n\n"
+              '"exact phrase"   -exclude   ext:pdf   path:notes   after:2024-01-31')
+
+
+def handle_result_keys(event: QKeyEvent, view: QListView, on_open, on_reveal,
+                       on_copy, on_escape) -> bool:
+    """Up/Down move, Enter opens, Ctrl+Enter reveals, Ctrl+C copies, Esc clears."""
+    key, mods = event.key(), event.modifiers()
+    ctrl = bool(mods & Qt.KeyboardModifier.ControlModifier)
+    if key in (Qt.Key.Key_Up, Qt.Key.Key_Down):
+        move_selection(view, -1 if key == Qt.Key.Key_Up else 1)
+        return True
+    if key in (Qt.Key.Key_Return, Qt.Key.Key_Enter):
+        (on_reveal if ctrl else on_open)()
+        return True
+    if event.matches(QKeySequence.StandardKey.Copy):
+        return on_copy()
+    if key == Qt.Key.Key_Escape:
+        on_escape()
+        return True
+    return False
+
+
+def move_selection(view: QListView, delta: int) -> None:
+    model = view.model()
+    rows = model.rowCount()
+    if not rows:
+        return
+    current = view.currentIndex().row()
+    row = 0 if current < 0 else max(0, min(rows - 1, current + delta))
+    index = model.index(row, 0)
+    view.selectionModel().setCurrentIndex(index, QItemSelectionModel.SelectionFlag.ClearAndSelect)
+    view.scrollTo(index)
+
+
+class MainWindow(QMainWindow):
+    """Search, results and preview; first-run and error pages when there is nothing yet."""
+
+    hidden_to_tray = Signal()
+
+    def __init__(self, session: Session, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.session = session
+        self.keep_in_tray = False  # set by the tray when one is available
+        self.setWindowTitle("Deskfind")
+        self.setWindowIcon(app_icon())
+        self.resize(1180, 760)
+        self.model = ResultsModel(self)
+        self.search = SearchController(session, self.model, "main.search", parent=self)
+        self.pages = QStackedWidget(self)
+        self.setCentralWidget(self.pages)
+        self.search_page = self._build_search_page()
+        self.first_run = FirstRunPage(session, self)
+        self.first_run.folders_chosen.connect(session.add_folders)
+        self.pages.addWidget(self.search_page)
+        self.pages.addWidget(self.first_run)
+        if not session.ok:
+            self.error_page = ErrorPage(session.open_error, session.data_dir, self)
+            self.pages.addWidget(self.error_page)
+            self.pages.setCurrentWidget(self.error_page)
+        self.status_area = StatusArea(session, self)
+        self.statusBar().addWidget(self.status_area, 1)
+        self.statusBar().setSizeGripEnabled(False)
+        session.status_changed.connect(self._status_changed)
+        session.indexing_finished.connect(lambda _: self._choose_page())
+        session.message.connect(lambda text: self.statusBar().showMessage(text, 6000))
+        self._wire_search()
+
+    # -- building -----------------------------------------------------------------------
+
+    def _build_search_page(self) -> QWidget:
+        page = QWidget(self)
+        layout = QVBoxLayout(page)
+        layout.setContentsMargins(14, 12, 14, 0)
+        layout.setSpacing(8)
+        layout.addLayout(self._build_query_row(page))
+        layout.addLayout(self._build_filter_row(page))
+        splitter = QSplitter(Qt.Orientation.Horizontal, page)
+        splitter.setChildrenCollapsible(False)
+        splitter.setHandleWidth(10)
+        left = QWidget(splitter)
+        lv = QVBoxLayout(left)
+        lv.setContentsMargins(0, 0, 0, 0)
+        lv.setSpacing(4)
+        self.summary = QLabel(left)
+        self.summary.setForegroundRole(QPalette.ColorRole.PlaceholderText)
+        self.summary.setContentsMargins(6, 2, 0, 2)
+        lv.addWidget(self.summary)
+        self.list_stack = QStackedWidget(left)
+        self.list = QListView(left)
+        self.list.setModel(self.model)
+        self.list.setItemDelegate(ResultDelegate(self.list))
+        self.list.setMouseTracking(True)
+        self.list.setUniformItemSizes(True)
+        self.list.setVerticalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
+        self.list.setFrameShape(QFrame.Shape.NoFrame)
+        self.list.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.empty = QLabel(EMPTY_HINT, left)
+        self.empty.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.empty.setWordWrap(True)
+        self.empty.setForegroundRole(QPalette.ColorRole.PlaceholderText)
+        self.list_stack.addWidget(self.empty)
+        self.list_stack.addWidget(self.list)
+        lv.addWidget(self.list_stack, 1)
+        self.preview = PreviewPane(self.session, splitter)
+        frame = QFrame(splitter)
+        frame.setFrameShape(QFrame.Shape.StyledPanel)
+        fl = QVBoxLayout(frame)
+        fl.setContentsMargins(0, 0, 0, 0)
+        fl.addWidget(self.preview)
+        splitter.addWidget(left)
+        splitter.addWidget(frame)
+        splitter.setStretchFactor(0, 5)
+        splitter.setStretchFactor(1, 6)
+        splitter.setSizes([520, 620])
+        layout.addWidget(splitter, 1)
+        return page
+
+    def _build_query_row(self, page: QWidget) -> QHBoxLayout:
+        row = QHBoxLayout()
+        row.setSpacing(10)
+        self.field = QLineEdit(page)
+        self.field.setPlaceholderText("Search your files…")
+        self.field.setClearButtonEnabled(True)
+        self.field.setMinimumHeight(36)
+        font = self.field.font()
+        font.setPointSizeF(font.pointSizeF() * 1.15)
+        self.field.setFont(font)
+        self.field.addAction(search_icon(self.palette().color(QPalette.ColorRole.PlaceholderText)),
+                             QLineEdit.ActionPosition.LeadingPosition)
+        row.addWidget(self.field, 1)
+        self.mode_group = QButtonGroup(page)
+        self.mode_group.setExclusive(True)
+        modes = QHBoxLayout()
+        modes.setSpacing(0)
+        tips = {"hybrid": "Words and meaning together (best for most searches)",
+                "lexical": "Only documents containing your words",
+                "dense": "Documents about the same thing, even in other words"}
+        for i, (mode, label) in enumerate(MODES):
+            button = QToolButton(page)
+            button.setText(label)
+            button.setCheckable(True)
+            button.setChecked(mode == "hybrid")
+            button.setToolTip(tips[mode])
+            button.setMinimumHeight(30)
+            button.setProperty("mode", mode)
+            self.mode_group.addButton(button, i)
+            modes.addWidget(button)
+        row.addLayout(modes)
+        self.menu_button = QToolButton(page)
+        self.menu_button.setText("⋮")
+        self.menu_button.setToolTip("Index and settings")
+        self.menu_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
+        self.menu_button.setMinimumHeight(30)
+        self.menu_button.setMenu(self._build_menu())
+        row.addWidget(self.menu_button)
+        return row
+
+    def _build_menu(self) -> QMenu:
+        menu = QMenu(self)
+        self.update_action = QAction("Update index now", self)
+        self.update_action.triggered.connect(self.session.start_indexing)
+        self.settings_action = QAction("Folders and settings…", self)
+        self.settings_action.setShortcut(QKeySequence.StandardKey.Preferences)
+        self.failures_action = QAction("Files not indexed…", self)
+        self.failures_action.triggered.connect(lambda: self.status_area.show_failures())
+        self.quit_action = QAction("Quit Deskfind", self)
+        self.quit_action.setShortcut(QKeySequence.StandardKey.Quit)
+        for action in (self.update_action, self.settings_action, self.failures_action):
+            menu.addAction(action)
+        menu.addSeparator()
+        menu.addAction(self.quit_action)
+        self.addAction(self.quit_action)
+        self.addAction(self.settings_action)
+        return menu
+
+    def _build_filter_row(self, page: QWidget) -> QHBoxLayout:
+        row = QHBoxLayout()
+        row.setSpacing(8)
+        self.type_box = QComboBox(page)
+        for label, exts in FILE_TYPES:
+            self.type_box.addItem(label, exts)
+        self.folder_box = QComboBox(page)
+        self.folder_box.setMinimumContentsLength(14)
+        self.folder_box.setSizeAdjustPolicy(
+            QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self._fill_folders(())
+        self.date_box = QComboBox(page)
+        for label, days in DATE_CHOICES:
+            self.date_box.addItem(label, days)
+        self.date_edit = QDateEdit(page)
+        self.date_edit.setCalendarPopup(True)
+        self.date_edit.setDisplayFormat("yyyy-MM-dd")
+        self.date_edit.setDate(QDate.currentDate().addMonths(-1))
+        self.date_edit.setVisible(False)
+        for label, box in (("Type", self.type_box), ("Folder", self.folder_box),
+                           ("Modified", self.date_box)):
+            caption = QLabel(label, page)
+            caption.setForegroundRole(QPalette.ColorRole.PlaceholderText)
+            row.addWidget(caption)
+            row.addWidget(box)
+            row.addSpacing(6)
+        row.addWidget(self.date_edit)
+        row.addStretch(1)
+        return row
+
+    def _fill_folders(self, roots: tuple[str, ...]) -> None:
+        current = self.folder_box.currentData()
+        self.folder_box.blockSignals(True)
+        self.folder_box.clear()
+        self.folder_box.addItem("All folders", "")
+        for root in roots:
+            self.folder_box.addItem(os.path.basename(root) or root, root)
+            self.folder_box.setItemData(self.folder_box.count() - 1, short_path(root),
+                                        Qt.ItemDataRole.ToolTipRole)
+        self.folder_box.addItem("Other folder…", None)
+        found = self.folder_box.findData(current) if current else 0
+        self.folder_box.setCurrentIndex(max(found, 0))
+        self.folder_box.blockSignals(False)
+
+    # -- wiring -------------------------------------------------------------------------
+
+    def _wire_search(self) -> None:
+        self.field.textChanged.connect(self.search.set_text)
+        self.mode_group.idClicked.connect(lambda i: self.search.set_mode(MODES[i][0]))
+        self.type_box.currentIndexChanged.connect(self._filters_changed)
+        self.folder_box.activated.connect(self._folder_chosen)
+        self.date_box.currentIndexChanged.connect(self._filters_changed)
+        self.date_edit.dateChanged.connect(self._filters_changed)
+        self.search.searching.connect(self._searching)
+        self.search.finished.connect(self._finished)
+        self.search.failed.connect(self._failed)
+        self.search.cleared.connect(self._cleared)
+        self.list.selectionModel().currentChanged.connect(self._current_changed)
+        self.list.doubleClicked.connect(lambda _: self.open_current())
+        self.field.installEventFilter(self)
+        self.list.installEventFilter(self)
+        self._cleared()
+
+    def filters(self) -> Filters:
+        days = self.date_box.currentData()
+        after: date | None = None
+        if days == -1:
+            after = self.date_edit.date().toPython()
+        elif days:
+            after = date.today() - timedelta(days=days)
+        self.date_edit.setVisible(days == -1)
+        return Filters(exts=tuple(self.type_box.currentData() or ()),
+                       folder=self.folder_box.currentData() or "", after=after)
+
+    def _filters_changed(self) -> None:
+        self.search.set_filters(self.filters())
+
+    def _folder_chosen(self, index: int) -> None:
+        if self.folder_box.itemData(index) is None:  # "Other folder…"
+            folder = QFileDialog.getExistingDirectory(self, "Search in folder")
+            if folder:
+                self.folder_box.insertItem(index, os.path.basename(folder) or folder, folder)
+                self.folder_box.setCurrentIndex(index)
+            else:
+                self.folder_box.setCurrentIndex(0)
+        self._filters_changed()
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802
+        if event.type() == QEvent.Type.KeyPress and watched in (self.field, self.list):
+            assert isinstance(event, QKeyEvent)
+            return handle_result_keys(event, self.list, self.open_current, self.reveal_current,
+                                      self._copy_path, self._escape)
+        return super().eventFilter(watched, event)
+
+    # -- reacting -----------------------------------------------------------------------
+
+    def _searching(self, busy: bool) -> None:
+        if busy and not self.model.rowCount():
+            self.summary.setText("Searching…")
+
+    def _finished(self, query: str, count: int, seconds: float) -> None:
+        self.list_stack.setCurrentWidget(self.list if count else self.empty)
+        if count:
+            noun = "document" if count == 1 else "documents"
+            self.summary.setText(f"{count} {noun}  ·  {seconds * 1000:.0f} ms")
+            self.list.setCurrentIndex(self.model.index(0, 0))
+        else:
+            self.summary.setText("No results")
+            hint = "" if self.search.mode == "dense" else " Try Semantic to search by meaning,"
+            self.empty.setText(f"Nothing matches “{self.search.text.strip()}”.{hint}"
+                               " or remove a filter.")
+            self.preview.clear("No document to preview.")
+
+    def _failed(self, message: str) -> None:
+        self.summary.setText(message)
+        self.list_stack.setCurrentWidget(self.empty)
+        self.empty.setText(message)
+        self.preview.clear("No document to preview.")
+
+    def _cleared(self) -> None:
+        self.summary.setText("")
+        status = self.session.status
+        count = f"Search {status.searchable:,} documents. " if status else ""
+        self.empty.setText(count + EMPTY_HINT)
+        self.list_stack.setCurrentWidget(self.empty)
+        self.preview.clear()
+
+    def _current_changed(self, current: QModelIndex, _previous: QModelIndex) -> None:
+        self.preview.show_result(self.model.result(current.row()), self.model.query)
+
+    def _status_changed(self, status: IndexStatus) -> None:
+        self._fill_folders(status.roots)
+        if not self.field.text().strip():
+            self._cleared()
+        self._choose_page()
+
+    def _choose_page(self) -> None:
+        status = self.session.status
+        if not self.session.ok or status is None:
+            return
+        first_run = not status.roots or (self.session.indexing and status.files == 0)
+        target = self.first_run if first_run else self.search_page
+        if self.pages.currentWidget() is not target:
+            self.pages.setCurrentWidget(target)
+            if target is self.search_page:
+                self.field.setFocus()
+
+    # -- actions ------------------------------------------------------------------------
+
+    def current_result(self) -> SearchResult | None:
+        return self.model.result(self.list.currentIndex().row())
+
+    def open_current(self) -> None:
+        r = self.current_result()
+        if r is not None:
+            desktop.open_file(r.path)
+
+    def reveal_current(self) -> None:
+        r = self.current_result()
+        if r is not None:
+            desktop.reveal_file(r.path)
+
+    def _copy_path(self) -> bool:
+        if self.field.hasFocus() and self.field.hasSelectedText():
+            return False  # let the field copy its own selection
+        r = self.current_result()
+        if r is None:
+            return False
+        desktop.copy_path(r.path)
+        self.statusBar().showMessage(f"Copied {r.display_path}", 3000)
+        return True
+
+    def _escape(self) -> None:
+        self.field.clear()
+        self.field.setFocus()
+
+    def focus_search(self) -> None:
+        self.field.setFocus()
+        self.field.selectAll()
+
+    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802
+        if self.keep_in_tray:
+            event.ignore()
+            self.hide()
+            self.hidden_to_tray.emit()
+        else:
+            super().closeEvent(event)

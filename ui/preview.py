@@ -1,0 +1,416 @@
+"""The preview pane: where a result matched, in the text or on its PDF page."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from PySide6.QtCore import QRectF, Qt, Signal
+from PySide6.QtGui import (
+    QColor,
+    QFont,
+    QImage,
+    QPainter,
+    QPalette,
+    QPixmap,
+    QTextCharFormat,
+    QTextCursor,
+    QTextFormat,
+)
+from PySide6.QtWidgets import (
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QPlainTextEdit,
+    QPushButton,
+    QScrollArea,
+    QSizePolicy,
+    QStackedWidget,
+    QTextEdit,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.backend import Backend
+from engine.errors import EngineError
+from engine.search import SearchResult
+from ui import desktop
+from ui.results import match_colors, mix, short_path
+from ui.session import Session
+
+PDF_ZOOM = 2.0  # render scale: crisp when shown at about half size on HiDPI screens
+MAX_PAGES_SCANNED = 300  # pages searched for a hit when the result names no page
+
+
+@dataclass(frozen=True)
+class TextPreview:
+    text: str
+    spans: list[tuple[int, int]]
+    passage: tuple[int, int]
+
+
+@dataclass(frozen=True)
+class PdfPage:
+    image: QImage
+    page: int  # 1-based
+    pages: int
+    hits: list[QRectF]  # in image pixels
+
+
+def load_text(backend: Backend, result: SearchResult, query: str) -> TextPreview:
+    """Read a text document and find the query's words in it (runs off-thread)."""
+    text = backend.document_text(result.path, result.ext)
+    spans = backend.match_spans(text, backend.highlight_terms(query))
+    shown, pos = qt_positions(text)
+    return TextPreview(shown, [(pos(a), pos(b)) for a, b in spans],
+                       (pos(result.char_start), pos(result.char_end)))
+
+
+def qt_positions(text: str) -> tuple[str, Callable[[int], int]]:
+    """The text as a QTextDocument holds it, and a map from str offsets to its positions.
+
+    Qt counts UTF-16 units (two for characters outside the BMP) and turns CR LF into one
+    paragraph break, so offsets from Python need moving before they address the document.
+    """
+    if "\r" not in text and all(ord(c) <= 0xFFFF for c in text):
+        return text, lambda i: i
+    table = [0] * (len(text) + 1)
+    pos = 0
+    for i, ch in enumerate(text):
+        table[i] = pos
+        if ch == "\r" and text[i + 1:i + 2] == "\n":
+            continue
+        pos += 2 if ord(ch) > 0xFFFF else 1
+    table[len(text)] = pos
+    shown = text.replace("\r\n", "\n").replace("\r", "\n")
+    return shown, lambda i: table[max(0, min(i, len(text)))]
+
+
+def pdf_terms(backend: Backend, query: str) -> list[str]:
+    """What to look for on a PDF page: the highlight words and any quoted phrases."""
+    phrases = [p.strip('"') for p in query.split('"')[1::2] if p.strip()]
+    return [*phrases, *backend.highlight_terms(query)]
+
+
+def render_pdf_page(path: bytes, page: int | None, terms: Sequence[str],
+                    tint: QColor, exact: bool = False) -> PdfPage:
+    """Render one page with the query's words boxed (runs off-thread).
+
+    Shows the first page from `page` on (the page the best passage starts on) that has
+    a hit, since a passage can run onto the next page; else `page` itself.
+    """
+    import pymupdf  # heavy; only needed once a PDF is previewed
+
+    try:
+        doc = pymupdf.open(os.fsdecode(path))
+    except (RuntimeError, ValueError, OSError) as exc:
+        raise EngineError(f"cannot open the PDF: {exc}") from exc
+    with doc:
+        if doc.page_count == 0:
+            raise EngineError("the PDF has no pages")
+        number = (page if exact else None) or _first_page_with_hit(doc, terms, page or 1) \
+            or page or 1
+        number = max(1, min(number, doc.page_count))
+        pg = doc[number - 1]
+        rects = [r for t in terms for r in pg.search_for(t)]
+        pix = pg.get_pixmap(matrix=pymupdf.Matrix(PDF_ZOOM, PDF_ZOOM), alpha=False)
+        fmt = QImage.Format.Format_RGB888
+        image = QImage(pix.samples, pix.width, pix.height, pix.stride, fmt).copy()
+        hits = [QRectF(r.x0 * PDF_ZOOM, r.y0 * PDF_ZOOM, r.width * PDF_ZOOM,
+                       r.height * PDF_ZOOM).adjusted(-2, -1, 2, 1) for r in rects]
+        _paint_hits(image, hits, tint)
+        return PdfPage(image, number, doc.page_count, hits)
+
+
+def _first_page_with_hit(doc: object, terms: Sequence[str], start: int) -> int | None:
+    last = min(doc.page_count, start - 1 + MAX_PAGES_SCANNED)  # type: ignore[attr-defined]
+    for number in range(max(1, start), last + 1):
+        if any(doc[number - 1].search_for(t) for t in terms):  # type: ignore[index]
+            return number
+    return None
+
+
+def _paint_hits(image: QImage, hits: Sequence[QRectF], tint: QColor) -> None:
+    painter = QPainter(image)
+    painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+    painter.setCompositionMode(QPainter.CompositionMode.CompositionMode_Multiply)
+    fill = QColor(tint)
+    painter.setPen(Qt.PenStyle.NoPen)
+    painter.setBrush(fill)
+    for rect in hits:
+        painter.drawRoundedRect(rect, 3, 3)
+    painter.setCompositionMode(QPainter.CompositionMode.CompositionMode_SourceOver)
+    edge = QColor(tint.darker(160))
+    edge.setAlpha(200)
+    painter.setPen(edge)
+    painter.setBrush(Qt.BrushStyle.NoBrush)
+    for rect in hits:
+        painter.drawRoundedRect(rect, 3, 3)
+    painter.end()
+
+
+class PreviewPane(QWidget):
+    """Header with open/reveal, the document with matches highlighted, match navigation."""
+
+    shown = Signal(object)  # TextPreview or PdfPage, once on screen (for tests and shots)
+
+    def __init__(self, session: Session, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.session = session
+        self.result: SearchResult | None = None
+        self.query = ""
+        self.text_preview: TextPreview | None = None
+        self.pdf_page: PdfPage | None = None
+        self.current = -1  # index of the current match in text_preview.spans
+        self._build()
+        self.clear()
+
+    # -- layout -------------------------------------------------------------------------
+
+    def _build(self) -> None:
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(0)
+        header = QWidget(self)
+        head = QHBoxLayout(header)
+        head.setContentsMargins(16, 12, 12, 10)
+        names = QVBoxLayout()
+        names.setSpacing(2)
+        self.title = QLabel(header)
+        font = self.title.font()
+        font.setPointSizeF(font.pointSizeF() * 1.2)
+        font.setWeight(QFont.Weight.DemiBold)
+        self.title.setFont(font)
+        self.path = QLabel(header)
+        self.path.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.path.setForegroundRole(QPalette.ColorRole.PlaceholderText)
+        for label in (self.title, self.path):
+            label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        names.addWidget(self.title)
+        names.addWidget(self.path)
+        head.addLayout(names, 1)
+        self.open_button = QPushButton("Open", header)
+        self.open_button.setToolTip("Open with the default application (Enter)")
+        self.reveal_button = QPushButton("Show in folder", header)
+        self.reveal_button.setToolTip("Open the containing folder (Ctrl+Enter)")
+        self.open_button.clicked.connect(self.open_current)
+        self.reveal_button.clicked.connect(self.reveal_current)
+        head.addWidget(self.reveal_button)
+        head.addWidget(self.open_button)
+        layout.addWidget(header)
+        layout.addWidget(_rule(self))
+
+        self.stack = QStackedWidget(self)
+        self.placeholder = QLabel(self)
+        self.placeholder.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.placeholder.setWordWrap(True)
+        self.placeholder.setForegroundRole(QPalette.ColorRole.PlaceholderText)
+        self.text_view = QPlainTextEdit(self)
+        self.text_view.setReadOnly(True)
+        self.text_view.setFrameShape(QFrame.Shape.NoFrame)
+        self.text_view.document().setDocumentMargin(14)
+        self.pdf_label = QLabel(self)
+        self.pdf_label.setAlignment(Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignTop)
+        self.pdf_scroll = QScrollArea(self)
+        self.pdf_scroll.setFrameShape(QFrame.Shape.NoFrame)
+        self.pdf_scroll.setWidgetResizable(True)
+        self.pdf_scroll.setWidget(self.pdf_label)
+        self.pdf_scroll.setBackgroundRole(QPalette.ColorRole.Mid)
+        for w in (self.placeholder, self.text_view, self.pdf_scroll):
+            self.stack.addWidget(w)
+        layout.addWidget(self.stack, 1)
+
+        layout.addWidget(_rule(self))
+        nav = QHBoxLayout()
+        nav.setContentsMargins(12, 6, 12, 6)
+        self.prev_button = QToolButton(self)
+        self.next_button = QToolButton(self)
+        self.prev_button.setArrowType(Qt.ArrowType.UpArrow)
+        self.next_button.setArrowType(Qt.ArrowType.DownArrow)
+        self.prev_button.clicked.connect(lambda: self.step(-1))
+        self.next_button.clicked.connect(lambda: self.step(1))
+        self.position = QLabel(self)
+        self.position.setForegroundRole(QPalette.ColorRole.PlaceholderText)
+        nav.addWidget(self.position, 1)
+        nav.addWidget(self.prev_button)
+        nav.addWidget(self.next_button)
+        self.nav = QWidget(self)
+        self.nav.setLayout(nav)
+        layout.addWidget(self.nav)
+
+    # -- showing results ----------------------------------------------------------------
+
+    def clear(self, message: str = "Select a result to see where it matched.") -> None:
+        self.result = None
+        self.text_preview = None
+        self.pdf_page = None
+        self.session.runner.drop("preview")
+        self.title.setText("")
+        self.path.setText("")
+        self.open_button.setEnabled(False)
+        self.reveal_button.setEnabled(False)
+        self.nav.setVisible(False)
+        self.placeholder.setText(message)
+        self.stack.setCurrentWidget(self.placeholder)
+
+    def show_result(self, result: SearchResult | None, query: str) -> None:
+        if result is None:
+            self.clear()
+            return
+        self.result, self.query = result, query
+        self.title.setText(result.title or os.path.basename(result.display_path))
+        self.path.setText(short_path(result.display_path))
+        self.path.setToolTip(result.display_path)
+        self.open_button.setEnabled(True)
+        self.reveal_button.setEnabled(True)
+        if result.ext == "pdf":
+            self._load_pdf(result.page)
+        else:
+            self._load_text()
+
+    def _load_text(self) -> None:
+        backend, result, query = self.session.backend, self.result, self.query
+        if backend is None or result is None:
+            return
+        self.session.runner.run(lambda: load_text(backend, result, query), self._show_text,
+                                self._show_error, key="preview")
+
+    def _load_pdf(self, page: int | None, exact: bool = False) -> None:
+        backend, result = self.session.backend, self.result
+        if backend is None or result is None:
+            return
+        terms = pdf_terms(backend, self.query)
+        tint = match_colors(self.palette())[0]
+        if tint.lightnessF() < 0.5:  # multiply needs a light tint, also in dark themes
+            tint = mix(tint, QColor("white"), 0.6)
+        self.session.runner.run(lambda: render_pdf_page(result.path, page, terms, tint, exact),
+                                self._show_pdf, self._show_error, key="preview")
+
+    def _show_error(self, exc: BaseException) -> None:
+        if not isinstance(exc, EngineError):
+            raise exc
+        self.nav.setVisible(False)
+        self.placeholder.setText(f"No preview: {exc}")
+        self.stack.setCurrentWidget(self.placeholder)
+
+    def _show_text(self, preview: TextPreview) -> None:
+        self.text_preview, self.pdf_page = preview, None
+        self.text_view.setPlainText(preview.text)
+        start = preview.passage[0]
+        after = [i for i, (a, _) in enumerate(preview.spans) if a >= start]
+        self.current = after[0] if after else (0 if preview.spans else -1)
+        self.stack.setCurrentWidget(self.text_view)
+        self.nav.setVisible(True)
+        self._paint_text_matches()
+        self.shown.emit(preview)
+
+    def _paint_text_matches(self) -> None:
+        preview = self.text_preview
+        if preview is None:
+            return
+        back, fore = match_colors(self.palette())
+        accent = self.palette().color(QPalette.ColorRole.Highlight)
+        doc = self.text_view.document()
+        selections = []
+        passage = QTextEdit.ExtraSelection()
+        passage.cursor = _span_cursor(doc, *preview.passage)
+        passage.format.setBackground(mix(self.palette().color(QPalette.ColorRole.Base),
+                                         accent, 0.06))
+        passage.format.setProperty(QTextFormat.Property.FullWidthSelection, False)
+        selections.append(passage)
+        for i, (a, b) in enumerate(preview.spans):
+            sel = QTextEdit.ExtraSelection()
+            sel.cursor = _span_cursor(doc, a, b)
+            fmt = QTextCharFormat()
+            current = i == self.current
+            fmt.setBackground(accent if current else back)
+            fmt.setForeground(self.palette().color(QPalette.ColorRole.HighlightedText)
+                              if current else fore)
+            fmt.setFontWeight(QFont.Weight.Bold)
+            sel.format = fmt
+            selections.append(sel)
+        self.text_view.setExtraSelections(selections)
+        focus = preview.spans[self.current][0] if self.current >= 0 else preview.passage[0]
+        cursor = QTextCursor(doc)
+        cursor.setPosition(min(focus, doc.characterCount() - 1))
+        self.text_view.setTextCursor(cursor)
+        self.text_view.centerCursor()
+        n = len(preview.spans)
+        self.position.setText(f"Match {self.current + 1} of {n}" if n else
+                              "Matched by meaning: the passage is tinted")
+        self.prev_button.setEnabled(self.current > 0)
+        self.next_button.setEnabled(0 <= self.current < n - 1)
+        self.prev_button.setToolTip("Previous match")
+        self.next_button.setToolTip("Next match")
+
+    def _show_pdf(self, page: PdfPage) -> None:
+        self.pdf_page, self.text_preview = page, None
+        self.stack.setCurrentWidget(self.pdf_scroll)
+        self._fit_pdf()
+        self.nav.setVisible(True)
+        hits = len(page.hits)
+        found = f" · {hits} match{'es' if hits != 1 else ''} on this page" if hits else ""
+        self.position.setText(f"Page {page.page} of {page.pages}{found}")
+        self.prev_button.setEnabled(page.page > 1)
+        self.next_button.setEnabled(page.page < page.pages)
+        self.prev_button.setToolTip("Previous page")
+        self.next_button.setToolTip("Next page")
+        if page.hits:
+            scale = self.pdf_label.pixmap().width() / max(page.image.width(), 1)
+            y = int(min(h.top() for h in page.hits) * scale)
+            self.pdf_scroll.ensureVisible(0, y, 0, self.pdf_scroll.height() // 3)
+        self.shown.emit(page)
+
+    def _fit_pdf(self) -> None:
+        page = self.pdf_page
+        if page is None:
+            return
+        ratio = self.devicePixelRatioF()
+        width = max(200, self.pdf_scroll.viewport().width() - 24)
+        pixmap = QPixmap.fromImage(page.image).scaledToWidth(
+            int(width * ratio), Qt.TransformationMode.SmoothTransformation)
+        pixmap.setDevicePixelRatio(ratio)
+        self.pdf_label.setPixmap(pixmap)
+
+    def resizeEvent(self, event: object) -> None:  # noqa: N802 (Qt override)
+        super().resizeEvent(event)  # type: ignore[arg-type]
+        self._fit_pdf()
+
+    # -- navigation ---------------------------------------------------------------------
+
+    def step(self, delta: int) -> None:
+        """Next/previous match in a text, next/previous page in a PDF."""
+        if self.text_preview is not None and self.text_preview.spans:
+            n = len(self.text_preview.spans)
+            self.current = max(0, min(n - 1, self.current + delta))
+            self._paint_text_matches()
+        elif self.pdf_page is not None:
+            target = self.pdf_page.page + delta
+            if 1 <= target <= self.pdf_page.pages:
+                self._load_pdf(target, exact=True)
+
+    def open_current(self) -> None:
+        if self.result is not None:
+            desktop.open_file(self.result.path)
+
+    def reveal_current(self) -> None:
+        if self.result is not None:
+            desktop.reveal_file(self.result.path)
+
+
+def _span_cursor(doc: object, start: int, end: int) -> QTextCursor:
+    cursor = QTextCursor(doc)  # type: ignore[call-overload]
+    last = doc.characterCount() - 1  # type: ignore[attr-defined]
+    cursor.setPosition(max(0, min(start, last)))
+    cursor.setPosition(max(0, min(end, last)), QTextCursor.MoveMode.KeepAnchor)
+    return cursor
+
+
+def _rule(parent: QWidget) -> QFrame:
+    line = QFrame(parent)
+    line.setFrameShape(QFrame.Shape.HLine)
+    line.setFrameShadow(QFrame.Shadow.Plain)
+    line.setForegroundRole(QPalette.ColorRole.Midlight)
+    return line

@@ -1,0 +1,100 @@
+"""`deskfind gui --screenshot DIR`: open the windows on a demo index and save PNGs."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+from PySide6.QtWidgets import QApplication, QWidget
+
+from app.context import Deskfind, Options
+
+SAMPLES = Path(__file__).resolve().parents[1] / "resources" / "sample"
+MAIN_QUERY = "how long should the dough rise before baking"
+POPUP_QUERY = "undo a git commit"
+
+PDF_PAGES = (
+    "Bread science, a short guide\n\nFlour, water, salt and time. This guide follows a loaf "
+    "from the mixing bowl to the cooling rack.",
+    "Fermentation\n\nDuring bulk fermentation yeast and bacteria turn sugars into gas and "
+    "acids. The dough should rise by about half; in a warm kitchen that takes four to six "
+    "hours, in a cool one overnight. Rising is finished when the dough is domed, airy and "
+    "jiggles when the bowl is shaken.",
+    "Baking\n\nPreheat the oven with the pot inside. Steam keeps the crust soft for the first "
+    "twenty minutes so the loaf can expand.",
+)
+
+
+def write_demo_files(folder: Path) -> None:
+    """A small, realistic folder: the sample notes, a PDF, and a file that cannot be read."""
+    import pymupdf
+
+    docs = folder / "Documents"
+    docs.mkdir(parents=True)
+    now = time.time()
+    for n, sample in enumerate(sorted(SAMPLES.iterdir())):
+        target = docs / ("Notes" if sample.suffix == ".md" else "Work") / sample.name
+        target.parent.mkdir(exist_ok=True)
+        shutil.copy(sample, target)
+        os.utime(target, (now - n * 86400 * 9, now - n * 86400 * 9))
+    pdf = pymupdf.open()
+    for text in PDF_PAGES:
+        page = pdf.new_page()
+        page.insert_textbox(pymupdf.Rect(72, 72, 520, 760), text, fontsize=12)
+    pdf.save(docs / "Bread science.pdf")
+    pdf.close()
+    (docs / "Work" / "scan-0042.txt").write_bytes(b"\x00\x01\x02binary scanner output")
+
+
+def _save(widget: QWidget, path: Path) -> None:
+    widget.grab().save(str(path), "PNG")
+
+
+def take_screenshots(app: QApplication, out: Path) -> int:
+    """Build a demo index in a temporary folder, open each window on it, save PNGs."""
+    from ui.app import DeskfindGui, open_session, wait_until
+    from ui.tasks import TaskRunner
+
+    out.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="deskfind-demo-") as tmp:
+        home = Path(tmp) / "home"
+        write_demo_files(home)
+        os.environ["HOME"] = str(home)  # paths show as ~/Documents/…, as they would for a user
+        options = Options(data_dir=str(Path(tmp) / "data"))
+        with Deskfind(options) as df:
+            df.index([home / "Documents"])
+        runner = TaskRunner(app)
+        session = open_session(options, runner)
+        gui = DeskfindGui(app, session, options, tray=False)
+        window = gui.window
+        window.resize(1240, 780)
+        gui.show_window()
+        ok = wait_until(lambda: session.status is not None)
+        window.field.setText(MAIN_QUERY)
+        ok = ok and wait_until(lambda: window.model.rowCount() > 0)
+        ok = ok and wait_until(lambda: window.preview.text_preview is not None
+                               or window.preview.pdf_page is not None)
+        wait_until(lambda: not runner.busy, 5000)
+        _save(window, out / "main-window.png")
+
+        popup = gui.popup
+        popup.popup()
+        popup.field.setText(POPUP_QUERY)
+        ok = ok and wait_until(lambda: popup.model.rowCount() > 0 and popup.list.isVisible())
+        wait_until(lambda: not runner.busy, 5000)
+        _save(popup, out / "quick-search.png")
+        popup.hide()
+
+        dialog = gui.show_settings()
+        dialog.excludes.setPlainText("Archive\n*.bak")
+        wait_until(lambda: dialog.roots.count() > 0, 5000)
+        _save(dialog, out / "settings.png")
+        dialog.reject()
+        window.hide()
+        runner.wait(10_000)
+        session.backend.close() if session.backend else None
+    print(f"screenshots saved in {out}")
+    return 0 if ok else 1
