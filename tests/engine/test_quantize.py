@@ -15,6 +15,11 @@ def test_quantization_error_is_within_half_a_step(vectors):
     assert np.all(np.abs(q.dequantize() - vectors) <= q.scales[:, None] * 0.5 + 1e-6)
 
 
+def test_zero_and_subnormal_rows_quantize_to_zero():
+    q = quantize(np.array([[0.0, 0.0], [1e-45, -1e-45]], dtype=np.float32))
+    assert np.all(q.codes == 0) and np.all(q.scales > 0)
+
+
 def test_unit_vectors_keep_their_cosines():
     rng = np.random.default_rng(1)
     v = rng.standard_normal((50, 384)).astype(np.float32)
