@@ -7,13 +7,16 @@ import logging
 import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
+from itertools import pairwise
+from types import TracebackType
 
 from engine.embedder import Embedder
 from engine.quantize import quantize
 from engine.store import ChunkInput, FileRecord, FileState, Store
 from indexer.chunking import chunk_spans, page_of
 from indexer.errors import ExtractionError
-from indexer.extract import Extracted, extractor_for
+from indexer.extract import Extracted, Extractor, extractor_for, runs_in_process
+from indexer.isolation import ExtractionPool
 from indexer.walk import FoundFile, WalkRules, file_ext, walk
 
 log = logging.getLogger("deskfind.indexer")
@@ -48,44 +51,87 @@ def passage_text(title: str, text: str) -> str:
     return f"{title}\n{text}" if title else text
 
 
+def passages(extracted: Extracted) -> list[ChunkInput]:
+    """A document's passages; in a paged document none crosses a page break.
+
+    Keeping passages within their page means a hit on slide 7 or page 3 reports
+    that page, even when pages are short.
+    """
+    text, starts = extracted.text, extracted.pages
+    bounds = (0, *starts, len(text))
+    chunks: list[ChunkInput] = []
+    for page_start, page_end in pairwise(bounds):
+        page = page_of(page_start, starts)
+        for span in chunk_spans(text[page_start:page_end]):
+            start, end = page_start + span.start, page_start + span.end
+            chunks.append(ChunkInput(len(chunks), text[start:end], start, end, page))
+    return chunks
+
+
 class Indexer:
-    """Keeps a store in step with the files under its roots."""
+    """Keeps a store in step with the files under its roots.
+
+    Documents other than plain text are read in a worker process (`ExtractionPool`).
+    A pool the indexer made itself is stopped at the end of each scan, so an indexer
+    that is never closed leaves no process behind; a pool passed in is the caller's.
+    """
 
     def __init__(self, store: Store, rules: WalkRules | None = None, *,
-                 commit_every: int = 64) -> None:
+                 commit_every: int = 64, pool: ExtractionPool | None = None) -> None:
         self.store = store
         self.rules = rules or WalkRules()
         self.commit_every = commit_every
+        self._owns_pool = pool is None
+        self.pool = pool or ExtractionPool()
+
+    def close(self) -> None:
+        """Stop the extraction worker if this indexer started it."""
+        if self._owns_pool:
+            self.pool.close()
+
+    def __enter__(self) -> Indexer:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.close()
 
     # -- phase 1: files → chunks → FTS ---------------------------------------------------
 
     def scan(self, roots: Iterable[bytes], report: IndexReport,
              progress: Progress | None = None) -> None:
         """Bring the store's files under `roots` in line with the disk."""
-        for root in roots:
-            with self.store.write():
-                self.store.add_root(root)
-            known = self.store.file_states(root)
-            found = list(walk(root, self.rules)) if os.path.isdir(root) else \
-                self._single_file(root)
-            report.seen += len(found)
-            pending = 0
-            self.store.conn.execute("BEGIN IMMEDIATE")
-            try:
-                for n, item in enumerate(found, 1):
-                    self._index_file(item, known.pop(item.path, None), report)
-                    pending += 1
-                    if pending >= self.commit_every:
-                        self.store.conn.execute("COMMIT")
-                        self.store.conn.execute("BEGIN IMMEDIATE")
-                        pending = 0
-                    if progress:
-                        progress("reading", n, len(found))
-                report.deleted += self.store.delete_files(s.id for s in known.values())
-                self.store.conn.execute("COMMIT")
-            except BaseException:
-                self.store.conn.execute("ROLLBACK")
-                raise
+        try:
+            for root in roots:
+                self._scan_root(root, report, progress)
+        finally:
+            self.close()
+
+    def _scan_root(self, root: bytes, report: IndexReport, progress: Progress | None) -> None:
+        """Index one root: its files in batched transactions, then its deletions."""
+        with self.store.write():
+            self.store.add_root(root)
+        known = self.store.file_states(root)
+        found = list(walk(root, self.rules)) if os.path.isdir(root) else \
+            self._single_file(root)
+        report.seen += len(found)
+        pending = 0
+        self.store.conn.execute("BEGIN IMMEDIATE")
+        try:
+            for n, item in enumerate(found, 1):
+                self._index_file(item, known.pop(item.path, None), report)
+                pending += 1
+                if pending >= self.commit_every:
+                    self.store.conn.execute("COMMIT")
+                    self.store.conn.execute("BEGIN IMMEDIATE")
+                    pending = 0
+                if progress:
+                    progress("reading", n, len(found))
+            report.deleted += self.store.delete_files(s.id for s in known.values())
+            self.store.conn.execute("COMMIT")
+        except BaseException:
+            self.store.conn.execute("ROLLBACK")
+            raise
 
     def _single_file(self, path: bytes) -> list[FoundFile]:
         try:
@@ -122,20 +168,24 @@ class Indexer:
             report.unchanged += 1
             return
         try:
-            extracted = extractor(data, name)
+            extracted = self._extract(extractor, data, ext, name)
         except ExtractionError as exc:
             self._record(replace(record, content_hash=digest), "failed", str(exc), report)
             return
         self._store_text(record, digest, extracted, state is not None, report)
+
+    def _extract(self, extractor: Extractor, data: bytes, ext: str, name: str) -> Extracted:
+        """Plain text in this process; every other format in the worker."""
+        if runs_in_process(ext):
+            return extractor(data, name)
+        return self.pool.extract(data, ext, name)
 
     def _store_text(self, record: FileRecord, digest: str, extracted: Extracted,
                     existed: bool, report: IndexReport) -> None:
         record = FileRecord(record.path, record.display_path, record.ext, extracted.title,
                             record.size, record.mtime_ns, digest)
         file_id = self.store.upsert_file(record, "indexed")
-        chunks = [ChunkInput(i, extracted.text[s.start:s.end], s.start, s.end,
-                             page_of(s.start, extracted.pages))
-                  for i, s in enumerate(chunk_spans(extracted.text))]
+        chunks = passages(extracted)
         self.store.replace_chunks(file_id, extracted.title, chunks)
         report.chunks_written += len(chunks)
         if existed:

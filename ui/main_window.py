@@ -283,7 +283,8 @@ class MainWindow(QMainWindow):
         days = self.date_box.currentData()
         after: date | None = None
         if days == -1:
-            after = self.date_edit.date().toPython()
+            picked = self.date_edit.date().toPython()
+            after = picked if isinstance(picked, date) else None
         elif days:
             after = date.today() - timedelta(days=days)
         self.date_edit.setVisible(days == -1)

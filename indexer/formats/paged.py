@@ -1,0 +1,103 @@
+"""PDF, XPS, EPUB, FB2, MOBI and SVG through PyMuPDF, page by page.
+
+MuPDF is native code that can crash or hang on hostile files, so these extractors are
+meant to run in a worker process (`indexer.isolation`); here they only turn library
+errors into `ExtractionError`s and keep giant documents bounded.
+"""
+
+from __future__ import annotations
+
+from types import ModuleType
+from typing import Any
+
+from indexer.errors import ExtractionError
+from indexer.formats.base import MAX_PAGES, Extracted, Extractor, PagedText, pick_title
+
+# MuPDF's names for the formats, where they differ from the extension.
+_FILETYPES = {"pdf": "pdf", "xps": "xps", "oxps": "xps", "epub": "epub", "fb2": "fb2",
+              "mobi": "mobi", "svg": "svg"}
+
+
+def _mupdf() -> ModuleType:
+    """The pymupdf module, quiet on stderr, or an error saying what to install."""
+    try:
+        import pymupdf
+    except ImportError as exc:  # pragma: no cover - a packaging problem
+        raise ExtractionError("PDF and e-book support needs PyMuPDF: "
+                              "pip install pymupdf") from exc
+    # Damaged files make MuPDF print to stderr; the reason is recorded instead.
+    pymupdf.TOOLS.mupdf_display_errors(False)
+    pymupdf.TOOLS.mupdf_display_warnings(False)
+    return pymupdf
+
+
+def _library_error(exc: Exception, what: str) -> ExtractionError:
+    """An ExtractionError for an exception raised inside MuPDF."""
+    message = str(exc).strip() or type(exc).__name__
+    if "malloc" in message or "out of memory" in message.lower():
+        return ExtractionError("out of memory")
+    return ExtractionError(f"{what}: {message[:200]}")
+
+
+def _open(data: bytes, ext: str) -> Any:
+    """A MuPDF document opened from memory; encrypted ones are refused."""
+    pymupdf = _mupdf()
+    try:
+        doc = pymupdf.open(stream=data, filetype=_FILETYPES.get(ext, ext))
+    except MemoryError:
+        raise
+    except Exception as exc:  # MuPDF raises several types for damaged files
+        raise _library_error(exc, f"cannot open as .{ext}") from exc
+    if doc.needs_pass:  # MuPDF already tried the empty password
+        doc.close()
+        raise ExtractionError("encrypted (password required)")
+    return doc
+
+
+def _page_text(doc: Any, number: int, flags: int) -> str:
+    """One page's text; a damaged page reads as empty so later pages keep their numbers."""
+    try:
+        text = doc.load_page(number).get_text("text", flags=flags)
+    except MemoryError:
+        raise
+    except Exception as exc:
+        error = _library_error(exc, "")
+        if str(error) == "out of memory":
+            raise error from exc
+        return ""
+    # Broken font encodings can yield lone surrogates, which SQLite cannot store.
+    return str(text).encode("utf-8", "replace").decode("utf-8").replace("\x00", "")
+
+
+def _read_pages(doc: Any) -> PagedText:
+    """The text of the first MAX_PAGES pages, up to the text size limit."""
+    pymupdf = _mupdf()
+    flags = pymupdf.TEXTFLAGS_TEXT | pymupdf.TEXT_DEHYPHENATE
+    try:
+        count = min(doc.page_count, MAX_PAGES)
+    except Exception as exc:
+        raise _library_error(exc, "cannot count pages") from exc
+    pages = PagedText()
+    for number in range(count):
+        pages.add_page(_page_text(doc, number, flags).strip())
+        if pages.full:
+            break
+    return pages
+
+
+def extract_paged(data: bytes, name: str) -> Extracted:
+    """Text of a PDF, XPS, EPUB, FB2, MOBI or SVG document, with page offsets."""
+    ext = name.rsplit(".", 1)[-1].lower() if "." in name else "pdf"
+    doc = _open(data, ext)
+    try:
+        pages = _read_pages(doc)
+        metadata = doc.metadata or {}
+    finally:
+        doc.close()
+    text = pages.text()
+    if not text.strip():
+        raise ExtractionError("no text layer (scanned or image-only pages?)")
+    return Extracted(text, pick_title(metadata.get("title"), text, name), pages.page_starts())
+
+
+EXTRACTORS: dict[str, Extractor] = {ext: extract_paged for ext in _FILETYPES}

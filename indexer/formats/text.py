@@ -1,0 +1,78 @@
+"""Plain text, Markdown and source code: decoded in-process, since nothing can crash."""
+
+from __future__ import annotations
+
+import codecs
+import re
+
+from indexer.errors import ExtractionError
+from indexer.formats.base import Extracted, Extractor, first_line_title, name_title
+
+_SNIFF = 8192
+_BOMS = ((codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"),
+         (codecs.BOM_UTF8, "utf-8-sig"), (codecs.BOM_UTF16_LE, "utf-16"),
+         (codecs.BOM_UTF16_BE, "utf-16"))
+
+
+def bom_encoding(data: bytes) -> str | None:
+    """The encoding named by a byte-order mark at the start of `data`, if any."""
+    for bom, encoding in _BOMS:
+        if data.startswith(bom):
+            return encoding
+    return None
+
+
+def decode_text(data: bytes) -> str:
+    """Decode bytes of unknown encoding, or raise ExtractionError for binary data."""
+    encoding = bom_encoding(data)
+    if encoding:
+        return data.decode(encoding, errors="replace")
+    if b"\x00" in data[:_SNIFF]:
+        raise ExtractionError("binary content (not text)")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        pass
+    from charset_normalizer import from_bytes
+
+    best = from_bytes(data[: 1 << 20]).best()
+    if best is None or best.encoding is None:
+        raise ExtractionError("cannot detect the text encoding")
+    return data.decode(best.encoding, errors="replace")
+
+
+def extract_prose(data: bytes, name: str) -> Extracted:
+    """Plain text, reStructuredText and the like: the first short line is the title."""
+    text = decode_text(data)
+    return Extracted(text, first_line_title(text) or name_title(name))
+
+
+_MD_HEADING = re.compile(r"^\s{0,3}#{1,6}\s+(.+?)\s*#*\s*$", re.MULTILINE)
+
+
+def extract_markdown(data: bytes, name: str) -> Extracted:
+    """Markdown: the first heading is the title."""
+    text = decode_text(data)
+    heading = _MD_HEADING.search(text)
+    title = heading.group(1).strip() if heading else first_line_title(text)
+    return Extracted(text, title or name_title(name))
+
+
+def extract_code(data: bytes, name: str) -> Extracted:
+    """Source code: its first line is rarely a title, so the file name is."""
+    return Extracted(decode_text(data), name)
+
+
+PROSE = ("txt", "text", "rst", "org", "adoc", "tex", "log", "csv", "tsv", "")
+MARKDOWN = ("md", "markdown", "mdown", "mkd")
+CODE = ("py", "pyi", "js", "jsx", "ts", "tsx", "java", "kt", "c", "h", "cc", "cpp", "hpp",
+        "cs", "go", "rs", "rb", "php", "swift", "m", "scala", "sh", "bash", "zsh", "fish",
+        "ps1", "sql", "r", "jl", "lua", "pl", "hs", "ml", "ex", "exs", "erl", "clj", "dart",
+        "vue", "svelte", "css", "scss", "less", "json", "yaml", "yml", "toml", "ini", "cfg",
+        "conf", "xml", "gradle", "cmake", "mk", "dockerfile", "proto", "graphql")
+
+EXTRACTORS: dict[str, Extractor] = {
+    **{ext: extract_prose for ext in PROSE},
+    **{ext: extract_markdown for ext in MARKDOWN},
+    **{ext: extract_code for ext in CODE},
+}

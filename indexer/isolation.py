@@ -1,0 +1,239 @@
+"""Extraction in a worker process, so a crash, hang or memory blow-up costs one file.
+
+MuPDF is native code: a hostile PDF can segfault it (no `try` catches that), loop
+forever or allocate without bound.  The worker is a separate process started with
+'spawn' (no inherited locks or threads), its address space is capped with
+RLIMIT_AS, each file gets a deadline after which the worker is killed, and workers
+are replaced after a number of files so fragmentation and leaks cannot build up.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import multiprocessing
+import signal
+import traceback
+from collections.abc import Mapping
+from multiprocessing.connection import Connection
+from multiprocessing.context import BaseContext
+from types import TracebackType
+
+from indexer.errors import ExtractionError, IndexerError
+from indexer.extract import EXTRACTORS
+from indexer.formats.base import Extracted, Extractor
+
+log = logging.getLogger("deskfind.indexer.isolation")
+
+DEFAULT_TIMEOUT_S = 30.0
+DEFAULT_MEMORY_BYTES = 2 * 1024**3
+DEFAULT_FILES_PER_WORKER = 200
+_STOP_GRACE_S = 5.0  # how long a worker asked to stop may take before it is killed
+_START_TIMEOUT_S = 120.0  # a fresh interpreter on a busy machine can be slow to start
+_READY = "ready"
+
+
+class WorkerStartError(IndexerError):
+    """No extraction worker can be started; no file is to blame, so none is marked."""
+
+Job = tuple[Extractor, bytes, str]  # the extractor travels by reference (module + name)
+
+
+def _limit_memory(limit: int) -> None:
+    """Cap this process's address space, where the platform supports it."""
+    try:
+        import resource
+    except ImportError:  # pragma: no cover - not on Windows
+        return
+    _, hard = resource.getrlimit(resource.RLIMIT_AS)
+    if hard != resource.RLIM_INFINITY:
+        limit = min(limit, hard)
+    resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
+
+
+def _run_job(job: Job) -> tuple[object, ...]:
+    """Run one extraction and turn every Python-level failure into a reason.
+
+    The answer is ("ok", Extracted), ("error", reason) or ("bug", reason, traceback).
+    """
+    extractor, data, name = job
+    try:
+        return ("ok", extractor(data, name))
+    except ExtractionError as exc:
+        return ("error", str(exc))
+    except MemoryError:
+        return ("error", "out of memory")
+    except RecursionError:
+        return ("error", "document nested too deeply")
+    except Exception as exc:  # a bug or an unexpected library error: report, go on
+        return ("bug", f"extractor error: {type(exc).__name__}: {exc}"[:300],
+                traceback.format_exc())
+
+
+def worker_main(conn: Connection, memory_bytes: int) -> None:
+    """Serve extraction jobs from `conn` until told to stop or the pipe closes."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
+    _limit_memory(memory_bytes)
+    conn.send(_READY)
+    while True:
+        try:
+            job = conn.recv()
+        except EOFError:
+            return
+        if job is None:
+            return
+        conn.send(_run_job(job))
+
+
+def _death_reason(exitcode: int | None) -> str:
+    """Why a worker ended, in the words recorded for the file it was reading."""
+    if exitcode is not None and exitcode < 0:
+        return f"extractor crashed (signal {-exitcode})"
+    return f"extractor exited with status {exitcode}"
+
+
+class _Worker:
+    """One worker process and the parent's end of its pipe."""
+
+    def __init__(self, context: BaseContext, memory_bytes: int) -> None:
+        self.conn, child_conn = context.Pipe()
+        self.process = context.Process(  # type: ignore[attr-defined]
+            target=worker_main, args=(child_conn, memory_bytes),
+            name="deskfind-extract", daemon=True)
+        self.process.start()
+        child_conn.close()
+        self.jobs = 0
+        self._await_ready()
+
+    def _await_ready(self) -> None:
+        """Wait for the worker's greeting; a worker that cannot start is an error."""
+        try:
+            if self.conn.poll(_START_TIMEOUT_S) and self.conn.recv() == _READY:
+                return
+        except (EOFError, OSError):
+            pass
+        code = self.reap()
+        raise WorkerStartError(f"the extraction worker did not start (exit status {code}); "
+                               "its error output is on stderr")
+
+    def stop(self) -> None:
+        """Ask the worker to finish; kill it if it does not."""
+        with contextlib.suppress(OSError):  # OSError: it is already gone
+            self.conn.send(None)
+        self.process.join(_STOP_GRACE_S)
+        self.kill()
+
+    def kill(self) -> int | None:
+        """End the worker now and release its resources; return its exit code."""
+        if self.process.is_alive():
+            self.process.kill()
+        self.process.join()
+        code: int | None = self.process.exitcode
+        self.conn.close()
+        self.process.close()
+        return code
+
+    def reap(self) -> int | None:
+        """Exit code of a worker whose pipe closed (it died), after reaping it."""
+        self.process.join(_STOP_GRACE_S)
+        return self.kill()
+
+
+class ExtractionPool:
+    """Runs extractors in a worker process; `extract` raises ExtractionError on failure.
+
+    The worker starts on first use and is replaced after a crash, a timeout, running
+    out of memory or `files_per_worker` files.  After `close()` the pool may be used
+    again (a new worker starts).  Not thread-safe: one caller at a time.
+    """
+
+    def __init__(self, *, timeout_s: float = DEFAULT_TIMEOUT_S,
+                 memory_bytes: int = DEFAULT_MEMORY_BYTES,
+                 files_per_worker: int = DEFAULT_FILES_PER_WORKER,
+                 extractors: Mapping[str, Extractor] | None = None,
+                 start_method: str = "spawn") -> None:
+        if timeout_s <= 0 or files_per_worker < 1:
+            raise ValueError("need timeout_s > 0 and files_per_worker >= 1")
+        self.timeout_s = timeout_s
+        self.memory_bytes = memory_bytes
+        self.files_per_worker = files_per_worker
+        self._extractors = extractors
+        self._context = multiprocessing.get_context(start_method)
+        self._worker: _Worker | None = None
+        self.workers_started = 0
+
+    def __enter__(self) -> ExtractionPool:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.close()
+
+    @property
+    def running(self) -> bool:
+        """Whether a worker process is up."""
+        return self._worker is not None
+
+    def close(self) -> None:
+        """Stop the worker, if one is running."""
+        worker, self._worker = self._worker, None
+        if worker is not None:
+            worker.stop()
+
+    def extract(self, data: bytes, ext: str, name: str) -> Extracted:
+        """Text and title of a file's bytes, read by the extractor for `ext` in a worker."""
+        extractor = self._lookup(ext)
+        worker = self._send((extractor, data, name))
+        if not worker.conn.poll(self.timeout_s):
+            self._discard(kill=True)
+            raise ExtractionError(f"timeout after {self.timeout_s:g} s")
+        try:
+            answer = worker.conn.recv()
+        except (EOFError, OSError):
+            raise ExtractionError(_death_reason(self._discard(kill=False))) from None
+        worker.jobs += 1
+        return self._settle(worker, answer, name)
+
+    def _lookup(self, ext: str) -> Extractor:
+        table = EXTRACTORS if self._extractors is None else self._extractors
+        extractor = table.get(ext)
+        if extractor is None:
+            raise ExtractionError(f"no text extractor for .{ext or '(none)'}")
+        return extractor
+
+    def _send(self, job: Job) -> _Worker:
+        """Hand a job to a live worker; a worker that died while idle is replaced once."""
+        for attempt in (1, 2):
+            worker = self._ready_worker()
+            try:
+                worker.conn.send(job)
+                return worker
+            except OSError:
+                code = self._discard(kill=False)
+                if attempt == 2:
+                    raise ExtractionError(_death_reason(code)) from None
+        raise AssertionError("unreachable")
+
+    def _ready_worker(self) -> _Worker:
+        if self._worker is None:
+            self._worker = _Worker(self._context, self.memory_bytes)
+            self.workers_started += 1
+        return self._worker
+
+    def _discard(self, *, kill: bool) -> int | None:
+        """Drop the current worker (killing it, or reaping a dead one); its exit code."""
+        worker, self._worker = self._worker, None
+        if worker is None:
+            return None
+        return worker.kill() if kill else worker.reap()
+
+    def _settle(self, worker: _Worker, answer: tuple[object, ...], name: str) -> Extracted:
+        """Recycle the worker when due, then return the text or raise the reason."""
+        status, payload = answer[0], answer[1]
+        if worker.jobs >= self.files_per_worker or payload == "out of memory":
+            self.close()  # a fresh process gives back fragmented or leaked memory
+        if status == "ok" and isinstance(payload, Extracted):
+            return payload
+        if status == "bug":
+            log.error("extractor failed on %s: %s\n%s", name, payload, answer[2])
+        raise ExtractionError(str(payload))
