@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 from engine.errors import QueryError
 
@@ -58,7 +58,7 @@ def _parse_date(value: str, key: str) -> int:
         day = date.fromisoformat(value)
     except ValueError as exc:
         raise QueryError(f"{key}: wants a date like 2024-05-31, got '{value}'") from exc
-    moment = datetime(day.year, day.month, day.day, tzinfo=timezone.utc)
+    moment = datetime(day.year, day.month, day.day, tzinfo=UTC)
     return int(moment.timestamp()) * 1_000_000_000
 
 
