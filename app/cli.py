@@ -3,20 +3,20 @@
 from __future__ import annotations
 
 import argparse
-import base64
 import json
 import logging
 import os
 import sys
 from collections.abc import Sequence
-from datetime import datetime
 from pathlib import Path
+from typing import Any
 
+from app import cli_admin, ipc
 from app.context import Deskfind, Options
+from app.present import result_json
 from engine.errors import EngineError
 from engine.query import parse_query
 from engine.ranking import FUSIONS, MODES
-from engine.search import SearchResult
 
 log = logging.getLogger("deskfind.cli")
 
@@ -79,6 +79,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-queries", type=int, default=0, metavar="N",
                    help="evaluate only the first N queries (default all)")
     _common(p)
+
+    cli_admin.add_parsers(sub, _common)
 
     p = sub.add_parser("gui", help="open the search window and tray quick search",
                        description="Open the desktop app: search-as-you-type window with "
@@ -159,28 +161,30 @@ def cmd_index(args: argparse.Namespace) -> int:
     return 0
 
 
-def _result_json(r: SearchResult) -> dict[str, object]:
-    out: dict[str, object] = {
-        "path": r.display_path, "title": r.title, "ext": r.ext, "score": round(r.score, 6),
-        "lexical": round(r.lexical, 6), "dense": round(r.dense, 6),
-        "matched_by": r.matched_by, "page": r.page,
-        "modified": datetime.fromtimestamp(r.mtime_ns / 1e9).isoformat(timespec="seconds"),
-        "passage": {"start": r.char_start, "end": r.char_end},
-        "snippet": r.snippet.text, "highlights": [list(s) for s in r.snippet.spans],
-    }
-    if os.fsencode(r.display_path) != r.path:  # not valid UTF-8: give the exact bytes too
-        out["path_b64"] = base64.b64encode(r.path).decode()
-    return out
-
-
-def _highlighted(r: SearchResult, color: bool) -> str:
-    text, pos, parts = r.snippet.text, 0, []
-    for a, b in r.snippet.spans:
+def _highlighted(r: dict[str, Any], color: bool) -> str:
+    text, pos, parts = str(r["snippet"]), 0, []
+    for a, b in r["highlights"]:
         parts.append(text[pos:a])
         parts.append(f"\033[1;33m{text[a:b]}\033[0m" if color else f"[{text[a:b]}]")
         pos = b
     parts.append(text[pos:])
     return " ".join("".join(parts).split())
+
+
+def _search_results(args: argparse.Namespace, query: str) -> list[dict[str, Any]]:
+    """Ask the running service; without one, open the index here."""
+    options = _options(args, fusion=args.fusion)
+    if args.fusion == "convex":  # the service searches with its own settings
+        try:
+            reply = ipc.call(Deskfind.resolve_data_dir(options),
+                             {"op": "search", "query": query, "mode": args.mode,
+                              "limit": args.limit})
+            return list(reply["results"])
+        except ipc.ServiceUnavailable:
+            pass
+    with Deskfind(options, readonly=True) as df:
+        results = df.searcher().search(query, limit=args.limit, mode=args.mode)
+        return [result_json(r) for r in results]
 
 
 def cmd_search(args: argparse.Namespace) -> int:
@@ -194,44 +198,57 @@ def cmd_search(args: argparse.Namespace) -> int:
     if args.limit < 1:
         raise UsageError("--limit must be at least 1")
     parse_query(query)  # a syntax error is reported before the index is opened
-    with Deskfind(_options(args, fusion=args.fusion), readonly=True) as df:
-        results = df.searcher().search(query, limit=args.limit, mode=args.mode)
+    results = _search_results(args, query)
     if args.json:
-        print(json.dumps({"query": query, "mode": args.mode,
-                          "results": [_result_json(r) for r in results]}, ensure_ascii=False))
+        print(json.dumps({"query": query, "mode": args.mode, "results": results},
+                         ensure_ascii=False))
         return 0
     if not results:
         print("no results")
         return 0
     color = sys.stdout.isatty()
     for i, r in enumerate(results, 1):
-        page = f" (page {r.page})" if r.page else ""
-        print(f"{i:>2}. {r.title}  [{r.matched_by}, {r.score:.3f}]")
-        print(f"    {r.display_path}{page}")
+        page = f" (page {r['page']})" if r["page"] else ""
+        print(f"{i:>2}. {r['title']}  [{r['matched_by']}, {r['score']:.3f}]")
+        print(f"    {r['path']}{page}")
         print(f"    {_highlighted(r, color)}")
     return 0
 
 
-def cmd_status(args: argparse.Namespace) -> int:
+def _local_status(args: argparse.Namespace) -> dict[str, Any]:
     with Deskfind(_options(args), readonly=True) as df:
         counts = df.store.counts()
-        roots = [os.fsdecode(r) for r in df.store.roots()]
-        failures = df.store.failures()
-        data = {"data_dir": str(df.data_dir), "roots": roots, "files": counts.files,
-                "keyword_indexed": counts.indexed, "failed": counts.failed,
-                "skipped": counts.skipped, "chunks": counts.chunks,
+        return {"service": False, "queue": df.store.queue_length(),
+                "files": counts.files, "keyword_indexed": counts.indexed,
+                "failed": counts.failed, "skipped": counts.skipped, "chunks": counts.chunks,
                 "embedded_chunks": counts.embedded,
-                "failures": [{"path": p, "status": s, "reason": r} for p, s, r in failures]}
+                "failures": [{"path": p, "status": s, "reason": r}
+                             for p, s, r in df.store.failures()],
+                "roots": [os.fsdecode(r) for r in df.store.roots()]}
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    data_dir = Deskfind.resolve_data_dir(_options(args))
+    try:
+        data = {**ipc.call(data_dir, {"op": "status"}), "service": True}
+    except ipc.ServiceUnavailable:
+        data = _local_status(args)
+    data["data_dir"] = str(data_dir)
     if args.json:
         print(json.dumps(data, ensure_ascii=False))
         return 0
-    print(f"index:    {data['data_dir']}")
+    roots = list(data.get("watch", {})) or data.get("roots", [])
+    print(f"index:    {data_dir}")
+    print(f"service:  {'running, ' + data['phase'] if data['service'] else 'not running'}")
     print(f"roots:    {', '.join(roots) or '(none yet: run deskfind index FOLDER)'}")
-    print(f"files:    {counts.files} ({counts.indexed} searchable, {counts.failed} failed, "
-          f"{counts.skipped} skipped)")
-    print(f"passages: {counts.chunks} ({counts.embedded} embedded)")
-    for path, status, reason in failures[:10]:
-        print(f"  {status}: {path}: {reason}")
+    for root, watch in data.get("watch", {}).items():
+        if watch["mode"] != "inotify":
+            print(f"  {root}: {watch['mode']} ({watch['note']})")
+    print(f"files:    {data['files']} ({data['keyword_indexed']} searchable, "
+          f"{data['failed']} failed, {data['skipped']} skipped), {data['queue']} queued")
+    print(f"passages: {data['chunks']} ({data['embedded_chunks']} embedded)")
+    for f in data["failures"][:10]:
+        print(f"  {f['status']}: {f['path']}: {f['reason']}")
     return 0
 
 
@@ -257,6 +274,7 @@ def cmd_gui(args: argparse.Namespace) -> int:
 
 COMMANDS = {"index": cmd_index, "search": cmd_search, "status": cmd_status, "eval": cmd_eval,
             "gui": cmd_gui}
+COMMANDS.update(cli_admin.COMMANDS)
 
 
 if __name__ == "__main__":

@@ -32,10 +32,18 @@ class Deskfind:
 
     def __init__(self, options: Options, *, readonly: bool = False) -> None:
         self.options = options
-        self.data_dir = paths.data_dir(options.data_dir)
+        self.data_dir = self.resolve_data_dir(options)
         self.store = Store.open(paths.database_path(self.data_dir), readonly=readonly)
         self._embedder: Embedder | None = None
         self._dense: DenseIndex | None = None
+
+    @staticmethod
+    def resolve_data_dir(options: Options) -> Path:
+        return paths.data_dir(options.data_dir)
+
+    def share_model_with(self, other: Deskfind) -> None:
+        """Use `other`'s embedder (onnxruntime sessions are safe to share across threads)."""
+        self._embedder = other.embedder()
 
     def close(self) -> None:
         self.store.close()

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from engine.errors import StoreError
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 # Each entry upgrades the schema from version i to i + 1.  Never edit a released entry:
 # append a new one, so every existing database walks the same path.
@@ -81,6 +81,13 @@ MIGRATIONS: list[str] = [
         UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'vectors_generation';
     END;
     INSERT INTO meta(key, value) VALUES ('vectors_generation', '0');
+    """,
+    # 2: the service's persistent work queue, so a killed service resumes where it was.
+    """
+    CREATE TABLE queue (
+        path        BLOB PRIMARY KEY,
+        enqueued_at REAL NOT NULL
+    );
     """,
 ]
 

@@ -147,6 +147,38 @@ class Store:
     def roots(self) -> list[bytes]:
         return [bytes(r[0]) for r in self.conn.execute("SELECT path FROM roots ORDER BY path")]
 
+    def remove_root(self, root: bytes) -> int:
+        """Forget a root and everything indexed under it; returns the files dropped."""
+        self.conn.execute("DELETE FROM roots WHERE path = ?", (root,))
+        return self.delete_files(s.id for s in self.file_states(root).values())
+
+    def file_state(self, path: bytes) -> FileState | None:
+        row = self.conn.execute(
+            "SELECT id, size, mtime_ns, content_hash, status FROM files WHERE path = ?",
+            (path,),
+        ).fetchone()
+        return None if row is None else FileState(FileId(row[0]), *row[1:])
+
+    # -- the work queue -----------------------------------------------------------------
+
+    def enqueue(self, paths: Iterable[bytes]) -> None:
+        """Paths to re-check; a path already waiting keeps its place."""
+        self.conn.executemany(
+            "INSERT OR IGNORE INTO queue(path, enqueued_at) VALUES (?, ?)",
+            [(p, time.time()) for p in paths],
+        )
+
+    def queued(self, limit: int) -> list[bytes]:
+        rows = self.conn.execute(
+            "SELECT path FROM queue ORDER BY enqueued_at, path LIMIT ?", (limit,))
+        return [bytes(r[0]) for r in rows]
+
+    def dequeue(self, paths: Iterable[bytes]) -> None:
+        self.conn.executemany("DELETE FROM queue WHERE path = ?", [(p,) for p in paths])
+
+    def queue_length(self) -> int:
+        return int(self.conn.execute("SELECT count(*) FROM queue").fetchone()[0])
+
     def file_states(self, root: bytes) -> dict[bytes, FileState]:
         """Every known file at `root` or below it."""
         lo, hi = _prefix_range(root)

@@ -5,7 +5,8 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
-from collections.abc import Callable, Iterable
+import stat
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from itertools import pairwise
 from types import TracebackType
@@ -17,7 +18,7 @@ from indexer.chunking import chunk_spans, page_of
 from indexer.errors import ExtractionError
 from indexer.extract import Extracted, Extractor, extractor_for, runs_in_process
 from indexer.isolation import ExtractionPool
-from indexer.walk import FoundFile, WalkRules, file_ext, walk
+from indexer.walk import FoundFile, WalkRules, admits, file_ext, walk
 
 log = logging.getLogger("deskfind.indexer")
 
@@ -108,9 +109,13 @@ class Indexer:
             self.close()
 
     def _scan_root(self, root: bytes, report: IndexReport, progress: Progress | None) -> None:
-        """Index one root: its files in batched transactions, then its deletions."""
         with self.store.write():
             self.store.add_root(root)
+        self._scan_tree(root, report, progress)
+
+    def _scan_tree(self, root: bytes, report: IndexReport,
+                   progress: Progress | None = None) -> None:
+        """Index a folder: its files in batched transactions, then its deletions."""
         known = self.store.file_states(root)
         found = list(walk(root, self.rules)) if os.path.isdir(root) else \
             self._single_file(root)
@@ -132,6 +137,46 @@ class Indexer:
         except BaseException:
             self.store.conn.execute("ROLLBACK")
             raise
+
+    def sync_paths(self, paths: Sequence[bytes], roots: Sequence[bytes],
+                   report: IndexReport) -> None:
+        """Re-check queued paths against the disk, then take them off the queue.
+
+        A path is a hint that something changed there: a file is re-indexed or dropped,
+        a folder is rescanned (moved-in folders, reconcile scans).  Paths under a root
+        whose folder is gone (an unmounted drive) are left alone: the root is offline,
+        and its documents must survive until it comes back.
+        """
+        for path in paths:
+            root = next((r for r in roots if path == r or path.startswith(r.rstrip(b"/") + b"/")),
+                        None)
+            if root is not None and os.path.isdir(root):
+                if os.path.isdir(path) and not os.path.islink(path) and \
+                        admits(self.rules, root, path, is_dir=True):
+                    self._scan_tree(path, report)
+                    with self.store.write():
+                        self.store.dequeue([path])
+                    continue
+                with self.store.write():
+                    self._sync_file(path, root, report)
+                    self.store.dequeue([path])
+            else:
+                with self.store.write():
+                    self.store.dequeue([path])
+
+    def _sync_file(self, path: bytes, root: bytes, report: IndexReport) -> None:
+        try:
+            st = os.lstat(path)
+        except OSError:
+            st = None
+        if st is not None and stat.S_ISREG(st.st_mode) and admits(self.rules, root, path):
+            item = FoundFile(path, st.st_size, st.st_mtime_ns)
+            report.seen += 1
+            self._index_file(item, self.store.file_state(path), report)
+            return
+        # Gone, excluded, or no longer a regular file: forget it and anything below it.
+        gone = self.store.file_states(path)
+        report.deleted += self.store.delete_files(s.id for s in gone.values())
 
     def _single_file(self, path: bytes) -> list[FoundFile]:
         try:
@@ -206,14 +251,16 @@ class Indexer:
     # -- phase 2: chunks → vectors -------------------------------------------------------
 
     def embed_pending(self, embedder: Embedder, report: IndexReport,
-                      progress: Progress | None = None, batch: int = 256) -> None:
-        """Embed every passage that has no vector from this model yet."""
+                      progress: Progress | None = None, batch: int = 256,
+                      limit: int | None = None) -> int:
+        """Embed passages that have no vector from this model yet (at most `limit`)."""
         with self.store.write():
             self.store.drop_vectors_of_other_models(embedder.model_id)
         total = self.store.counts().chunks - self.store.counts(embedder.model_id).embedded
         done = 0
         while True:
-            todo = self.store.chunks_without_vectors(embedder.model_id, batch)
+            want = batch if limit is None else min(batch, limit - done)
+            todo = self.store.chunks_without_vectors(embedder.model_id, want) if want else []
             if not todo:
                 break
             vectors = embedder.embed_passages([passage_text(t, x) for _, t, x in todo])
@@ -224,4 +271,5 @@ class Indexer:
             report.chunks_embedded += len(todo)
             if progress:
                 progress("embedding", done, max(total, done))
+        return done
 

@@ -55,6 +55,23 @@ def file_ext(path: bytes) -> str:
     return os.fsdecode(name[dot + 1:]).lower() if dot > 0 else ""
 
 
+def admits(rules: WalkRules, root: bytes, path: bytes, *, is_dir: bool = False) -> bool:
+    """Whether a walk of `root` would visit `path` (for paths reported by events)."""
+    rel = os.path.relpath(path, root)
+    if rel == b".":
+        return True
+    parts = rel.split(b"/")
+    dirs = parts if is_dir else parts[:-1]
+    for depth, part in enumerate(dirs):
+        if rules.dir_excluded(os.fsdecode(part), os.fsdecode(b"/".join(parts[:depth + 1]))):
+            return False
+    if is_dir:
+        return True
+    if rules.file_excluded(os.fsdecode(parts[-1])):
+        return False
+    return rules.extensions is None or file_ext(path) in rules.extensions
+
+
 def walk(root: bytes, rules: WalkRules) -> Iterator[FoundFile]:
     """Regular files under `root` that the rules admit.
 

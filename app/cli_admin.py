@@ -1,0 +1,126 @@
+"""CLI commands that manage the background service, the roots and the settings."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from app import ipc
+from app.config import SCHEMA, Config, config_path, parse_value
+from app.context import Deskfind, Options
+from engine.errors import EngineError
+
+Command = Callable[[argparse.Namespace], int]
+
+
+def add_parsers(sub: Any, common: Callable[[argparse.ArgumentParser], None]) -> None:
+    p = sub.add_parser("service", help="run the background indexer and query server",
+                       description="Watch the configured roots, keep the index up to date "
+                                   "and answer searches from the CLI and GUI. Runs until "
+                                   "stopped (Ctrl+C, SIGTERM or `deskfind service --stop`).")
+    p.add_argument("--stop", action="store_true", help="ask a running service to stop")
+    p.add_argument("--config", metavar="FILE", help="settings file (default: platform's)")
+    common(p)
+
+    p = sub.add_parser("roots", help="list, add or remove the folders Deskfind keeps indexed",
+                       description="Manage the folders the service indexes and watches.")
+    p.add_argument("action", choices=("list", "add", "remove"), help="what to do")
+    p.add_argument("paths", nargs="*", metavar="PATH", help="folders to add or remove")
+    p.add_argument("--config", metavar="FILE", help="settings file (default: platform's)")
+    common(p)
+
+    p = sub.add_parser("config", help="show or change settings",
+                       description="Without arguments, list every setting with its value "
+                                   "and meaning. With KEY VALUE, change one (lists are "
+                                   "comma-separated).")
+    p.add_argument("key", nargs="?", help="setting to change")
+    p.add_argument("value", nargs="?", help="new value")
+    p.add_argument("--config", metavar="FILE", help="settings file (default: platform's)")
+    common(p)
+
+
+def _options(args: argparse.Namespace, config: Config) -> Options:
+    return Options(data_dir=args.data_dir, model_dir=args.model_dir or config.get("model_dir")
+                   or None, threads=args.threads or config.get("threads"),
+                   alpha=config.get("alpha"))
+
+
+def _notify_service(args: argparse.Namespace, config: Config) -> bool:
+    try:
+        ipc.call(Deskfind.resolve_data_dir(_options(args, config)), {"op": "reload"})
+        return True
+    except ipc.ServiceUnavailable:
+        return False
+
+
+def cmd_service(args: argparse.Namespace) -> int:
+    from app.service import Service
+
+    config = Config.load(config_path(args.config))
+    options = _options(args, config)
+    if args.stop:
+        try:
+            ipc.call(Deskfind.resolve_data_dir(options), {"op": "stop"})
+        except ipc.ServiceUnavailable:
+            print("no service is running")
+        return 0
+    if not config.get("roots"):
+        print(f"note: no roots configured in {config.path}; add some with "
+              "`deskfind roots add FOLDER`", file=sys.stderr)
+    return Service(options, config).run()
+
+
+def cmd_roots(args: argparse.Namespace) -> int:
+    config = Config.load(config_path(args.config))
+    roots: list[str] = config.get("roots")
+    if args.action == "list":
+        for root in roots:
+            state = "" if os.path.isdir(root) else "  (not found: offline?)"
+            print(f"{root}{state}")
+        return 0
+    if not args.paths:
+        raise EngineError(f"roots {args.action} needs at least one folder")
+    for raw in args.paths:
+        path = str(Path(os.path.abspath(os.path.expanduser(raw))))
+        if args.action == "add":
+            if not os.path.isdir(path):
+                raise EngineError(f"not a folder: {raw}")
+            if path not in roots:
+                roots.append(path)
+        elif path in roots:
+            roots.remove(path)
+        else:
+            raise EngineError(f"not a root: {raw} (see `deskfind roots list`)")
+    config.set("roots", roots)
+    config.save()
+    if args.action == "remove" and not _notify_service(args, config):
+        with Deskfind(_options(args, config)) as df, df.store.write():
+            for raw in args.paths:
+                df.store.remove_root(os.fsencode(os.path.abspath(os.path.expanduser(raw))))
+    elif args.action == "add":
+        _notify_service(args, config)
+    print(f"{len(roots)} root(s) in {config.path}")
+    return 0
+
+
+def cmd_config(args: argparse.Namespace) -> int:
+    config = Config.load(config_path(args.config))
+    if args.key is None:
+        print(f"# {config.path}")
+        for setting in SCHEMA:
+            print(f"{setting.key} = {config.get(setting.key)!r}\n    {setting.description}")
+        return 0
+    if args.value is None:
+        raise EngineError(f"config {args.key} needs a VALUE")
+    config.set(args.key, parse_value(args.key, args.value))
+    config.save()
+    _notify_service(args, config)
+    print(f"{args.key} = {config.get(args.key)!r}")
+    return 0
+
+
+COMMANDS: dict[str, Command] = {"service": cmd_service, "roots": cmd_roots, "config": cmd_config}

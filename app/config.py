@@ -1,0 +1,143 @@
+"""User settings: one declarative schema that drives the TOML file, the CLI and the GUI."""
+
+from __future__ import annotations
+
+import json
+import os
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import platformdirs
+
+from app.paths import APP_NAME
+from engine.errors import EngineError
+from engine.vectors import atomic_write
+
+CONFIG_ENV = "DESKFIND_CONFIG"
+
+
+class ConfigError(EngineError):
+    """The settings file cannot be read, or a value is of the wrong kind."""
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One user-facing setting."""
+
+    key: str
+    kind: type
+    default: Any
+    description: str
+
+
+SCHEMA: tuple[Setting, ...] = (
+    Setting("roots", list, [], "Folders to index and keep up to date"),
+    Setting("exclude", list, [], "Extra file or folder name patterns never indexed "
+                                 "(wildcards * and ?); secrets and caches are always skipped"),
+    Setting("include_hidden", bool, False, "Index hidden files and folders (names starting "
+                                           "with a dot); secret folders stay excluded"),
+    Setting("max_file_mb", int, 64, "Skip files larger than this many MiB"),
+    Setting("model_dir", str, "", "ONNX model folder to use instead of the bundled MiniLM; "
+                                  "changing it re-embeds every passage"),
+    Setting("threads", int, 0, "CPU threads for embedding (0: up to 4)"),
+    Setting("alpha", float, 0.7, "Weight of meaning against keywords in hybrid search, 0-1"),
+    Setting("reconcile_minutes", int, 30, "Minutes between full rescans that catch changes "
+                                          "the file watcher missed"),
+    Setting("nice", int, 10, "Scheduling niceness of the background service (0-19)"),
+)
+_BY_KEY = {s.key: s for s in SCHEMA}
+
+
+def config_path(override: str | None = None) -> Path:
+    chosen = override or os.environ.get(CONFIG_ENV)
+    if chosen:
+        return Path(chosen).expanduser().absolute()
+    return Path(platformdirs.user_config_dir(APP_NAME, appauthor=False)) / "config.toml"
+
+
+def _check(setting: Setting, value: Any) -> Any:
+    if setting.kind is float and isinstance(value, int) and not isinstance(value, bool):
+        value = float(value)
+    if setting.kind is list:
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise ConfigError(f"{setting.key} must be a list of strings")
+    elif not isinstance(value, setting.kind) or (setting.kind is int and isinstance(value, bool)):
+        raise ConfigError(f"{setting.key} must be {setting.kind.__name__}, got {value!r}")
+    return value
+
+
+class Config:
+    """Settings loaded from one TOML file; unknown keys are kept but ignored."""
+
+    def __init__(self, path: Path, values: dict[str, Any]) -> None:
+        self.path = path
+        self.values = values
+
+    @classmethod
+    def load(cls, path: Path) -> Config:
+        values: dict[str, Any] = {}
+        if path.is_file():
+            try:
+                values = tomllib.loads(path.read_text(encoding="utf-8"))
+            except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+                raise ConfigError(f"cannot read settings {path}: {exc}") from exc
+        for key, value in values.items():
+            if key in _BY_KEY:
+                values[key] = _check(_BY_KEY[key], value)
+        return cls(path, values)
+
+    def get(self, key: str) -> Any:
+        setting = _BY_KEY[key]
+        value = self.values.get(key, setting.default)
+        return list(value) if isinstance(value, list) else value
+
+    def set(self, key: str, value: Any) -> None:
+        if key not in _BY_KEY:
+            raise ConfigError(f"unknown setting '{key}' (see `deskfind config`)")
+        self.values[key] = _check(_BY_KEY[key], value)
+
+    def save(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write(self.path, to_toml(self.values).encode("utf-8"))
+
+
+def to_toml(values: dict[str, Any]) -> str:
+    """Write flat settings as TOML, with each known setting's description as a comment."""
+    lines = []
+    for key in sorted(values, key=lambda k: (k not in _BY_KEY, k)):
+        if key in _BY_KEY:
+            lines.append(f"# {_BY_KEY[key].description}")
+        lines.append(f"{key} = {_toml_value(values[key])}")
+    return "\n".join(lines) + "\n"
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    if isinstance(value, str):
+        # JSON string escapes (\" \\ \n \uXXXX) are valid TOML basic-string escapes.
+        return json.dumps(value, ensure_ascii=False)
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    raise ConfigError(f"cannot store {value!r} in the settings file")
+
+
+def parse_value(key: str, text: str) -> Any:
+    """A value typed on the command line, converted to the setting's kind."""
+    setting = _BY_KEY.get(key)
+    if setting is None:
+        raise ConfigError(f"unknown setting '{key}' (see `deskfind config`)")
+    try:
+        if setting.kind is bool:
+            if text.lower() not in ("true", "false", "yes", "no", "1", "0"):
+                raise ValueError(text)
+            return text.lower() in ("true", "yes", "1")
+        if setting.kind is list:
+            return [part.strip() for part in text.split(",") if part.strip()]
+        return setting.kind(text)
+    except ValueError as exc:
+        raise ConfigError(f"{key} wants a {setting.kind.__name__}, got '{text}'") from exc

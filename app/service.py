@@ -1,0 +1,226 @@
+"""`deskfind service`: keeps the index in step with the roots and answers queries.
+
+One process owns every write.  A watchdog observer turns file events into paths on a
+persistent queue (a table in the index, so a killed service resumes where it stopped);
+the main loop re-checks queued paths (phase 1: text and FTS, so files are keyword-
+searchable within seconds), then embeds passages in small batches (phase 2) whenever
+the queue is empty.  Searches arrive over `app.ipc` and run on their own read
+connection, so they never wait for indexing.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import logging
+import os
+import threading
+import time
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from app.config import Config
+from app.context import Deskfind, Options
+from app.ipc import Server
+from app.present import result_json
+from engine.errors import EngineError, StoreError
+from indexer.pipeline import Indexer, IndexReport
+from indexer.walk import WalkRules
+from indexer.watch import Watcher
+
+log = logging.getLogger("deskfind.service")
+
+QUIET_SECONDS = 0.3  # a burst of events is handled once it pauses this long…
+MAX_DEBOUNCE_SECONDS = 2.0  # …or after this long, whichever comes first
+BATCH = 256
+
+
+class ServiceLock:
+    """An exclusive lock on the data directory: one service (one writer) at a time."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.path = data_dir / "service.lock"
+        self.fd = -1
+
+    def __enter__(self) -> ServiceLock:
+        self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError as exc:
+            os.close(self.fd)
+            raise StoreError(f"a Deskfind service is already running on {self.path.parent}") \
+                from exc
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        os.close(self.fd)
+
+
+def rules_from(config: Config) -> WalkRules:
+    base = WalkRules()
+    return replace(base, excluded_dirs=base.excluded_dirs + tuple(config.get("exclude")),
+                   excluded_files=base.excluded_files + tuple(config.get("exclude")),
+                   include_hidden=config.get("include_hidden"),
+                   max_file_bytes=config.get("max_file_mb") * 1024 * 1024)
+
+
+class Service:
+    """The background indexer and query server for one data directory."""
+
+    def __init__(self, options: Options, config: Config) -> None:
+        self.options = options
+        self.config = config
+        self.stop_event = threading.Event()
+        self.wake = threading.Event()
+        self._pending: set[bytes] = set()
+        self._pending_lock = threading.Lock()
+        self._search_lock = threading.Lock()
+        self._reload = False
+        self.current = ""
+        self.phase = "starting"
+        self.report = IndexReport()
+        self.watcher = Watcher(self._on_path)
+
+    # -- events ---------------------------------------------------------------------------
+
+    def _on_path(self, path: bytes) -> None:
+        with self._pending_lock:
+            self._pending.add(path)
+        self.wake.set()
+
+    def _take_pending(self) -> set[bytes]:
+        with self._pending_lock:
+            taken, self._pending = self._pending, set()
+        return taken
+
+    def _debounce(self) -> None:
+        """Let a burst of events finish before working on it."""
+        started = time.monotonic()
+        while time.monotonic() - started < MAX_DEBOUNCE_SECONDS:
+            self.wake.clear()
+            if not self.wake.wait(QUIET_SECONDS):
+                return
+
+    # -- requests -------------------------------------------------------------------------
+
+    def handle(self, request: dict[str, Any]) -> dict[str, Any]:
+        op = request.get("op")
+        if op == "ping":
+            return {"pid": os.getpid()}
+        if op == "search":
+            with self._search_lock:
+                results = self.reader.searcher().search(
+                    str(request.get("query", "")), limit=int(request.get("limit", 10)),
+                    mode=str(request.get("mode", "hybrid")))
+            return {"results": [result_json(r) for r in results]}
+        if op == "status":
+            return self.status()
+        if op == "reload":
+            self.config = Config.load(self.config.path)
+            self._reload = True
+            self.wake.set()
+            return {}
+        if op == "stop":
+            self.stop_event.set()
+            self.wake.set()
+            return {}
+        raise EngineError(f"unknown request '{op}'")
+
+    def status(self) -> dict[str, Any]:
+        with self._search_lock:
+            counts = self.reader.store.counts()
+            queued = self.reader.store.queue_length()
+            failures = self.reader.store.failures()
+        return {
+            "phase": self.phase, "current_file": self.current, "queue": queued,
+            "files": counts.files, "keyword_indexed": counts.indexed, "failed": counts.failed,
+            "skipped": counts.skipped, "chunks": counts.chunks,
+            "embedded_chunks": counts.embedded,
+            "watch": {r: {"mode": w.mode, "note": w.note}
+                      for r, w in self.watcher.roots.items()},
+            "failures": [{"path": p, "status": s, "reason": r} for p, s, r in failures],
+        }
+
+    # -- the loop -------------------------------------------------------------------------
+
+    def run(self) -> int:
+        data_dir = Deskfind.resolve_data_dir(self.options)
+        with ServiceLock(data_dir):
+            with contextlib.suppress(OSError):  # not allowed: run at normal priority
+                os.nice(max(0, int(self.config.get("nice"))))
+            self.writer = Deskfind(self.options)
+            self.reader = Deskfind(self.options, readonly=True)
+            self.reader.share_model_with(self.writer)
+            server = Server(data_dir, self.handle)
+            try:
+                self._watch_roots(full_scan=True)
+                self._loop()
+            finally:
+                server.close()
+                self.watcher.stop()
+                self.reader.close()
+                self.writer.close()
+        return 0
+
+    def _roots(self) -> list[str]:
+        return [os.path.abspath(os.path.expanduser(r)) for r in self.config.get("roots")]
+
+    def _watch_roots(self, full_scan: bool) -> None:
+        roots = self._roots()
+        for gone in set(self.watcher.roots) - set(roots):
+            self.watcher.unwatch(gone)
+            with self.writer.store.write():
+                self.writer.store.remove_root(os.fsencode(gone))
+        for root in roots:
+            if full_scan or root not in self.watcher.roots:
+                self.watcher.watch(root)
+                with self.writer.store.write():
+                    self.writer.store.add_root(os.fsencode(root))
+                    self.writer.store.enqueue([os.fsencode(root)])
+        self.last_reconcile = time.monotonic()
+
+    def _loop(self) -> None:
+        interval = max(1, int(self.config.get("reconcile_minutes"))) * 60
+        with Indexer(self.writer.store, rules_from(self.config)) as indexer:
+            while not self.stop_event.is_set():
+                self._absorb_events(indexer)
+                for root in self.watcher.dead_roots():
+                    log.warning("restarting the watch on %s", root)
+                    self.watcher.watch(root)
+                    self._on_path(os.fsencode(root))
+                if time.monotonic() - self.last_reconcile > interval:
+                    self._watch_roots(full_scan=True)
+                if self._work(indexer):
+                    continue
+                self.phase, self.current = "idle", ""
+                self.wake.wait(5.0)
+
+    def _absorb_events(self, indexer: Indexer) -> None:
+        if not self.wake.is_set():
+            return
+        self._debounce()
+        paths = self._take_pending()
+        if self._reload:
+            self._reload = False
+            indexer.rules = rules_from(self.config)
+            self._watch_roots(full_scan=False)
+        if paths:
+            with self.writer.store.write():
+                self.writer.store.enqueue(paths)
+
+    def _work(self, indexer: Indexer) -> bool:
+        """One step of work; False when there is nothing left to do."""
+        roots = [os.fsencode(r) for r in self._roots()]
+        batch = self.writer.store.queued(BATCH)
+        if batch:
+            self.phase = "reading"
+            self.current = os.fsdecode(batch[0])
+            indexer.sync_paths(batch, roots, self.report)
+            return True
+        self.phase = "embedding"
+        done = indexer.embed_pending(self.writer.embedder(), self.report, limit=64)
+        if 0 < done < 64:  # caught up: bring the vector cache file up to date once
+            self.writer.dense().refresh()
+        return bool(done)

@@ -1,0 +1,84 @@
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from app.config import SCHEMA, Config, ConfigError, parse_value
+from tests.helpers import write_files
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@given(st.lists(st.text(max_size=30), max_size=5), st.booleans(),
+       st.integers(-10**6, 10**6), st.floats(0, 1))
+def test_settings_round_trip_through_toml(tmp_path_factory, roots, hidden, mb, alpha):
+    path = tmp_path_factory.mktemp("cfg") / "config.toml"
+    config = Config.load(path)
+    config.set("roots", roots)
+    config.set("include_hidden", hidden)
+    config.set("max_file_mb", mb)
+    config.set("alpha", alpha)
+    config.save()
+    again = Config.load(path)
+    assert (again.get("roots"), again.get("include_hidden"), again.get("max_file_mb"),
+            again.get("alpha")) == (roots, hidden, mb, alpha)
+
+
+def test_defaults_and_type_checks(tmp_path):
+    config = Config.load(tmp_path / "missing.toml")
+    assert config.get("roots") == [] and config.get("alpha") == 0.7
+    with pytest.raises(ConfigError, match="must be int"):
+        config.set("threads", "four")
+    with pytest.raises(ConfigError, match="unknown setting"):
+        config.set("colour", "blue")
+    (tmp_path / "bad.toml").write_text("roots = 3\n")
+    with pytest.raises(ConfigError, match="list of strings"):
+        Config.load(tmp_path / "bad.toml")
+    (tmp_path / "broken.toml").write_text("roots = [\n")
+    with pytest.raises(ConfigError, match="cannot read settings"):
+        Config.load(tmp_path / "broken.toml")
+
+
+def test_command_line_values_are_converted():
+    assert parse_value("include_hidden", "yes") is True
+    assert parse_value("exclude", "*.bak, Archive") == ["*.bak", "Archive"]
+    with pytest.raises(ConfigError, match="wants a int"):
+        parse_value("threads", "many")
+
+
+def _cli(tmp_path, *args, check=True):
+    env = {**os.environ, "DESKFIND_DATA_DIR": str(tmp_path / "data"),
+           "DESKFIND_CONFIG": str(tmp_path / "config.toml"), "PYTHONPATH": str(REPO)}
+    proc = subprocess.run([sys.executable, "-m", "app.cli", *args], capture_output=True,
+                          text=True, env=env, stdin=subprocess.DEVNULL, timeout=300)
+    if check:
+        assert proc.returncode == 0, proc.stderr
+    return proc
+
+
+def test_config_command_lists_every_setting_with_its_meaning(tmp_path):
+    out = _cli(tmp_path, "config").stdout
+    for setting in SCHEMA:
+        assert setting.key in out and setting.description in out
+    _cli(tmp_path, "config", "threads", "2")
+    assert "threads = 2" in (tmp_path / "config.toml").read_text()
+    bad = _cli(tmp_path, "config", "threads", "lots", check=False)
+    assert bad.returncode == 1 and "wants a int" in bad.stderr
+
+
+def test_roots_add_list_remove(tmp_path):
+    folder = tmp_path / "notes"
+    write_files(folder, {"a.txt": "heron migration"})
+    _cli(tmp_path, "roots", "add", str(folder))
+    assert _cli(tmp_path, "roots", "list").stdout.strip() == str(folder)
+    _cli(tmp_path, "index", str(folder))
+    _cli(tmp_path, "roots", "remove", str(folder))
+    assert _cli(tmp_path, "roots", "list").stdout.strip() == ""
+    out = _cli(tmp_path, "search", "heron", "--mode", "lexical").stdout
+    assert out.strip() == "no results"
+    missing = _cli(tmp_path, "roots", "add", str(tmp_path / "nope"), check=False)
+    assert missing.returncode == 1 and "not a folder" in missing.stderr

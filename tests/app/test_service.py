@@ -1,0 +1,207 @@
+"""`deskfind service` as a real subprocess: watching, the queue, IPC, crashes."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import random
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from app import ipc
+from engine.store import Store
+from indexer.walk import WalkRules, walk
+from tests.helpers import wait_until, write_files
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+class Running:
+    """A service process on a temp data dir and config."""
+
+    def __init__(self, tmp: Path, roots: list[Path]) -> None:
+        self.data = tmp / "data"
+        self.config = tmp / "config.toml"
+        self.config.write_text("roots = [" + ", ".join(f'"{r}"' for r in roots) + "]\n"
+                               "reconcile_minutes = 60\n")
+        self.env = {**os.environ, "DESKFIND_DATA_DIR": str(self.data),
+                    "DESKFIND_CONFIG": str(self.config), "PYTHONPATH": str(REPO)}
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.log = tmp / "service.log"
+
+    def start(self) -> None:
+        with open(self.log, "ab") as log:
+            self.proc = subprocess.Popen([sys.executable, "-m", "app.cli", "service"],
+                                         env=self.env, stdin=subprocess.DEVNULL,
+                                         stdout=log, stderr=log)
+        wait_until(self._answers, timeout=60)
+
+    def _answers(self) -> bool:
+        assert self.proc is not None
+        if self.proc.poll() is not None:
+            raise AssertionError(f"service exited: {self.log.read_text()}")
+        try:
+            ipc.call(self.data, {"op": "ping"}, timeout=5)
+            return True
+        except ipc.ServiceUnavailable:
+            return False
+
+    def status(self) -> dict:
+        return ipc.call(self.data, {"op": "status"})
+
+    def search(self, query: str, mode: str = "lexical") -> list[str]:
+        reply = ipc.call(self.data, {"op": "search", "query": query, "mode": mode,
+                                     "limit": 50})
+        return [os.path.basename(r["path"]) for r in reply["results"]]
+
+    def settled(self) -> dict | None:
+        s = self.status()
+        done = s["phase"] == "idle" and s["queue"] == 0 and s["embedded_chunks"] == s["chunks"]
+        return s if done else None
+
+    def kill(self) -> None:
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait()
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            try:
+                ipc.call(self.data, {"op": "stop"})
+                self.proc.wait(timeout=30)
+            except (ipc.ServiceUnavailable, subprocess.TimeoutExpired):
+                self.kill()
+
+
+@pytest.fixture
+def service(tmp_path):
+    root = tmp_path / "root"
+    root.mkdir()
+    running = Running(tmp_path, [root])
+    yield running, root
+    running.stop()
+
+
+def disk_files(root: Path) -> set[bytes]:
+    return {f.path for f in walk(bytes(root), WalkRules())}
+
+
+def index_files(data: Path) -> set[bytes]:
+    store = Store.open(data / "index.sqlite3", readonly=True)
+    try:
+        return {bytes(r[0]) for r in store.conn.execute("SELECT path FROM files")}
+    finally:
+        store.close()
+
+
+def test_changes_are_reflected_while_running(service):
+    svc, root = service
+    write_files(root, {"old.txt": "aardvark notes"})
+    svc.start()
+    wait_until(svc.settled)
+    assert svc.search("aardvark") == ["old.txt"]
+
+    write_files(root, {"new.md": "# Fresh\n\nwombat sighting"})
+    wait_until(lambda: svc.search("wombat") == ["new.md"], timeout=30)
+
+    (root / "new.md").write_text("# Fresh\n\nplatypus sighting")
+    wait_until(lambda: svc.search("platypus") == ["new.md"], timeout=30)
+    assert svc.search("wombat") == []
+
+    (root / "old.txt").rename(root / "renamed.txt")
+    wait_until(lambda: svc.search("aardvark") == ["renamed.txt"], timeout=30)
+
+    write_files(root, {"dir/inner.txt": "quokka inside"})
+    wait_until(lambda: svc.search("quokka") == ["inner.txt"], timeout=30)
+    (root / "dir").rename(root / "moved")
+    wait_until(lambda: bytes(root / "moved" / "inner.txt") in index_files(svc.data)
+               and bytes(root / "dir" / "inner.txt") not in index_files(svc.data), timeout=30)
+
+    (root / "renamed.txt").unlink()
+    wait_until(lambda: svc.search("aardvark") == [], timeout=30)
+    wait_until(svc.settled)
+    assert index_files(svc.data) == disk_files(root)
+    assert svc.search("platypus sighting", mode="hybrid")[0] == "new.md"
+
+
+def test_a_burst_of_creates_renames_and_deletes_converges(service):
+    svc, root = service
+    svc.start()
+    rng = random.Random(3)
+    for i in range(1500):
+        (root / f"f{i}.txt").write_text(f"burst file {i} token{i}")
+    for i in rng.sample(range(1500), 500):
+        os.rename(root / f"f{i}.txt", root / f"g{i}.txt")
+    for i in rng.sample(range(1500), 300):
+        for name in (f"f{i}.txt", f"g{i}.txt"):
+            if (root / name).exists():
+                (root / name).unlink()
+    wait_until(lambda: svc.settled() and index_files(svc.data) == disk_files(root), timeout=300)
+
+
+def test_an_unmounted_root_keeps_its_documents(service, tmp_path):
+    svc, root = service
+    write_files(root, {"keep.txt": "emu feathers"})
+    svc.start()
+    wait_until(lambda: svc.search("emu") == ["keep.txt"], timeout=30)
+    root.rename(tmp_path / "elsewhere")  # the drive goes away
+    wait_until(lambda: svc.settled(), timeout=30)
+    svc.stop()
+    svc.start()  # a restart rescans the roots: the missing one must not be emptied
+    wait_until(svc.settled)
+    assert svc.search("emu") == ["keep.txt"]
+    assert svc.status()["watch"][str(root)]["mode"] == "offline"
+
+
+def test_only_one_service_per_index_and_strangers_are_refused(service, tmp_path):
+    svc, _ = service
+    svc.start()
+    second = subprocess.run([sys.executable, "-m", "app.cli", "service"], env=svc.env,
+                            capture_output=True, text=True, timeout=60)
+    assert second.returncode == 1 and "already running" in second.stderr
+    from multiprocessing.connection import Client
+
+    with pytest.raises(Exception):  # noqa: B017 - wrong key: AuthenticationError or EOF
+        Client(str(ipc.socket_path(svc.data)), family="AF_UNIX", authkey=b"guess").close()
+    assert svc.status()["phase"]  # still answering
+
+
+def test_kill_9_at_random_points_loses_nothing(service):
+    svc, root = service
+    rng = random.Random(11)
+    write_files(root, {f"doc{i}.txt": f"document {i} version 0 token{i}v0" for i in range(120)})
+    version = {i: 0 for i in range(120)}
+    for _ in range(20):
+        svc.start()
+        # Let it work for a random moment, then pull the plug.
+        with contextlib.suppress(AssertionError):
+            wait_until(svc.settled, timeout=rng.uniform(0.05, 1.5))
+        svc.kill()
+        for i in rng.sample(sorted(version), 25):
+            version[i] += 1
+            (root / f"doc{i}.txt").write_text(f"document {i} version {version[i]} "
+                                              f"token{i}v{version[i]}")
+        new = max(version) + 1
+        version[new] = 0
+        (root / f"doc{new}.txt").write_text(f"document {new} version 0 token{new}v0")
+        gone = rng.choice(sorted(version))
+        (root / f"doc{gone}.txt").unlink()
+        del version[gone]
+    svc.start()
+    wait_until(svc.settled, timeout=300)
+    for i in rng.sample(sorted(version), 10):
+        assert svc.search(f"token{i}v{version[i]}") == [f"doc{i}.txt"]
+        if version[i]:
+            assert svc.search(f"token{i}v{version[i] - 1}") == []
+    svc.stop()
+    assert index_files(svc.data) == disk_files(root)
+    store = Store.open(svc.data / "index.sqlite3")
+    try:
+        assert store.integrity_problems() == []
+        assert store.counts().embedded == store.counts().chunks == len(version)
+    finally:
+        store.close()
