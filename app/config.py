@@ -119,8 +119,9 @@ def _toml_value(value: Any) -> str:
     if isinstance(value, int | float):
         return repr(value)
     if isinstance(value, str):
-        # JSON string escapes (\" \\ \n \uXXXX) are valid TOML basic-string escapes.
-        return json.dumps(value, ensure_ascii=False)
+        # JSON string escapes (\" \\ \n \uXXXX) are valid TOML basic-string escapes;
+        # TOML also forbids a raw DEL, which JSON leaves alone.
+        return json.dumps(value, ensure_ascii=False).replace("\x7f", "\\u007f")
     if isinstance(value, list):
         return "[" + ", ".join(_toml_value(v) for v in value) + "]"
     raise ConfigError(f"cannot store {value!r} in the settings file")

@@ -125,6 +125,9 @@ def connect(path: Path, *, readonly: bool = False) -> sqlite3.Connection:
         if not readonly:
             conn.execute("PRAGMA journal_mode = WAL")
             conn.execute("PRAGMA synchronous = NORMAL")
+            # After a checkpoint the WAL is cut back to this size, so one burst of writes
+            # behind a long-running reader does not leave a huge file forever.
+            conn.execute("PRAGMA journal_size_limit = 33554432")
             migrate(conn)
         else:
             check_version(conn)

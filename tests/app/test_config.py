@@ -28,6 +28,14 @@ def test_settings_round_trip_through_toml(tmp_path_factory, roots, hidden, mb, a
             again.get("alpha")) == (roots, hidden, mb, alpha)
 
 
+def test_control_characters_survive_the_file(tmp_path):
+    config = Config.load(tmp_path / "c.toml")
+    odd = ["del\x7fchar", "tab\there", 'quote"back\\slash', "nul\x00", "\U0001f600"]
+    config.set("exclude", odd)
+    config.save()
+    assert Config.load(tmp_path / "c.toml").get("exclude") == odd
+
+
 def test_defaults_and_type_checks(tmp_path):
     config = Config.load(tmp_path / "missing.toml")
     assert config.get("roots") == [] and config.get("alpha") == 0.7

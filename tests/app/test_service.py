@@ -155,6 +155,10 @@ def test_an_unmounted_root_keeps_its_documents(service, tmp_path):
     wait_until(svc.settled)
     assert svc.search("emu") == ["keep.txt"]
     assert svc.status()["watch"][str(root)]["mode"] == "offline"
+    (tmp_path / "elsewhere").rename(root)  # the drive comes back
+    write_files(root, {"new.txt": "cassowary eggs"})
+    wait_until(lambda: svc.search("cassowary") == ["new.txt"], timeout=60)
+    assert svc.status()["watch"][str(root)]["mode"] == "inotify"
 
 
 def test_only_one_service_per_index_and_strangers_are_refused(service, tmp_path):
