@@ -147,6 +147,14 @@ def cmd_index(args: argparse.Namespace) -> int:
         if not path.exists():
             raise UsageError(f"no such file or folder: {raw}")
         roots.append(path)
+    data_dir = Deskfind.resolve_data_dir(_options(args))
+    try:
+        ipc.call(data_dir, {"op": "ping"}, timeout=5)
+    except ipc.ServiceUnavailable:
+        pass
+    else:  # one writer: the service owns this index
+        raise UsageError("a Deskfind service is running on this index; add folders with "
+                         "`deskfind roots add PATH` and it indexes them")
     progress = ProgressLine()
     with Deskfind(_options(args)) as df:
         try:

@@ -2,8 +2,10 @@
 
 import json
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -139,17 +141,36 @@ def test_search_without_an_index_says_how_to_make_one(tmp_path):
     assert not (tmp_path / "nothing-here").exists()
 
 
+def _as_other_user(args: list[str], data: Path) -> subprocess.CompletedProcess:
+    """Run the CLI as `nobody` when we are root (root ignores file permissions)."""
+    env = {**os.environ, "DESKFIND_DATA_DIR": str(data), "PYTHONPATH": str(REPO)}
+    prefix: list[str] = []
+    if os.geteuid() == 0:
+        prefix = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
+    return subprocess.run([*prefix, sys.executable, "-m", "app.cli", *args], env=env,
+                          capture_output=True, text=True, stdin=subprocess.DEVNULL,
+                          timeout=300, cwd="/")
+
+
 def test_a_read_only_index_can_still_be_searched(tmp_path):
-    root, data = tmp_path / "docs", tmp_path / "data"
-    write_files(root, {"a.txt": "the lighthouse keeper's logbook"})
-    deskfind("index", str(root), data=data)
-    data.chmod(0o500)
+    if os.geteuid() == 0 and not shutil.which("setpriv"):
+        pytest.skip("root without setpriv cannot test permissions")
+    base = Path(tempfile.mkdtemp())  # reachable by the other user, unlike tmp_path
     try:
-        if os.access(data, os.W_OK):
-            pytest.skip("running as root: permissions are not enforced")
-        out = json.loads(deskfind("search", "lighthouse", "--json", data=data).stdout)
-        assert out["results"][0]["path"].endswith("a.txt")
-        proc = deskfind("index", str(root), data=data, check=False)
+        base.chmod(0o755)
+        root, data = base / "docs", base / "data"
+        write_files(root, {"a.txt": "the lighthouse keeper's logbook"})
+        deskfind("index", str(root), data=data)
+        # Readable but not writable by the searching user, like a read-only mount.
+        for path in data.iterdir():
+            path.chmod(0o644)
+        data.chmod(0o755 if os.geteuid() == 0 else 0o555)
+        out = _as_other_user(["search", "lighthouse", "--json"], data)
+        assert out.returncode == 0, out.stderr
+        assert json.loads(out.stdout)["results"][0]["path"].endswith("a.txt")
+        proc = _as_other_user(["index", str(root)], data)
         assert proc.returncode == 1 and "Traceback" not in proc.stderr
+        assert len(proc.stderr.strip().splitlines()) == 1
     finally:
         data.chmod(0o700)
+        shutil.rmtree(base, ignore_errors=True)

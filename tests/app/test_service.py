@@ -172,6 +172,9 @@ def test_only_one_service_per_index_and_strangers_are_refused(service, tmp_path)
     with pytest.raises(Exception):  # noqa: B017 - wrong key: AuthenticationError or EOF
         Client(str(ipc.socket_path(svc.data)), family="AF_UNIX", authkey=b"guess").close()
     assert svc.status()["phase"]  # still answering
+    index = subprocess.run([sys.executable, "-m", "app.cli", "index", str(tmp_path)],
+                           env=svc.env, capture_output=True, text=True, timeout=60)
+    assert index.returncode == 2 and "deskfind roots add" in index.stderr
 
 
 def test_kill_9_at_random_points_loses_nothing(service):
