@@ -101,7 +101,7 @@ def evaluate_beir(beir_dir: Path, options: Options, *, max_queries: int = 0,
                 scores: dict[str, list[float]] = {"ndcg@10": [], "recall@100": [], "mrr@10": []}
                 for q in queries:
                     started = time.perf_counter()
-                    results = searcher.search(q["text"], limit=100, mode=mode)
+                    results = searcher.search(q["text"], limit=100, mode=mode, min_score=0.0)
                     if mode == "hybrid":
                         latencies.append((time.perf_counter() - started) * 1000)
                     ranked = [names[r.display_path] for r in results]

@@ -63,6 +63,9 @@ class SearchSettings:
     alpha: float = ranking.DEFAULT_ALPHA
     fusion: str = "convex"
     min_candidates: int = 100
+    # Results below this fused score are dropped: on the absolute scales of
+    # engine.ranking it means neither a fair keyword match nor a related meaning.
+    min_score: float = 0.1
 
 
 class Searcher:
@@ -87,7 +90,9 @@ class Searcher:
             self._semantic = self._make_semantic()
         return self._semantic
 
-    def search(self, raw: str, *, limit: int = 10, mode: str = "hybrid") -> list[SearchResult]:
+    def search(self, raw: str, *, limit: int = 10, mode: str = "hybrid",
+               min_score: float | None = None) -> list[SearchResult]:
+        """Documents for `raw`, best first; `min_score` overrides the settings' floor."""
         if mode not in ranking.MODES:
             raise QueryError(f"unknown mode '{mode}' (choose {', '.join(ranking.MODES)})")
         if limit < 1:
@@ -97,9 +102,11 @@ class Searcher:
             mode = "lexical"
         depth = max(3 * limit, self.settings.min_candidates)
         try:
-            return self._search(q, limit, mode, depth)
+            results = self._search(q, limit, mode, depth)
         except sqlite3.OperationalError as exc:
             raise StoreError(f"search failed: {exc}") from exc
+        floor = self.settings.min_score if min_score is None else min_score
+        return [r for r in results if r.score >= floor]
 
     def _search(self, q: ParsedQuery, limit: int, mode: str, depth: int) -> list[SearchResult]:
         where, params = file_filter_sql(q)

@@ -176,3 +176,22 @@ def test_exact_codes_are_found_when_meaning_cannot_help(store, tmp_path, real_em
     dense_mrr = _mrr(searcher, queries, "dense")
     assert lexical > 0.9 and dense_mrr < lexical
     assert hybrid >= lexical - 0.05, (lexical, hybrid, dense_mrr)
+
+
+def test_unrelated_documents_are_not_listed(store, tmp_path, real_embedder):
+    write_files(tmp_path / "docs", {
+        "git.md": "# Getting lost commits back\n\nUse git reflog to find a commit after a "
+                  "bad reset.",
+        "bread.txt": "Feed the sourdough starter twice a day with flour and water.",
+        "run.md": "# Marathon plan\n\nFour easy runs a week and one long run.",
+    })
+    report = IndexReport()
+    indexer = Indexer(store)
+    indexer.scan([bytes(tmp_path / "docs")], report)
+    indexer.embed_pending(real_embedder, report)
+    dense = DenseIndex(store, real_embedder.model_id, real_embedder.dim, tmp_path / "v.hnsw")
+    s = Searcher(store, lambda: (real_embedder, dense))
+    names = [r.display_path.rsplit("/", 1)[1] for r in s.search("undo a git commit")]
+    assert names == ["git.md"]
+    everything = s.search("undo a git commit", min_score=0.0)
+    assert len(everything) == 3  # an evaluation can still ask for the full ranking
