@@ -13,19 +13,24 @@ from tests.helpers import RandomEmbedder, write_files
 VOCAB = [f"w{i}" for i in range(400)]
 
 
-def _build(store, tmp_path, embedder, n=250):
-    rng = np.random.default_rng(0)
-    files = {}
-    for i in range(n):
-        words = " ".join(rng.choice(VOCAB, 60))
-        files[f"doc{i}.txt"] = f"doc{i}\n\n{words} common filler text"
+def _searcher_for(store, tmp_path, files, embedder) -> Searcher:
+    """Index `files` through the real indexer and return a searcher over them."""
     write_files(tmp_path / "docs", files)
     report = IndexReport()
     indexer = Indexer(store)
     indexer.scan([bytes(tmp_path / "docs")], report)
     indexer.embed_pending(embedder, report)
     dense = DenseIndex(store, embedder.model_id, embedder.dim, tmp_path / "v.hnsw")
-    return Searcher(store, lambda: (embedder, dense)), files
+    return Searcher(store, lambda: (embedder, dense))
+
+
+def _build(store, tmp_path, embedder, n=250):
+    rng = np.random.default_rng(0)
+    files = {}
+    for i in range(n):
+        words = " ".join(rng.choice(VOCAB, 60))
+        files[f"doc{i}.txt"] = f"doc{i}\n\n{words} common filler text"
+    return _searcher_for(store, tmp_path, files, embedder), files
 
 
 def _mrr(searcher, queries, mode):
@@ -86,13 +91,7 @@ def test_hybrid_stays_near_dense_when_keywords_mislead(store, tmp_path, real_emb
         files[f"answer{i}.txt"] = answer
         for j, d in enumerate(distractors):
             files[f"distractor{i}_{j}.txt"] = d
-    write_files(tmp_path / "docs", files)
-    report = IndexReport()
-    indexer = Indexer(store)
-    indexer.scan([bytes(tmp_path / "docs")], report)
-    indexer.embed_pending(real_embedder, report)
-    dense = DenseIndex(store, real_embedder.model_id, real_embedder.dim, tmp_path / "v.hnsw")
-    searcher = Searcher(store, lambda: (real_embedder, dense))
+    searcher = _searcher_for(store, tmp_path, files, real_embedder)
     queries = [(q, f"answer{i}.txt") for i, (q, _, _) in enumerate(MISMATCH)]
     lexical = _mrr(searcher, queries, "lexical")
     dense_mrr = _mrr(searcher, queries, "dense")
@@ -103,17 +102,11 @@ def test_hybrid_stays_near_dense_when_keywords_mislead(store, tmp_path, real_emb
 
 
 def test_filters_apply_to_both_sides(store, tmp_path, real_embedder):
-    write_files(tmp_path / "docs", {
+    s = _searcher_for(store, tmp_path, {
         "work/report.md": "# Quarterly report\n\nRevenue grew in the northern region.",
         "home/diary.txt": "Revenue from the garage sale paid for new tyres.",
         "home/recipes.md": "# Soup\n\nLeek and potato soup with revenue-free joy.",
-    })
-    report = IndexReport()
-    indexer = Indexer(store)
-    indexer.scan([bytes(tmp_path / "docs")], report)
-    indexer.embed_pending(real_embedder, report)
-    dense = DenseIndex(store, real_embedder.model_id, real_embedder.dim, tmp_path / "v.hnsw")
-    s = Searcher(store, lambda: (real_embedder, dense))
+    }, real_embedder)
 
     def names(q, mode="hybrid"):
         return sorted(r.display_path.rsplit("/", 1)[1] for r in s.search(q, mode=mode))
@@ -128,12 +121,7 @@ def test_filters_apply_to_both_sides(store, tmp_path, real_embedder):
 
 def test_results_carry_passage_positions_and_highlights(store, tmp_path, real_embedder):
     text = "Intro line.\n\n" + "Background words. " * 100 + "The gearbox overheated badly."
-    write_files(tmp_path / "docs", {"log.txt": text})
-    report = IndexReport()
-    indexer = Indexer(store)
-    indexer.scan([bytes(tmp_path / "docs")], report)
-    indexer.embed_pending(real_embedder, report)
-    s = Searcher(store, None)
+    s = _searcher_for(store, tmp_path, {"log.txt": text}, real_embedder)
     (hit,) = s.search("gearbox", mode="lexical")
     assert text[hit.char_start:hit.char_end].endswith("gearbox overheated badly.")
     a, b = hit.snippet.spans[0]
@@ -163,13 +151,7 @@ def test_exact_codes_are_found_when_meaning_cannot_help(store, tmp_path, real_em
     codes = [f"0x{rng.integers(0x10000000, 0xFFFFFFFF):08X}" for _ in range(150)]
     files = {f"ticket{i}.txt": f"Ticket {i}\n\n" + " ".join(rng.choice(SENTENCES, 4)) +
              f" Error code {code} appeared." for i, code in enumerate(codes)}
-    write_files(tmp_path / "docs", files)
-    report = IndexReport()
-    indexer = Indexer(store)
-    indexer.scan([bytes(tmp_path / "docs")], report)
-    indexer.embed_pending(real_embedder, report)
-    dense = DenseIndex(store, real_embedder.model_id, real_embedder.dim, tmp_path / "v.hnsw")
-    searcher = Searcher(store, lambda: (real_embedder, dense))
+    searcher = _searcher_for(store, tmp_path, files, real_embedder)
     queries = [(f"error {codes[i]}", f"ticket{i}.txt") for i in range(0, 150, 3)]
     lexical = _mrr(searcher, queries, "lexical")
     hybrid = _mrr(searcher, queries, "hybrid")
@@ -179,18 +161,12 @@ def test_exact_codes_are_found_when_meaning_cannot_help(store, tmp_path, real_em
 
 
 def test_unrelated_documents_are_not_listed(store, tmp_path, real_embedder):
-    write_files(tmp_path / "docs", {
+    s = _searcher_for(store, tmp_path, {
         "git.md": "# Getting lost commits back\n\nUse git reflog to find a commit after a "
                   "bad reset.",
         "bread.txt": "Feed the sourdough starter twice a day with flour and water.",
         "run.md": "# Marathon plan\n\nFour easy runs a week and one long run.",
-    })
-    report = IndexReport()
-    indexer = Indexer(store)
-    indexer.scan([bytes(tmp_path / "docs")], report)
-    indexer.embed_pending(real_embedder, report)
-    dense = DenseIndex(store, real_embedder.model_id, real_embedder.dim, tmp_path / "v.hnsw")
-    s = Searcher(store, lambda: (real_embedder, dense))
+    }, real_embedder)
     names = [r.display_path.rsplit("/", 1)[1] for r in s.search("undo a git commit")]
     assert names == ["git.md"]
     everything = s.search("undo a git commit", min_score=0.0)
