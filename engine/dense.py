@@ -59,7 +59,7 @@ class DenseIndex:
         expected = IndexHeader(self.model_id, self.dim, len(self.ids), generation)
         graph: HnswIndex | None = None
         try:
-            graph, header = HnswIndex.load(self.cache_path, expected)
+            graph, _ = HnswIndex.load(self.cache_path, expected)
         except EngineError as exc:
             if self.cache_path.exists():
                 log.warning("rebuilding vector index: %s", exc)
@@ -75,8 +75,7 @@ class DenseIndex:
             graph.add(self.ids[missing], floats[missing])
         if len(gone):
             graph.remove(gone)
-        if graph is not None and (missing.any() or len(gone) or self.rebuilt
-                                  or not self.cache_path.exists()):
+        if missing.any() or len(gone) or self.rebuilt or not self.cache_path.exists():
             self._save(graph, expected)
         return graph
 
