@@ -1,39 +1,62 @@
-"""The one door the GUI uses into the index: search, status, folders, indexing.
+"""The one door the GUI uses into the index: search, status, folders, settings, service.
 
-The GUI calls these methods from worker threads.  A SQLite connection and the vector
-index must not be used by two threads at once, so every call on the shared `Deskfind`
-holds one lock.  Indexing opens its own `Deskfind` (its own connection): WAL lets the
-searches go on while it writes, and the dense index notices new vectors by itself.
+Settings live in the shared TOML config (`app.config`), the same file `deskfind config`
+and `deskfind roots` edit.  When a `deskfind service` answers on the data directory,
+searches and status go to it over `app.ipc` and "update now" asks it to reload: the
+service owns every write.  When none answers, the GUI can start one (`ensure_service`);
+only when that fails are folders indexed here, in-process.
+
+Searches always work: if the service goes away, they fall back to the index opened
+here.  A SQLite connection and the vector index must not be used by two threads at
+once, so every call on that shared `Deskfind` holds one lock; in-process indexing opens
+its own `Deskfind` (WAL lets searches go on while it writes).
 
 No Qt here: the facade is plain Python, so it can be tested and reused headless.
 """
 
 from __future__ import annotations
 
+import base64
+import contextlib
 import json
 import logging
 import os
+import subprocess
+import sys
 import threading
-from collections.abc import Callable
-from dataclasses import asdict, dataclass, replace
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, replace
+from datetime import datetime
 from pathlib import Path
+from typing import Any
 
+from app import ipc
+from app.config import Config, config_path
 from app.context import Deskfind, Options
+from app.service import ServiceLock, rules_from
 from engine.errors import EngineError, QueryError
 from engine.query import parse_query
 from engine.search import SearchResult
-from engine.snippets import match_spans
+from engine.snippets import Snippet, match_spans
 from indexer import extract as extract_module
 from indexer.errors import ExtractionError
 from indexer.extract import extractor_for
 from indexer.pipeline import IndexReport
-from indexer.walk import DEFAULT_EXCLUDED_DIRS, DEFAULT_EXCLUDED_FILES, WalkRules
 
 log = logging.getLogger("deskfind.backend")
 
-SETTINGS_FILE = "settings.json"
 PREVIEW_BYTES = 8 << 20  # previews read at most this much of a file
 MAX_HIGHLIGHTS = 5000
+LEGACY_SETTINGS = "settings.json"  # the GUI's own settings before config.toml
+SERVICE_LOG = "service.log"
+SERVICE_LOG_MAX = 1 << 20  # started over when larger; the service has no log rotation
+SOURCE_ROOT = Path(__file__).resolve().parents[1]  # where `app` is importable from
+
+# What the GUI knows about the background service.
+SERVICE_RUNNING = "running"  # it answers: searches and status go to it
+SERVICE_STOPPED = "stopped"  # none answers; one may be started
+SERVICE_UNAVAILABLE = "unavailable"  # starting one failed: index in-process
 
 Progress = Callable[[str, int, int], None]  # (phase, done, total)
 
@@ -52,6 +75,15 @@ class Failure:
 
 
 @dataclass(frozen=True)
+class WatchState:
+    """How the service watches one root: 'inotify', 'polling' or 'offline'."""
+
+    root: str
+    mode: str
+    note: str = ""
+
+
+@dataclass(frozen=True)
 class IndexStatus:
     """What the status area shows, read in one go."""
 
@@ -64,71 +96,105 @@ class IndexStatus:
     passages: int
     embedded: int
     failures: tuple[Failure, ...] = ()
+    service: str = SERVICE_STOPPED
+    service_note: str = ""  # why the service could not start
+    phase: str = ""  # the service's: starting, reading, embedding, idle, paused
+    current_file: str = ""
+    queue: int = 0
+    paused: bool = False
+    watch: tuple[WatchState, ...] = ()
+
+    @property
+    def background_busy(self) -> bool:
+        """The service has files queued or passages left to embed."""
+        return self.service == SERVICE_RUNNING and (self.queue > 0
+                                                    or self.embedded < self.passages)
 
 
 @dataclass(frozen=True)
-class UserSettings:
-    """Choices made in the settings dialog, kept next to the index as JSON."""
+class Hit:
+    """One search result as the GUI shows it, from the engine or from the service."""
 
-    exclude_patterns: tuple[str, ...] = ()
-    model_dir: str = ""
-    threads: int = 0
+    path: bytes
+    display_path: str
+    title: str
+    ext: str
+    mtime_ns: int
+    score: float
+    lexical: float
+    dense: float
+    matched_by: str  # 'keyword', 'meaning' or 'both'
+    page: int | None
+    char_start: int  # the best passage's span in the document text
+    char_end: int
+    snippet: Snippet
 
     @classmethod
-    def load(cls, path: Path) -> UserSettings:
-        try:
-            raw = json.loads(path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            return cls()
-        except (OSError, ValueError) as exc:
-            log.warning("ignoring unreadable settings %s: %s", path, exc)
-            return cls()
-        return cls(exclude_patterns=tuple(str(p) for p in raw.get("exclude_patterns", ())),
-                   model_dir=str(raw.get("model_dir") or ""),
-                   threads=max(0, int(raw.get("threads") or 0)))
+    def from_result(cls, r: SearchResult) -> Hit:
+        return cls(r.path, r.display_path, r.title, r.ext, r.mtime_ns, r.score, r.lexical,
+                   r.dense, r.matched_by, r.page, r.char_start, r.char_end, r.snippet)
 
-    def save(self, path: Path) -> None:
-        tmp = path.with_suffix(".tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as out:
-            json.dump({**asdict(self), "exclude_patterns": list(self.exclude_patterns)},
-                      out, indent=2)
-        os.replace(tmp, path)
-
-    def walk_rules(self) -> WalkRules:
-        """The default excludes plus the user's patterns (matched on names and paths)."""
-        extra = tuple(p for p in self.exclude_patterns if p.strip())
-        return WalkRules(excluded_dirs=DEFAULT_EXCLUDED_DIRS + extra,
-                         excluded_files=DEFAULT_EXCLUDED_FILES + extra)
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> Hit:
+        """A result dict made by `app.present.result_json` (the service's answer)."""
+        path = base64.b64decode(d["path_b64"]) if "path_b64" in d else os.fsencode(d["path"])
+        passage = d.get("passage") or {}
+        modified = datetime.fromisoformat(str(d["modified"])).timestamp()
+        spans = tuple((int(a), int(b)) for a, b in d.get("highlights", ()))
+        # result_json has no snippet offset; 0 only loses the leading "…" of a snippet
+        # that starts inside its passage.
+        snippet = Snippet(str(d.get("snippet", "")), spans, int(d.get("snippet_offset", 0)))
+        return cls(path=path, display_path=str(d["path"]), title=str(d.get("title") or ""),
+                   ext=str(d.get("ext", "")), mtime_ns=int(modified * 1e9),
+                   score=float(d.get("score", 0.0)), lexical=float(d.get("lexical", 0.0)),
+                   dense=float(d.get("dense", 0.0)), matched_by=str(d.get("matched_by", "")),
+                   page=d.get("page"), char_start=int(passage.get("start", 0)),
+                   char_end=int(passage.get("end", 0)), snippet=snippet)
 
 
 class Backend:
     """Search and manage one index on behalf of the GUI.  Safe to call from any thread."""
 
-    def __init__(self, options: Options) -> None:
+    def __init__(self, options: Options, config_file: Path | None = None) -> None:
         self._lock = threading.RLock()
+        self._config_lock = threading.RLock()
         self._indexing = threading.Lock()
         self._base_options = options
-        self._df = Deskfind(options)  # raises EngineError for a damaged/foreign index
-        self.data_dir = self._df.data_dir
-        self.settings = UserSettings.load(self.data_dir / SETTINGS_FILE)
+        self.config = Config.load(config_file or config_path())  # ConfigError if unreadable
+        self._config_mtime = _mtime(self.config.path)
         self.options = self._effective_options()
+        self._df = Deskfind(self.options)  # raises EngineError for a damaged/foreign index
+        self.data_dir = self._df.data_dir
+        self.service = SERVICE_STOPPED
+        self.service_error = ""
+        self._child: subprocess.Popen[bytes] | None = None
+        self._migrate_legacy()
 
     def _effective_options(self) -> Options:
-        return replace(self._base_options,
-                       model_dir=self.settings.model_dir or self._base_options.model_dir,
-                       threads=self.settings.threads or self._base_options.threads)
+        base = self._base_options
+        return replace(base, model_dir=base.model_dir or self.config.get("model_dir") or None,
+                       threads=base.threads or self.config.get("threads"),
+                       alpha=self.config.get("alpha"))
 
     def close(self) -> None:
+        """Close the index; a service keeps running (stop it with `stop_service`)."""
         with self._lock:
             self._df.close()
 
     # -- queries ------------------------------------------------------------------------
 
-    def search(self, query: str, mode: str = "hybrid", limit: int = 50) -> list[SearchResult]:
+    def search(self, query: str, mode: str = "hybrid", limit: int = 50) -> list[Hit]:
         """Ranked documents for `query`; raises QueryError for a query that cannot run."""
+        if self.service == SERVICE_RUNNING:
+            try:
+                reply = self._call({"op": "search", "query": query, "mode": mode,
+                                    "limit": limit}, timeout=30.0)
+                return [Hit.from_json(d) for d in reply["results"]]
+            except ipc.ServiceUnavailable:
+                log.warning("the service stopped answering; searching here")
         with self._lock:
-            return self._df.searcher().search(query, limit=limit, mode=mode)
+            return [Hit.from_result(r)
+                    for r in self._df.searcher().search(query, limit=limit, mode=mode)]
 
     @staticmethod
     def highlight_terms(query: str) -> tuple[str, ...]:
@@ -161,62 +227,173 @@ class Backend:
         except ExtractionError as exc:
             raise EngineError(str(exc)) from exc
 
-    def roots(self) -> list[bytes]:
-        with self._lock:
-            return self._df.store.roots()
-
-    def failures(self, limit: int = 200) -> list[Failure]:
-        with self._lock:
-            return [Failure(*row) for row in self._df.store.failures(limit)]
-
     def status(self) -> IndexStatus:
+        """The service's status when one answers (noticing one started elsewhere), else
+        counts read here."""
+        self._reap_child()
+        if self.service != SERVICE_RUNNING and self._ping():
+            self.service, self.service_error = SERVICE_RUNNING, ""
+        if self.service == SERVICE_RUNNING:
+            try:
+                return self._service_status(self._call({"op": "status"}, timeout=5.0))
+            except ipc.ServiceUnavailable as exc:
+                log.warning("%s", exc)
+        return self._local_status()
+
+    def _service_status(self, d: dict[str, Any]) -> IndexStatus:
+        return IndexStatus(
+            data_dir=str(self.data_dir), roots=tuple(self.roots()), files=int(d["files"]),
+            searchable=int(d["keyword_indexed"]), failed=int(d["failed"]),
+            skipped=int(d["skipped"]), passages=int(d["chunks"]),
+            embedded=int(d["embedded_chunks"]), failures=tuple(
+                Failure(f["path"], f["status"], f["reason"]) for f in d.get("failures", ())),
+            service=SERVICE_RUNNING, phase=str(d.get("phase", "")),
+            current_file=str(d.get("current_file", "")), queue=int(d.get("queue", 0)),
+            paused=bool(d.get("paused", False)), watch=tuple(
+                WatchState(root, str(w.get("mode", "")), str(w.get("note", "")))
+                for root, w in sorted(d.get("watch", {}).items())))
+
+    def _local_status(self) -> IndexStatus:
         with self._lock:
             store = self._df.store
             counts = store.counts()
-            roots = tuple(os.fsdecode(r) for r in store.roots())
+            queue = store.queue_length()
             failures = tuple(Failure(*row) for row in store.failures(200))
         return IndexStatus(
-            data_dir=str(self.data_dir), roots=roots, files=counts.files,
+            data_dir=str(self.data_dir), roots=tuple(self.roots()), files=counts.files,
             searchable=counts.indexed, failed=counts.failed, skipped=counts.skipped,
-            passages=counts.chunks, embedded=counts.embedded, failures=failures)
+            passages=counts.chunks, embedded=counts.embedded, failures=failures,
+            service=self.service, service_note=self.service_error, queue=queue)
 
-    # -- folders ------------------------------------------------------------------------
+    # -- folders and settings -----------------------------------------------------------
 
-    def add_root(self, path: Path) -> None:
-        """Remember a folder to index; the next `index_now` reads it."""
-        root = os.fsencode(os.path.abspath(os.path.expanduser(os.fspath(path))))
-        with self._lock, self._df.store.write():
-            self._df.store.add_root(root)
+    def roots(self) -> list[str]:
+        """The configured folders, re-read if another program changed the settings."""
+        return list(self._fresh_config().get("roots"))
 
-    def remove_root(self, path: Path | bytes) -> int:
-        """Forget a folder and every file under it that no other root still covers.
+    def settings(self) -> dict[str, Any]:
+        """Every setting's current value, by key."""
+        config = self._fresh_config()
+        return {key: config.get(key) for key in
+                ("roots", "exclude", "include_hidden", "model_dir", "threads")}
 
-        Returns how many files were dropped from the index.
+    def add_root(self, path: Path | str) -> None:
+        """Add a folder to the settings; a running service starts watching it."""
+        root = os.path.abspath(os.path.expanduser(os.fspath(path)))
+        self._edit_roots(lambda roots: roots if root in roots else [*roots, root])
+
+    def remove_root(self, path: Path | str | bytes) -> int:
+        """Forget a folder and the files indexed under it.
+
+        Returns how many files were dropped here; with a service running it drops them
+        itself, and this returns 0.
         """
-        root = path if isinstance(path, bytes) else os.fsencode(os.fspath(path))
+        root = os.fsdecode(path) if isinstance(path, bytes) else os.fspath(path)
+        self._edit_roots(lambda roots: [r for r in roots if r != root])
+        if self.service == SERVICE_RUNNING:
+            return 0
+        with self._lock, self._df.store.write():
+            return self._df.store.remove_root(os.fsencode(root))
+
+    def _edit_roots(self, change: Callable[[list[str]], list[str]]) -> None:
+        with self._config_lock:
+            config = self._editable_config()
+            config.set("roots", change(config.get("roots")))
+            self._save_config(config)
+        self._notify_service()
+
+    def save_settings(self, changes: dict[str, Any]) -> str:
+        """Store changed settings and tell the service; returns what the user should know.
+
+        A changed model or thread count reopens the index here and restarts a running
+        service, which reads them only when it starts.
+        """
+        with self._config_lock:
+            config = self._editable_config()
+            for key, value in changes.items():
+                config.set(key, value)
+            self._save_config(config)
         with self._lock:
-            store = self._df.store
-            others = [r for r in store.roots() if r != root]
-            doomed = [state.id for p, state in store.file_states(root).items()
-                      if not any(_is_under(p, r) for r in others)]
-            with store.write() as conn:
-                # Store has no "forget root" yet; this is the one statement it would hold.
-                conn.execute("DELETE FROM roots WHERE path = ?", (root,))
-                return store.delete_files(doomed)
+            old = self.options
+            self.options = self._effective_options()
+            engine_changed = (old.model_dir, old.threads) != (self.options.model_dir,
+                                                              self.options.threads)
+            if engine_changed:
+                self._df.close()
+                self._df = Deskfind(self.options)
+        if self.service == SERVICE_RUNNING and engine_changed:
+            self.stop_service()
+            if self.ensure_service() != SERVICE_RUNNING:
+                return f"Settings saved; the background service did not restart: " \
+                       f"{self.service_error}"
+            return "Settings saved; the background service restarted with them."
+        self._notify_service()
+        return "Settings saved."
+
+    def _fresh_config(self) -> Config:
+        """The settings, re-read if the file changed (treat as read-only: it is shared)."""
+        with self._config_lock:
+            mtime = _mtime(self.config.path)
+            if mtime != self._config_mtime:
+                try:
+                    self.config = Config.load(self.config.path)
+                    self._config_mtime = mtime
+                except EngineError as exc:  # half-written by an editor: keep what we had
+                    log.warning("%s", exc)
+            return self.config
+
+    def _editable_config(self) -> Config:
+        """A copy to change: readers keep seeing the saved settings until it is saved."""
+        current = self._fresh_config()
+        return Config(current.path, dict(current.values))
+
+    def _save_config(self, config: Config) -> None:
+        config.save()
+        self.config, self._config_mtime = config, _mtime(config.path)
+
+    def _migrate_legacy(self) -> None:
+        """Once: take roots from the index and choices from settings.json (the GUI's
+        settings before the shared config) into the config, where nothing is set yet."""
+        legacy = self.data_dir / LEGACY_SETTINGS
+        values: dict[str, Any] = {}
+        if "roots" not in self.config.values:
+            with self._lock:
+                values["roots"] = [os.fsdecode(r) for r in self._df.store.roots()]
+        if legacy.is_file():
+            try:
+                raw = json.loads(legacy.read_text(encoding="utf-8"))
+                values.update(exclude=[str(p) for p in raw.get("exclude_patterns") or ()],
+                              model_dir=str(raw.get("model_dir") or ""),
+                              threads=max(0, int(raw.get("threads") or 0)))
+            except (OSError, ValueError, TypeError, AttributeError) as exc:
+                log.warning("ignoring unreadable %s: %s", legacy, exc)
+        values = {k: v for k, v in values.items() if v and k not in self.config.values}
+        try:
+            if values:
+                self.save_settings(values)
+            if legacy.is_file():
+                legacy.rename(legacy.with_name(LEGACY_SETTINGS + ".migrated"))
+        except OSError as exc:
+            log.warning("could not move old settings into %s: %s", self.config.path, exc)
 
     # -- indexing -----------------------------------------------------------------------
 
     def index_now(self, progress: Progress | None = None,
-                  cancel: threading.Event | None = None) -> IndexReport:
+                  cancel: threading.Event | None = None) -> IndexReport | None:
         """Bring the index up to date with every root.  Blocks; run it off the GUI thread.
 
-        Runs on its own connection so searches keep working meanwhile.  Roots that are
-        missing right now (an unmounted drive) are left alone rather than emptied.
+        With a service running this only asks it to reload and returns None.  Otherwise
+        indexes here, on its own connection so searches keep working meanwhile.  Roots
+        that are missing right now (an unmounted drive) are left alone, not emptied.
         """
+        if self._ping():
+            self.service = SERVICE_RUNNING
+            self._notify_service()
+            return None
         if not self._indexing.acquire(blocking=False):
             raise EngineError("indexing is already running")
         try:
-            roots = [Path(os.fsdecode(r)) for r in self.roots()]
+            roots = [Path(r) for r in self.roots()]
             present = [r for r in roots if r.exists()]
             for missing in set(roots) - set(present):
                 log.warning("root not found, left as it was: %s", missing)
@@ -228,7 +405,7 @@ class Backend:
                     progress(phase, done, total)
 
             with Deskfind(self.options) as indexing:
-                return indexing.index(present, report, self.settings.walk_rules())
+                return indexing.index(present, report, rules_from(self._fresh_config()))
         finally:
             self._indexing.release()
 
@@ -236,20 +413,129 @@ class Backend:
     def indexing(self) -> bool:
         return self._indexing.locked()
 
-    # -- settings -----------------------------------------------------------------------
+    # -- the background service ---------------------------------------------------------
 
-    def save_settings(self, settings: UserSettings) -> None:
-        """Store new settings; a changed model or thread count reopens the index."""
-        with self._lock:
-            settings.save(self.data_dir / SETTINGS_FILE)
-            old = self.options
-            self.settings = settings
-            self.options = self._effective_options()
-            if (old.model_dir, old.threads) != (self.options.model_dir, self.options.threads):
-                self._df.close()
-                self._df = Deskfind(self.options)
+    def ensure_service(self, timeout: float = 60.0) -> str:
+        """Use a running service, or start one when there are folders to watch.
+
+        Returns the new service state; `service_error` says why when it is not running.
+        """
+        if self._ping():
+            self.service, self.service_error = SERVICE_RUNNING, ""
+        elif self.roots():
+            self._start_service(timeout)
+        return self.service
+
+    def _start_service(self, timeout: float) -> None:
+        """Start `deskfind service` detached (it outlives the GUI) and wait for it."""
+        log_path = self.data_dir / SERVICE_LOG
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(
+            p for p in (str(SOURCE_ROOT), os.environ.get("PYTHONPATH", "")) if p)}
+        try:
+            if log_path.exists() and log_path.stat().st_size > SERVICE_LOG_MAX:
+                log_path.unlink()
+            fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+            with os.fdopen(fd, "ab") as out:
+                child = subprocess.Popen(self.service_argv(), stdin=subprocess.DEVNULL,
+                                         stdout=out, stderr=subprocess.STDOUT, env=env,
+                                         start_new_session=True)
+        except OSError as exc:
+            self._service_failed(f"cannot start the background service: {exc}")
+            return
+        self._child = child
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self._ping():
+                self.service, self.service_error = SERVICE_RUNNING, ""
+                return
+            if child.poll() is not None:
+                self._child = None
+                self._service_failed("the background service stopped: "
+                                     + _last_line(log_path, f"exit status {child.returncode}"))
+                return
+            time.sleep(0.1)  # a worker thread waiting for another process
+        self._service_failed("the background service did not answer in time")
+
+    def service_argv(self) -> list[str]:
+        """The command that starts the service on this index and settings file."""
+        argv = [sys.executable, "-m", "app.cli", "service", "--config",
+                str(self.config.path), "--data-dir", str(self.data_dir)]
+        if self._base_options.model_dir:  # chosen on the command line: passed on
+            argv += ["--model-dir", self._base_options.model_dir]
+        if self._base_options.threads:
+            argv += ["--threads", str(self._base_options.threads)]
+        return argv
+
+    def stop_service(self, timeout: float = 30.0) -> None:
+        """Ask the service to stop and wait until it has let go of the index."""
+        with contextlib.suppress(ipc.ServiceUnavailable):
+            ipc.call(self.data_dir, {"op": "stop"}, timeout=5.0)
+        self.service = SERVICE_STOPPED
+        child, self._child = self._child, None
+        if child is not None:
+            try:
+                child.wait(timeout)
+            except subprocess.TimeoutExpired:
+                child.kill()
+                child.wait()
+            return
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:  # started elsewhere: wait for its lock
+            try:
+                with ServiceLock(self.data_dir):
+                    return
+            except EngineError:
+                time.sleep(0.1)
+
+    def set_paused(self, paused: bool) -> None:
+        """Pause or resume the service's indexing; changes keep being queued."""
+        self._call({"op": "pause" if paused else "resume"})
+
+    def _notify_service(self) -> None:
+        if self.service == SERVICE_RUNNING:
+            try:
+                self._call({"op": "rescan"})
+            except ipc.ServiceUnavailable as exc:
+                log.warning("%s", exc)
+
+    def _call(self, request: dict[str, Any], timeout: float = 10.0) -> dict[str, Any]:
+        try:
+            return ipc.call(self.data_dir, request, timeout=timeout)
+        except ipc.ServiceUnavailable:
+            if self.service == SERVICE_RUNNING:
+                self.service = SERVICE_STOPPED
+            raise
+
+    def _ping(self) -> bool:
+        try:
+            ipc.call(self.data_dir, {"op": "ping"}, timeout=2.0)
+            return True
+        except EngineError:
+            return False
+
+    def _service_failed(self, why: str) -> None:
+        log.warning("%s", why)
+        self.service, self.service_error = SERVICE_UNAVAILABLE, why
+
+    def _reap_child(self) -> None:
+        """Collect a service we started that has exited (no zombie is left behind)."""
+        child = self._child
+        if child is not None and child.poll() is not None:
+            self._child = None
+            log.warning("the background service exited with status %s", child.returncode)
 
 
-def _is_under(path: bytes, root: bytes) -> bool:
-    base = root.rstrip(b"/")
-    return path == base or path.startswith(base + b"/")
+def _mtime(path: Path) -> int:
+    try:
+        return path.stat().st_mtime_ns
+    except OSError:
+        return 0
+
+
+def _last_line(path: Path, default: str) -> str:
+    try:
+        lines: Iterable[str] = path.read_text(encoding="utf-8", errors="replace").splitlines()
+    except OSError:
+        return default
+    found = [line.strip() for line in lines if line.strip()]
+    return found[-1] if found else default

@@ -16,7 +16,8 @@ def result_json(r: SearchResult) -> dict[str, object]:
         "matched_by": r.matched_by, "page": r.page,
         "modified": datetime.fromtimestamp(r.mtime_ns / 1e9).isoformat(timespec="seconds"),
         "passage": {"start": r.char_start, "end": r.char_end},
-        "snippet": r.snippet.text, "highlights": [list(s) for s in r.snippet.spans],
+        "snippet": r.snippet.text, "snippet_offset": r.snippet.offset,
+        "highlights": [list(s) for s in r.snippet.spans],
     }
     if os.fsencode(r.display_path) != r.path:  # not valid UTF-8: give the exact bytes too
         out["path_b64"] = base64.b64encode(r.path).decode()

@@ -78,6 +78,8 @@ class Service:
         self._pending_lock = threading.Lock()
         self._search_lock = threading.Lock()
         self._reload = False
+        self._rescan = False
+        self.paused = False  # honoured between work steps; events are still queued
         self.current = ""
         self.phase = "starting"
         self.report = IndexReport()
@@ -99,6 +101,8 @@ class Service:
         """Let a burst of events finish before working on it."""
         started = time.monotonic()
         while time.monotonic() - started < MAX_DEBOUNCE_SECONDS:
+            if self.stop_event.is_set():
+                return
             self.wake.clear()
             if not self.wake.wait(QUIET_SECONDS):
                 return
@@ -122,6 +126,15 @@ class Service:
             self._reload = True
             self.wake.set()
             return {}
+        if op == "rescan":  # "update now": re-read every root, not only new ones
+            self.config = Config.load(self.config.path)
+            self._reload = self._rescan = True
+            self.wake.set()
+            return {}
+        if op in ("pause", "resume"):
+            self.paused = op == "pause"
+            self.wake.set()
+            return {}
         if op == "stop":
             self.stop_event.set()
             self.wake.set()
@@ -137,7 +150,7 @@ class Service:
             "phase": self.phase, "current_file": self.current, "queue": queued,
             "files": counts.files, "keyword_indexed": counts.indexed, "failed": counts.failed,
             "skipped": counts.skipped, "chunks": counts.chunks,
-            "embedded_chunks": counts.embedded,
+            "embedded_chunks": counts.embedded, "paused": self.paused,
             "watch": {r: {"mode": w.mode, "note": w.note}
                       for r, w in self.watcher.roots.items()},
             "failures": [{"path": p, "status": s, "reason": r} for p, s, r in failures],
@@ -192,10 +205,11 @@ class Service:
                     self._on_path(os.fsencode(root))
                 if time.monotonic() - self.last_reconcile > interval:
                     self._watch_roots(full_scan=True)
-                if self._work(indexer):
+                if not self.paused and self._work(indexer):
                     continue
-                self.phase, self.current = "idle", ""
-                self.wake.wait(5.0)
+                self.phase, self.current = ("paused" if self.paused else "idle"), ""
+                if not self.stop_event.is_set():
+                    self.wake.wait(5.0)
 
     def _absorb_events(self, indexer: Indexer) -> None:
         if not self.wake.is_set():
@@ -205,7 +219,8 @@ class Service:
         if self._reload:
             self._reload = False
             indexer.rules = rules_from(self.config)
-            self._watch_roots(full_scan=False)
+            self._watch_roots(full_scan=self._rescan)
+            self._rescan = False
         if paths:
             with self.writer.store.write():
                 self.writer.store.enqueue(paths)

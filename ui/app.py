@@ -25,25 +25,31 @@ from ui.tray import QuickSearch, Tray
 log = logging.getLogger("deskfind.ui")
 
 
-def open_session(options: Options, runner: TaskRunner) -> Session:
-    """A session on the index, or one that explains why the index could not be opened."""
+def open_session(options: Options, runner: TaskRunner, *, start_service: bool = False,
+                 config_file: Path | None = None) -> Session:
+    """A session on the index, or one that explains why the index could not be opened.
+
+    With `start_service`, the session uses (or starts) the background service.
+    """
     try:
-        return Session(Backend(options), runner)
+        return Session(Backend(options, config_file), runner, start_service=start_service)
     except EngineError as exc:
         log.error("cannot open the index: %s", exc)
         return Session(None, runner, open_error=str(exc),
-                       data_dir=str(paths.data_dir(options.data_dir)))
+                       data_dir=str(paths.data_dir(options.data_dir)),
+                       start_service=start_service)
 
 
 class DeskfindGui(QObject):
     """The windows of one running app, wired to one session."""
 
     def __init__(self, app: QApplication, session: Session, options: Options,
-                 tray: bool | None = None) -> None:
+                 tray: bool | None = None, config_file: Path | None = None) -> None:
         super().__init__(app)
         self.app = app
         self.session = session
         self.options = options
+        self.config_file = config_file
         self.window = MainWindow(session)
         self.popup = QuickSearch(session)
         self.settings: SettingsDialog | None = None
@@ -62,6 +68,8 @@ class DeskfindGui(QObject):
         self.popup.show_all.connect(self._show_all)
         app.aboutToQuit.connect(self.shutdown)
         session.refresh_status()
+        session.connect_service()
+        session.start_polling()
 
     def show_window(self) -> None:
         self.window.show()
@@ -84,7 +92,7 @@ class DeskfindGui(QObject):
 
     def retry_open(self) -> None:
         try:
-            backend = Backend(self.options)
+            backend = Backend(self.options, self.config_file)
         except EngineError as exc:
             self.window.statusBar().showMessage(f"Still cannot open the index: {exc}", 8000)
             return
@@ -92,8 +100,11 @@ class DeskfindGui(QObject):
         self.session.open_error = ""
         self.window.pages.setCurrentWidget(self.window.search_page)
         self.session.refresh_status()
+        self.session.connect_service()
 
     def shutdown(self) -> None:
+        """Stop work in this process; a background service goes on keeping the index."""
+        self.session.stop_polling()
         self.session.stop_indexing()
         self.session.runner.wait(10_000)
         if self.session.backend is not None:
@@ -112,7 +123,7 @@ def run_gui(options: Options, *, hidden: bool = False, screenshot_dir: Path | No
 
         return take_screenshots(app, screenshot_dir)
     runner = TaskRunner(app)
-    session = open_session(options, runner)
+    session = open_session(options, runner, start_service=True)
     gui = DeskfindGui(app, session, options)
     if not (hidden and gui.tray is not None):
         gui.show_window()

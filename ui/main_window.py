@@ -27,8 +27,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.backend import IndexStatus
-from engine.search import SearchResult
+from app.backend import Hit, IndexStatus
 from ui import desktop
 from ui.icons import app_icon, search_icon
 from ui.pages import ErrorPage, FirstRunPage
@@ -226,6 +225,7 @@ class MainWindow(QMainWindow):
         self.folder_box.setMinimumContentsLength(14)
         self.folder_box.setSizeAdjustPolicy(
             QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self._shown_roots: tuple[str, ...] = ()
         self._fill_folders(())
         self.date_box = QComboBox(page)
         for label, days in DATE_CHOICES:
@@ -348,16 +348,20 @@ class MainWindow(QMainWindow):
         self.preview.show_result(self.model.result(current.row()), self.model.query)
 
     def _status_changed(self, status: IndexStatus) -> None:
-        self._fill_folders(status.roots)
+        # Arrives every few seconds: touch only what changed, never an open popup.
+        if status.roots != self._shown_roots:
+            self._shown_roots = status.roots
+            self._fill_folders(status.roots)
         if not self.field.text().strip():
-            self._cleared()
+            self.empty.setText(f"Search {status.searchable:,} documents. " + EMPTY_HINT)
         self._choose_page()
 
     def _choose_page(self) -> None:
         status = self.session.status
         if not self.session.ok or status is None:
             return
-        first_run = not status.roots or (self.session.indexing and status.files == 0)
+        busy = self.session.indexing or status.background_busy
+        first_run = not status.roots or (busy and status.files == 0)
         target = self.first_run if first_run else self.search_page
         if self.pages.currentWidget() is not target:
             self.pages.setCurrentWidget(target)
@@ -366,7 +370,7 @@ class MainWindow(QMainWindow):
 
     # -- actions ------------------------------------------------------------------------
 
-    def current_result(self) -> SearchResult | None:
+    def current_result(self) -> Hit | None:
         return self.model.result(self.list.currentIndex().row())
 
     def open_current(self) -> None:

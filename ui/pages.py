@@ -16,9 +16,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.backend import IndexStatus
 from ui.icons import app_icon
 from ui.session import Session
-from ui.status import progress_text
+from ui.status import progress_text, service_text
 
 
 def _centered_column(parent: QWidget) -> QVBoxLayout:
@@ -87,6 +88,7 @@ class FirstRunPage(QWidget):
         self.set_running(False)
         session.indexing_changed.connect(self.set_running)
         session.indexing_progress.connect(self.set_progress)
+        session.status_changed.connect(self.set_status)
 
     def ask_for_folders(self) -> None:
         start = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.DocumentsLocation)
@@ -105,6 +107,17 @@ class FirstRunPage(QWidget):
         self.progress_label.setText(
             progress_text(phase, done, total)
             + "\nFiles become searchable as soon as they are read.")
+
+
+    def set_status(self, status: IndexStatus) -> None:
+        """The first files being read by the background service."""
+        if self.session.indexing:
+            return  # an in-process run reports its own progress
+        self.set_running(status.background_busy)
+        if status.background_busy:
+            self.bar.setRange(0, 0)
+            self.progress_label.setText(service_text(status)
+                                        + "\nFiles become searchable as soon as they are read.")
 
 
 class ErrorPage(QWidget):

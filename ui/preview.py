@@ -33,9 +33,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.backend import Backend
+from app.backend import Backend, Hit
 from engine.errors import EngineError
-from engine.search import SearchResult
 from ui import desktop
 from ui.results import match_colors, mix, short_path
 from ui.session import Session
@@ -59,7 +58,7 @@ class PdfPage:
     hits: list[QRectF]  # in image pixels
 
 
-def load_text(backend: Backend, result: SearchResult, query: str) -> TextPreview:
+def load_text(backend: Backend, result: Hit, query: str) -> TextPreview:
     """Read a text document and find the query's words in it (runs off-thread)."""
     text = backend.document_text(result.path, result.ext)
     spans = backend.match_spans(text, backend.highlight_terms(query))
@@ -159,7 +158,7 @@ class PreviewPane(QWidget):
     def __init__(self, session: Session, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.session = session
-        self.result: SearchResult | None = None
+        self.result: Hit | None = None
         self.query = ""
         self.text_preview: TextPreview | None = None
         self.pdf_page: PdfPage | None = None
@@ -255,7 +254,7 @@ class PreviewPane(QWidget):
         self.placeholder.setText(message)
         self.stack.setCurrentWidget(self.placeholder)
 
-    def show_result(self, result: SearchResult | None, query: str) -> None:
+    def show_result(self, result: Hit | None, query: str) -> None:
         if result is None:
             self.clear()
             return

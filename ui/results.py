@@ -1,4 +1,5 @@
-"""The results list: a model over `SearchResult`s and a delegate that draws each one."""
+"""The results list: a model over `Hit`s (from the engine or the service) and a
+delegate that draws each one."""
 
 from __future__ import annotations
 
@@ -27,7 +28,7 @@ from PySide6.QtGui import (
 )
 from PySide6.QtWidgets import QStyle, QStyledItemDelegate, QStyleOptionViewItem, QWidget
 
-from engine.search import SearchResult
+from app.backend import Hit
 from ui.icons import file_icon
 
 ResultRole = Qt.ItemDataRole.UserRole + 1
@@ -106,10 +107,10 @@ class ResultsModel(QAbstractListModel):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.results: list[SearchResult] = []
+        self.results: list[Hit] = []
         self.query = ""
 
-    def set_results(self, results: Sequence[SearchResult], query: str) -> None:
+    def set_results(self, results: Sequence[Hit], query: str) -> None:
         self.beginResetModel()
         self.results = list(results)
         self.query = query
@@ -130,7 +131,7 @@ class ResultsModel(QAbstractListModel):
             return r
         return None
 
-    def result(self, row: int) -> SearchResult | None:
+    def result(self, row: int) -> Hit | None:
         return self.results[row] if 0 <= row < len(self.results) else None
 
 
@@ -162,7 +163,7 @@ class ResultDelegate(QStyledItemDelegate):
         return QSize(320, height + 2 * self.PAD)
 
     def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: Index) -> None:
-        r: SearchResult | None = index.data(ResultRole)
+        r: Hit | None = index.data(ResultRole)
         if r is None:
             return super().paint(painter, option, index)
         painter.save()
@@ -242,7 +243,7 @@ class ResultDelegate(QStyledItemDelegate):
             painter.setBrush(mix(base, pal.color(QPalette.ColorRole.Text), 0.04))
             painter.drawRoundedRect(card, 7, 7)
 
-    def _snippet(self, painter: QPainter, r: SearchResult, font: QFont, pal: QPalette,
+    def _snippet(self, painter: QPainter, r: Hit, font: QFont, pal: QPalette,
                  area: QRectF) -> None:
         text, spans = flatten(r.snippet.text, r.snippet.spans)
         if r.snippet.offset > 0 or r.char_start > 0:

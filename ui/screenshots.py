@@ -63,16 +63,24 @@ def take_screenshots(app: QApplication, out: Path) -> int:
         home = Path(tmp) / "home"
         write_demo_files(home)
         os.environ["HOME"] = str(home)  # paths show as ~/Documents/…, as they would for a user
-        options = Options(data_dir=str(Path(tmp) / "data"))
+        # Where the platform would put them, so the settings dialog shows ~/… paths.
+        options = Options(data_dir=str(home / ".local" / "share" / "deskfind"))
+        config = home / ".config" / "deskfind" / "config.toml"
+        config.parent.mkdir(parents=True)
+        config.write_text(f'roots = ["{home / "Documents"}"]\n', encoding="utf-8")
         with Deskfind(options) as df:
             df.index([home / "Documents"])
         runner = TaskRunner(app)
-        session = open_session(options, runner)
-        gui = DeskfindGui(app, session, options, tray=False)
+        session = open_session(options, runner, start_service=True, config_file=config)
+        gui = DeskfindGui(app, session, options, tray=False, config_file=config)
         window = gui.window
         window.resize(1240, 780)
         gui.show_window()
         ok = wait_until(lambda: session.status is not None)
+        # The GUI starts a background service on the demo folder; show it settled.
+        if not wait_until(lambda: session.service_running and session.status is not None
+                          and not session.status.background_busy, 90_000):
+            print("note: the background service did not start; shots show it missing")
         window.field.setText(MAIN_QUERY)
         ok = ok and wait_until(lambda: window.model.rowCount() > 0)
         ok = ok and wait_until(lambda: window.preview.text_preview is not None
@@ -94,7 +102,10 @@ def take_screenshots(app: QApplication, out: Path) -> int:
         _save(dialog, out / "settings.png")
         dialog.reject()
         window.hide()
+        session.stop_polling()
         runner.wait(10_000)
-        session.backend.close() if session.backend else None
+        if session.backend is not None:
+            session.backend.stop_service()
+            session.backend.close()
     print(f"screenshots saved in {out}")
     return 0 if ok else 1

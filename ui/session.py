@@ -1,4 +1,5 @@
-"""The GUI's view of one index: status, indexing runs and the "index changed" signal.
+"""The GUI's view of one index: status, the background service, indexing runs and the
+"index changed" signal.
 
 Windows share one `Session`; it is passed in, never looked up globally.  Everything that
 reaches the backend goes through the task runner.
@@ -12,42 +13,68 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QObject, Signal
+from PySide6.QtCore import QObject, QTimer, Signal
 
-from app.backend import Backend, IndexingCancelled, IndexStatus, UserSettings
+from app.backend import (
+    SERVICE_RUNNING,
+    SERVICE_STOPPED,
+    Backend,
+    IndexingCancelled,
+    IndexStatus,
+)
 from indexer.pipeline import IndexReport
 from ui.tasks import TaskRunner
 
 log = logging.getLogger("deskfind.ui.session")
 
 MODES = (("hybrid", "Hybrid"), ("lexical", "Keyword"), ("dense", "Semantic"))
+POLL_BUSY_MS = 1500  # status refresh while the service has work…
+POLL_IDLE_MS = 5000  # …and while it is idle or absent
 
 
 class Session(QObject):
-    """Shared state of the open index; the backend may be missing if it failed to open."""
+    """Shared state of the open index; the backend may be missing if it failed to open.
+
+    With `start_service`, the session starts a `deskfind service` when none runs and
+    there are folders, and indexes in-process only when that fails.
+    """
 
     status_changed = Signal(object)  # IndexStatus
     index_changed = Signal()  # files or folders changed: views decide whether to refresh
-    indexing_changed = Signal(bool)
+    indexing_changed = Signal(bool)  # an in-process indexing run started or ended
     indexing_progress = Signal(str, int, int)  # phase, done, total
     indexing_finished = Signal(object)  # IndexReport, or None when it failed/stopped
     message = Signal(str)  # something to tell the user, briefly
 
     def __init__(self, backend: Backend | None, runner: TaskRunner, *,
-                 open_error: str = "", data_dir: str = "",
+                 open_error: str = "", data_dir: str = "", start_service: bool = False,
                  parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.backend = backend
         self.runner = runner
         self.open_error = open_error
         self.data_dir = data_dir or (str(backend.data_dir) if backend else "")
+        self.start_service_allowed = start_service
         self.status: IndexStatus | None = None
         self.indexing = False
+        self.service_starting = False
         self._cancel = threading.Event()
+        self._status_pending = False
+        self._was_busy = False
+        self._settled: tuple[int, int, int] | None = None
+        self._last_error = ""
+        self.poll_ms = (POLL_BUSY_MS, POLL_IDLE_MS)
+        self.poll = QTimer(self)
+        self.poll.setInterval(POLL_IDLE_MS)
+        self.poll.timeout.connect(self._poll_status)
 
     @property
     def ok(self) -> bool:
         return self.backend is not None
+
+    @property
+    def service_running(self) -> bool:
+        return self.status is not None and self.status.service == SERVICE_RUNNING
 
     # -- searching ----------------------------------------------------------------------
 
@@ -61,24 +88,96 @@ class Session(QObject):
 
     # -- status -------------------------------------------------------------------------
 
+    def start_polling(self) -> None:
+        """Refresh the status on a timer (each refresh runs off-thread)."""
+        self.poll.start(self.poll_ms[1])
+
+    def stop_polling(self) -> None:
+        self.poll.stop()
+
+    def _poll_status(self) -> None:
+        if not self._status_pending:  # a slow service must not pile up requests
+            self.refresh_status()
+
     def refresh_status(self) -> None:
         backend = self.backend
         if backend is not None:
-            self.runner.run(backend.status, self._set_status, self._report_error,
+            self._status_pending = True
+            self.runner.run(backend.status, self._set_status, self._status_failed,
                             key="session.status")
 
     def _set_status(self, status: IndexStatus) -> None:
+        self._status_pending = False
+        self._last_error = ""
         self.status = status
         self.status_changed.emit(status)
+        busy = status.background_busy
+        self.poll.setInterval(self.poll_ms[0 if busy or self.service_starting else 1])
+        if status.service == SERVICE_RUNNING:
+            # The service changes the index by itself: tell the views once it settles.
+            counts = (status.files, status.searchable, status.embedded)
+            if not busy and (self._was_busy or self._settled not in (None, counts)):
+                self.index_changed.emit()
+            if not busy:
+                self._settled = counts
+        self._was_busy = busy
+
+    def _status_failed(self, exc: BaseException) -> None:
+        self._status_pending = False
+        if str(exc) != self._last_error:  # polled: say it once, not every few seconds
+            self._last_error = str(exc)
+            self._report_error(exc)
 
     def _report_error(self, exc: BaseException) -> None:
         log.warning("%s", exc)
         self.message.emit(str(exc))
 
+    def _redraw(self) -> None:
+        if self.status is not None:
+            self.status_changed.emit(self.status)
+
+    # -- the background service ---------------------------------------------------------
+
+    def connect_service(self) -> None:
+        """Use a running service, or start one when there are folders and none runs."""
+        if self.start_service_allowed:
+            self.start_service()
+        else:
+            self.refresh_status()
+
+    def start_service(self, then_index: bool = False) -> None:
+        """Start the service off-thread; with `then_index`, index here if it fails."""
+        backend = self.backend
+        if backend is None or self.service_starting:
+            return
+        self.service_starting = True
+        self._redraw()
+
+        def done(state: str) -> None:
+            self.service_starting = False
+            if state != SERVICE_RUNNING and backend.service_error:
+                self.message.emit(f"Indexing in this window instead: {backend.service_error}")
+            self.refresh_status()
+            if then_index and state != SERVICE_RUNNING:
+                self._index_in_process()
+
+        def failed(exc: BaseException) -> None:
+            self.service_starting = False
+            self._report_error(exc)
+            self.refresh_status()
+
+        self.runner.run(backend.ensure_service, done, failed)
+
+    def set_paused(self, paused: bool) -> None:
+        backend = self.backend
+        if backend is not None:
+            self.runner.run(lambda: backend.set_paused(paused),
+                            lambda _: self.refresh_status(), self._report_error)
+
     # -- folders and indexing -----------------------------------------------------------
 
     def add_folders(self, folders: Sequence[Path]) -> None:
-        """Remember `folders` and index them in the background."""
+        """Remember `folders`; the service (or an indexing run here) reads them."""
         backend = self.backend
         if backend is None or not folders:
             return
@@ -89,7 +188,7 @@ class Session(QObject):
 
         self.runner.run(add, lambda _: self._after_folders_changed(), self._report_error)
 
-    def remove_folder(self, folder: bytes) -> None:
+    def remove_folder(self, folder: bytes | str) -> None:
         backend = self.backend
         if backend is not None:
             self.runner.run(lambda: backend.remove_root(folder),
@@ -99,10 +198,23 @@ class Session(QObject):
     def _after_folders_changed(self, index: bool = True) -> None:
         self.index_changed.emit()
         self.refresh_status()
-        if index:
-            self.start_indexing()
+        backend = self.backend
+        if index and backend is not None and backend.service != SERVICE_RUNNING:
+            self.start_indexing()  # a running service was told by the backend already
 
     def start_indexing(self) -> None:
+        """"Update index now": the service's job when one runs (or can be started)."""
+        backend = self.backend
+        if backend is None or self.indexing:
+            return
+        if backend.service == SERVICE_RUNNING:
+            self.runner.run(backend.index_now, self._indexing_done, self._report_error)
+        elif self.start_service_allowed and backend.service == SERVICE_STOPPED:
+            self.start_service(then_index=True)  # a new service scans every folder
+        else:
+            self._index_in_process()
+
+    def _index_in_process(self) -> None:
         backend = self.backend
         if backend is None or self.indexing:
             return
@@ -121,8 +233,13 @@ class Session(QObject):
     def _on_progress(self, phase: str, done: int, total: int) -> None:
         self.indexing_progress.emit(phase, done, total)
 
-    def _indexing_done(self, report: IndexReport) -> None:
-        self._end_indexing(report)
+    def _indexing_done(self, report: IndexReport | None) -> None:
+        if self.indexing:
+            self._end_indexing(report)
+        if report is None:  # the service took it
+            self.message.emit("The background service is checking your folders.")
+            self.refresh_status()
+            return
         changed = report.added + report.updated + report.deleted + report.chunks_embedded
         self.message.emit(f"Indexed {report.seen} files: {report.added} new, "
                           f"{report.updated} changed, {report.deleted} removed, "
@@ -146,9 +263,13 @@ class Session(QObject):
 
     # -- settings -----------------------------------------------------------------------
 
-    def save_settings(self, settings: UserSettings) -> None:
+    def save_settings(self, changes: dict[str, Any]) -> None:
+        """Write changed settings to the config file; a running service reloads them."""
         backend = self.backend
         if backend is not None:
-            self.runner.run(lambda: backend.save_settings(settings),
-                            lambda _: self.message.emit("Settings saved."),
+            self.runner.run(lambda: backend.save_settings(changes), self._settings_saved,
                             self._report_error)
+
+    def _settings_saved(self, note: str) -> None:
+        self.message.emit(note)
+        self.refresh_status()

@@ -1,12 +1,14 @@
-"""The settings dialog: folders, exclusions, model, threads and start at login."""
+"""The settings dialog over the shared config file: folders, exclusions, hidden files,
+model, threads and start at login."""
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QPalette
+from PySide6.QtGui import QPalette, QShowEvent
 from PySide6.QtWidgets import (
     QCheckBox,
     QDialog,
@@ -26,11 +28,14 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.backend import IndexStatus, UserSettings
+from app.backend import IndexStatus
+from app.config import SCHEMA
 from ui import autostart
 from ui.icons import app_icon
 from ui.results import short_path
 from ui.session import Session
+
+DESCRIPTIONS = {s.key: s.description for s in SCHEMA}
 
 
 def _note(text: str, parent: QWidget) -> QLabel:
@@ -41,7 +46,10 @@ def _note(text: str, parent: QWidget) -> QLabel:
 
 
 class SettingsDialog(QDialog):
-    """Folder changes apply at once; the other settings when Save is pressed."""
+    """Folder changes apply at once; the other settings when Save is pressed.
+
+    Everything but start at login is stored in the config file `deskfind config` edits.
+    """
 
     def __init__(self, session: Session, parent: QWidget | None = None, *,
                  autostart_dir: Path | None = None) -> None:
@@ -64,7 +72,8 @@ class SettingsDialog(QDialog):
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
         layout.addWidget(buttons)
-        self._load(session.backend.settings if session.backend else UserSettings())
+        self._load(session.backend.settings() if session.backend else {})
+        self._shown_roots: tuple[str, ...] | None = None
         session.status_changed.connect(self._show_roots)
         if session.status is not None:
             self._show_roots(session.status)
@@ -75,6 +84,7 @@ class SettingsDialog(QDialog):
         self.roots = QListWidget(box)
         self.roots.setAlternatingRowColors(True)
         self.roots.setMinimumHeight(110)
+        self.roots.setToolTip(DESCRIPTIONS["roots"])
         v.addWidget(self.roots)
         row = QHBoxLayout()
         add = QPushButton("Add folder…", box)
@@ -91,9 +101,9 @@ class SettingsDialog(QDialog):
         row.addStretch(1)
         row.addWidget(update)
         v.addLayout(row)
-        v.addWidget(_note("Folders are read again when you choose Update index now; "
-                          "watching folders for changes as they happen is not built yet.",
-                          box))
+        v.addWidget(_note("The background service watches these folders and updates the "
+                          "index as files change. Without it, folders are read again when "
+                          "you choose Update index now.", box))
         return box
 
     def _exclude_box(self) -> QGroupBox:
@@ -102,11 +112,15 @@ class SettingsDialog(QDialog):
         self.excludes = QPlainTextEdit(box)
         self.excludes.setPlaceholderText("One pattern per line, e.g.\nArchive\n*.bak\nDrafts/old")
         self.excludes.setMaximumHeight(90)
+        self.excludes.setToolTip(DESCRIPTIONS["exclude"])
         v.addWidget(self.excludes)
-        v.addWidget(_note("Patterns match file and folder names (wildcards * and ?) and take "
-                          "effect on the next index update, which also drops matching files "
-                          "already indexed. Keys, password stores, .git, node_modules, caches "
-                          "and hidden folders are always skipped.", box))
+        self.include_hidden = QCheckBox("Also index hidden files and folders", box)
+        self.include_hidden.setToolTip(DESCRIPTIONS["include_hidden"])
+        v.addWidget(self.include_hidden)
+        v.addWidget(_note("Patterns match file and folder names (wildcards * and ?). Files "
+                          "already indexed that match are dropped at the next full scan. "
+                          "Keys, password stores, .git, node_modules and caches are always "
+                          "skipped.", box))
         return box
 
     def _engine_box(self) -> QGroupBox:
@@ -116,6 +130,7 @@ class SettingsDialog(QDialog):
         row = QHBoxLayout()
         self.model_dir = QLineEdit(box)
         self.model_dir.setPlaceholderText("Built-in model (all-MiniLM-L6-v2)")
+        self.model_dir.setToolTip(DESCRIPTIONS["model_dir"])
         browse = QPushButton("Browse…", box)
         browse.clicked.connect(self._browse_model)
         row.addWidget(self.model_dir, 1)
@@ -124,20 +139,28 @@ class SettingsDialog(QDialog):
         self.threads = QSpinBox(box)
         self.threads.setRange(0, os.cpu_count() or 64)
         self.threads.setSpecialValueText("Automatic")
+        self.threads.setToolTip(DESCRIPTIONS["threads"])
         form.addRow("CPU threads", self.threads)
-        data = QLabel(short_path(self.session.data_dir), box)
-        data.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        form.addRow("Index folder", data)
-        form.addRow(_note("A different model means every passage is embedded again on the "
-                          "next index update.", box))
+        backend = self.session.backend
+        for label, path in (("Index folder", self.session.data_dir),
+                            ("Settings file", str(backend.config.path) if backend else "")):
+            shown = QLabel(short_path(path), box)
+            shown.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+            form.addRow(label, shown)
+        form.addRow(_note("A different model means every passage is embedded again; the "
+                          "background service restarts to use it.", box))
         return box
 
-    def _load(self, settings: UserSettings) -> None:
-        self.excludes.setPlainText("\n".join(settings.exclude_patterns))
-        self.model_dir.setText(settings.model_dir)
-        self.threads.setValue(settings.threads)
+    def _load(self, settings: dict[str, Any]) -> None:
+        self.excludes.setPlainText("\n".join(settings.get("exclude", ())))
+        self.include_hidden.setChecked(bool(settings.get("include_hidden", False)))
+        self.model_dir.setText(settings.get("model_dir", ""))
+        self.threads.setValue(int(settings.get("threads", 0)))
 
     def _show_roots(self, status: IndexStatus) -> None:
+        if status.roots == self._shown_roots:  # refreshed often: keep the selection
+            return
+        self._shown_roots = status.roots
         self.roots.clear()
         for root in status.roots:
             item = QListWidgetItem(short_path(root))
@@ -146,6 +169,11 @@ class SettingsDialog(QDialog):
             self.roots.addItem(item)
         if not status.roots:
             self.remove.setEnabled(False)
+
+    def showEvent(self, event: QShowEvent) -> None:  # noqa: N802 (Qt override)
+        if self.session.backend is not None:  # the file may have changed since (CLI)
+            self._load(self.session.backend.settings())
+        super().showEvent(event)
 
     def _add_folder(self) -> None:
         folder = QFileDialog.getExistingDirectory(self, "Add a folder to search")
@@ -157,11 +185,12 @@ class SettingsDialog(QDialog):
         if item is not None:
             self.session.remove_folder(item.data(Qt.ItemDataRole.UserRole))
 
-    def chosen_settings(self) -> UserSettings:
-        patterns = tuple(line.strip() for line in self.excludes.toPlainText().splitlines()
-                         if line.strip())
-        return UserSettings(exclude_patterns=patterns, model_dir=self.model_dir.text().strip(),
-                            threads=self.threads.value())
+    def chosen_settings(self) -> dict[str, Any]:
+        """The dialog's settings by config key (folders are saved as they change)."""
+        patterns = [line.strip() for line in self.excludes.toPlainText().splitlines()
+                    if line.strip()]
+        return {"exclude": patterns, "include_hidden": self.include_hidden.isChecked(),
+                "model_dir": self.model_dir.text().strip(), "threads": self.threads.value()}
 
     def _browse_model(self) -> None:
         folder = QFileDialog.getExistingDirectory(self, "ONNX model folder")

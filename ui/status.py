@@ -1,4 +1,4 @@
-"""The status area: counts, indexing progress, and the list of files that failed."""
+"""The status area: counts, the background service, indexing progress, failed files."""
 
 from __future__ import annotations
 
@@ -18,10 +18,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.backend import IndexStatus
+from app.backend import SERVICE_RUNNING, SERVICE_UNAVAILABLE, IndexStatus
+from ui.results import short_path
 from ui.session import Session
 
 PHASES = {"starting": "Preparing", "reading": "Reading files", "embedding": "Understanding"}
+WATCH_MODES = {"polling": "watched by polling", "offline": "offline"}
 
 
 def counts_text(status: IndexStatus) -> str:
@@ -35,52 +37,129 @@ def progress_text(phase: str, done: int, total: int) -> str:
     return f"{label} {done:,} / {total:,}" if total else f"{label}…"
 
 
+def service_text(status: IndexStatus, starting: bool = False) -> str:
+    """One line on what the background service is doing."""
+    if status.service == SERVICE_RUNNING:
+        left = status.passages - status.embedded
+        if status.queue:
+            work = f"{status.queue:,} queued"
+        elif left > 0:
+            work = f"{left:,} passages to embed"
+        else:
+            return "Indexing paused" if status.paused else "Up to date"
+        return f"Indexing paused: {work}" if status.paused else \
+            f"Indexing in the background: {work}"
+    if starting:
+        return "Starting the background service…"
+    if status.service == SERVICE_UNAVAILABLE:
+        return "Background service unavailable"
+    return "Service not running"
+
+
+def watch_text(status: IndexStatus) -> str:
+    """The folders the service cannot watch natively, and why ('' when all can)."""
+    return "\n".join(
+        f"{short_path(w.root)}: {WATCH_MODES.get(w.mode, w.mode)}"
+        + (f" ({w.note})" if w.note else "")
+        for w in status.watch if w.mode != "inotify")
+
+
 class StatusArea(QWidget):
-    """One line at the bottom of the main window."""
+    """The bottom of the main window: counts and the service's state; watch problems
+    on a second line when there are any."""
 
     def __init__(self, session: Session, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.session = session
-        layout = QHBoxLayout(self)
-        layout.setContentsMargins(8, 0, 4, 0)
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(8, 0, 4, 0)
+        outer.setSpacing(0)
+        layout = QHBoxLayout()
         layout.setSpacing(10)
+        outer.addLayout(layout)
         self.counts = QLabel(self)
         self.counts.setForegroundRole(QPalette.ColorRole.PlaceholderText)
-        self.failed = QPushButton(self)
-        self.failed.setFlat(True)
-        self.failed.setCursor(Qt.CursorShape.PointingHandCursor)
-        self.failed.setToolTip("Show the files that could not be read, and why")
+        self.failed = self._flat_button("", "Show the files that could not be read, and why")
         self.failed.clicked.connect(self.show_failures)
+        self.service = QLabel(self)
         self.phase = QLabel(self)
         self.bar = QProgressBar(self)
         self.bar.setMaximumWidth(180)
         self.bar.setMaximumHeight(14)
         self.bar.setTextVisible(False)
-        self.stop = QPushButton("Stop", self)
-        self.stop.setFlat(True)
+        self.pause = self._flat_button("Pause", "Pause background indexing; changes are "
+                                                "remembered and read when you resume")
+        self.pause.clicked.connect(lambda: session.set_paused(not self._paused()))
+        self.start = self._flat_button("Start", "Start the background service, which keeps "
+                                                "the index up to date as files change")
+        self.start.clicked.connect(lambda: session.start_service())
+        self.stop = self._flat_button("Stop", "Stop this indexing run")
         self.stop.clicked.connect(session.stop_indexing)
         layout.addWidget(self.counts)
         layout.addWidget(self.failed)
         layout.addStretch(1)
-        layout.addWidget(self.phase)
-        layout.addWidget(self.bar)
-        layout.addWidget(self.stop)
+        for w in (self.service, self.phase, self.bar, self.pause, self.start, self.stop):
+            layout.addWidget(w)
+        self.watch = QLabel(self)
+        self.watch.setForegroundRole(QPalette.ColorRole.PlaceholderText)
+        outer.addWidget(self.watch)
         session.status_changed.connect(self.set_status)
         session.indexing_changed.connect(self.set_indexing)
         session.indexing_progress.connect(self.set_progress)
+        for w in (self.failed, self.service, self.pause, self.start, self.watch):
+            w.setVisible(False)
         self.set_indexing(session.indexing)
-        self.failed.setVisible(False)
         if session.status is not None:
             self.set_status(session.status)
+
+    def _flat_button(self, text: str, tip: str) -> QPushButton:
+        button = QPushButton(text, self)
+        button.setFlat(True)
+        button.setCursor(Qt.CursorShape.PointingHandCursor)
+        button.setToolTip(tip)
+        return button
+
+    def _paused(self) -> bool:
+        status = self.session.status
+        return status is not None and status.paused
 
     def set_status(self, status: IndexStatus) -> None:
         self.counts.setText(counts_text(status))
         self.failed.setVisible(status.failed > 0)
         self.failed.setText(f"{status.failed:,} failed")
+        running = status.service == SERVICE_RUNNING
+        in_process = self.session.indexing
+        self.service.setVisible(not in_process)
+        self.service.setText(service_text(status, self.session.service_starting))
+        self.service.setToolTip(status.current_file if running else status.service_note)
+        self.pause.setVisible(running and not in_process)
+        self.pause.setText("Resume" if status.paused else "Pause")
+        self.start.setVisible(not running and not in_process and bool(status.roots)
+                              and not self.session.service_starting)
+        if not in_process:
+            busy = status.background_busy
+            self.bar.setVisible(busy)
+            if busy and status.queue and not status.paused:
+                self.bar.setRange(0, 0)  # files waiting: how many more will come is unknown
+            else:
+                self.bar.setRange(0, max(status.passages, 1))
+                self.bar.setValue(status.embedded)
+            self.bar.setToolTip(f"{status.searchable:,} files searchable by keyword, "
+                                f"{status.embedded:,} of {status.passages:,} passages "
+                                "searchable by meaning")
+        text = watch_text(status)
+        self.watch.setText(text)
+        self.watch.setVisible(bool(text))
 
     def set_indexing(self, running: bool) -> None:
         for w in (self.phase, self.bar, self.stop):
             w.setVisible(running)
+        if running:
+            self.service.setVisible(False)
+            self.pause.setVisible(False)
+            self.start.setVisible(False)
+        elif self.session.status is not None:
+            self.set_status(self.session.status)
 
     def set_progress(self, phase: str, done: int, total: int) -> None:
         self.phase.setText(progress_text(phase, done, total))

@@ -25,21 +25,20 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.backend import IndexStatus
-from engine.search import SearchResult
+from app.backend import Hit, IndexStatus
 from ui import desktop
 from ui.icons import app_icon
 from ui.main_window import handle_result_keys
 from ui.results import ResultDelegate, ResultsModel
 from ui.search import SearchController
 from ui.session import Session
-from ui.status import counts_text, progress_text
+from ui.status import counts_text, progress_text, service_text
 
 
 class QuickSearch(QWidget):
     """A frameless popup: type, Up/Down, Enter opens, Ctrl+Enter reveals, Esc hides."""
 
-    opened = Signal(object)  # the SearchResult handed to the desktop
+    opened = Signal(object)  # the Hit handed to the desktop
     show_all = Signal(str)  # open the main window on this query
 
     RADIUS = 12
@@ -129,7 +128,7 @@ class QuickSearch(QWidget):
     def _row(self) -> int:
         return self.list.currentIndex().row()
 
-    def current_result(self) -> SearchResult | None:
+    def current_result(self) -> Hit | None:
         return self.model.result(self._row())
 
     def _open(self, row: int) -> None:
@@ -223,7 +222,8 @@ class Tray(QObject):
 
     def _status(self, status: IndexStatus) -> None:
         failed = f"\n{status.failed:,} files could not be read" if status.failed else ""
-        self.icon.setToolTip(f"Deskfind\n{counts_text(status)}{failed}")
+        self.icon.setToolTip(f"Deskfind\n{counts_text(status)}{failed}\n"
+                             + service_text(status, self.session.service_starting))
 
     def _progress(self, phase: str, done: int, total: int) -> None:
         self.icon.setToolTip(f"Deskfind\n{progress_text(phase, done, total)}")

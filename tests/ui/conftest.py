@@ -1,4 +1,5 @@
-"""GUI test fixtures: a real index built once, and sessions over it."""
+"""GUI test fixtures: a real index built once, sessions over it, and a settings file of
+the test's own (the user's real config is never read or written)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from pathlib import Path  # noqa: E402
 import pytest  # noqa: E402
 
 from app.backend import Backend  # noqa: E402
+from app.config import CONFIG_ENV  # noqa: E402
 from app.context import Deskfind, Options  # noqa: E402
 from tests.helpers import write_files  # noqa: E402
 
@@ -53,9 +55,27 @@ def corpus(tmp_path_factory) -> tuple[Path, Path]:
     return root, data
 
 
+@pytest.fixture(scope="session", autouse=True)
+def isolated_config(tmp_path_factory) -> Iterator[None]:
+    """Point DESKFIND_CONFIG away from the user's settings for the whole run."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv(CONFIG_ENV, str(tmp_path_factory.mktemp("config") / "config.toml"))
+        yield
+
+
+@pytest.fixture(autouse=True)
+def config_file(tmp_path, monkeypatch) -> Path:
+    """Each test's own (initially absent) settings file, also as DESKFIND_CONFIG."""
+    path = tmp_path / "config" / "config.toml"
+    monkeypatch.setenv(CONFIG_ENV, str(path))
+    return path
+
+
 @pytest.fixture(scope="session")
-def backend(corpus) -> Iterator[Backend]:
-    b = Backend(Options(data_dir=str(corpus[1])))
+def backend(corpus, tmp_path_factory) -> Iterator[Backend]:
+    """The corpus index; its roots move from the index into a fresh settings file."""
+    config = tmp_path_factory.mktemp("corpus-config") / "config.toml"
+    b = Backend(Options(data_dir=str(corpus[1])), config)
     yield b
     b.close()
 
@@ -68,11 +88,16 @@ def make_session(qtbot):
 
     runners = []
 
+    sessions = []
+
     def make(backend, **kw) -> Session:
         runner = TaskRunner()
         runners.append(runner)
-        return Session(backend, runner, **kw)
+        sessions.append(Session(backend, runner, **kw))
+        return sessions[-1]
 
     yield make
+    for session in sessions:
+        session.stop_polling()
     for runner in runners:
         runner.wait(20_000)

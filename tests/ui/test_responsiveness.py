@@ -30,6 +30,10 @@ class SlowBackend:
         self.release = threading.Event()
         self.started: list[str] = []
         self.data_dir = "/tmp/data"
+        self.service = "stopped"
+
+    def roots(self):
+        return ["/tmp"]
 
     def search(self, query, mode="hybrid", limit=50):
         self.started.append(query)

@@ -55,11 +55,17 @@ def test_tray_tooltip_follows_the_status(qtbot, backend, make_session):
         "Quick search…", "Open Deskfind"]
 
 
-def test_settings_save_patterns_and_start_at_login(qtbot, tmp_path, make_session):
-    from app.backend import Backend
-    from app.context import Options
+def test_settings_dialog_writes_the_config_file(qtbot, tmp_path, make_session, config_file):
+    import tomllib
 
-    backend = Backend(Options(data_dir=str(tmp_path / "data")))
+    from app.backend import Backend
+    from app.config import Config
+    from app.context import Options
+    from app.service import rules_from
+
+    config_file.parent.mkdir()
+    config_file.write_text('alpha = 0.5\nexclude = ["*.tmp"]\n')
+    backend = Backend(Options(data_dir=str(tmp_path / "data")))  # finds it by DESKFIND_CONFIG
     (tmp_path / "notes").mkdir()
     backend.add_root(tmp_path / "notes")
     session = make_session(backend)
@@ -67,19 +73,45 @@ def test_settings_save_patterns_and_start_at_login(qtbot, tmp_path, make_session
     qtbot.waitUntil(lambda: session.status is not None)
     dialog = SettingsDialog(session, autostart_dir=tmp_path / "autostart")
     qtbot.addWidget(dialog)
+    dialog.show()
     assert dialog.roots.count() == 1
+    assert dialog.excludes.toPlainText() == "*.tmp"
     dialog.excludes.setPlainText("Archive\n\n*.bak\n")
+    dialog.include_hidden.setChecked(True)
     dialog.threads.setValue(2)
     dialog.autostart.setChecked(True)
     with qtbot.waitSignal(session.message):
         dialog.accept()
-    assert backend.settings.exclude_patterns == ("Archive", "*.bak")
-    assert backend.settings.walk_rules().file_excluded("old.bak")
+    saved = tomllib.loads(config_file.read_text())
+    assert saved == {"roots": [str(tmp_path / "notes")], "exclude": ["Archive", "*.bak"],
+                     "include_hidden": True, "model_dir": "", "threads": 2, "alpha": 0.5}
+    assert "# Index hidden files" in config_file.read_text()  # described, like the CLI's
+    assert rules_from(Config.load(config_file)).file_excluded("old.bak")
+    assert backend.options.threads == 2
     entry = (tmp_path / "autostart" / "deskfind.desktop").read_text()
     assert "gui --hidden" in entry
     dialog.roots.setCurrentRow(0)
     with qtbot.waitSignal(session.status_changed, timeout=5000):
         dialog.remove.click()
     qtbot.waitUntil(lambda: dialog.roots.count() == 0)
-    assert backend.roots() == []
+    assert backend.roots() == [] and tomllib.loads(config_file.read_text())["roots"] == []
     backend.close()
+
+
+def test_old_settings_json_and_index_roots_move_into_the_config(tmp_path, config_file):
+    import json
+    import tomllib
+
+    from app.backend import Backend
+    from app.context import Deskfind, Options
+
+    data = tmp_path / "data"
+    with Deskfind(Options(data_dir=str(data))) as df, df.store.write():
+        df.store.add_root(b"/srv/notes")
+    (data / "settings.json").write_text(json.dumps(
+        {"exclude_patterns": ["Archive"], "model_dir": "", "threads": 3}))
+    backend = Backend(Options(data_dir=str(data)))
+    backend.close()
+    assert tomllib.loads(config_file.read_text()) == {
+        "roots": ["/srv/notes"], "exclude": ["Archive"], "threads": 3}
+    assert not (data / "settings.json").exists()
