@@ -32,9 +32,9 @@ from pathlib import Path
 from typing import Any
 
 from app import ipc
-from app.config import Config, config_path
+from app.config import Config, config_path, walk_rules
 from app.context import Deskfind, Options
-from app.service import ServiceLock, rules_from
+from app.service import ServiceLock
 from engine.errors import EngineError, QueryError
 from engine.query import parse_query
 from engine.search import SearchResult
@@ -405,7 +405,7 @@ class Backend:
                     progress(phase, done, total)
 
             with Deskfind(self.options) as indexing:
-                return indexing.index(present, report, rules_from(self._fresh_config()))
+                return indexing.index(present, report, walk_rules(self._fresh_config()))
         finally:
             self._indexing.release()
 

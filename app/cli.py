@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from app import cli_admin, ipc
+from app.config import Config, config_path, walk_rules
 from app.context import Deskfind, Options
 from app.present import result_json
 from engine.errors import EngineError
@@ -155,10 +156,11 @@ def cmd_index(args: argparse.Namespace) -> int:
     else:  # one writer: the service owns this index
         raise UsageError("a Deskfind service is running on this index; add folders with "
                          "`deskfind roots add PATH` and it indexes them")
+    rules = walk_rules(Config.load(config_path(None)))
     progress = ProgressLine()
     with Deskfind(_options(args)) as df:
         try:
-            report = df.index(roots, progress)
+            report = df.index(roots, progress, rules)
         finally:
             progress.finish()
     print(f"indexed {report.seen} files: {report.added} new, {report.updated} changed, "

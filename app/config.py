@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +14,7 @@ import platformdirs
 from app.paths import APP_NAME
 from engine.errors import EngineError
 from engine.vectors import atomic_write
+from indexer.walk import WalkRules
 
 CONFIG_ENV = "DESKFIND_CONFIG"
 
@@ -36,6 +37,8 @@ SCHEMA: tuple[Setting, ...] = (
     Setting("roots", list, [], "Folders to index and keep up to date"),
     Setting("exclude", list, [], "Extra file or folder name patterns never indexed "
                                  "(wildcards * and ?); secrets and caches are always skipped"),
+    Setting("include", list, [], "If set, only files whose names match one of these patterns "
+                                 "are indexed (e.g. *.pdf, *.md)"),
     Setting("include_hidden", bool, False, "Index hidden files and folders (names starting "
                                            "with a dot); secret folders stay excluded"),
     Setting("max_file_mb", int, 64, "Skip files larger than this many MiB"),
@@ -48,6 +51,17 @@ SCHEMA: tuple[Setting, ...] = (
     Setting("nice", int, 10, "Scheduling niceness of the background service (0-19)"),
 )
 _BY_KEY = {s.key: s for s in SCHEMA}
+
+
+def walk_rules(config: Config) -> WalkRules:
+    """The indexer's walk rules for these settings (defaults plus the user's patterns)."""
+    base = WalkRules()
+    extra = tuple(config.get("exclude"))
+    return replace(base, excluded_dirs=base.excluded_dirs + extra,
+                   excluded_files=base.excluded_files + extra,
+                   included_files=tuple(config.get("include")),
+                   include_hidden=config.get("include_hidden"),
+                   max_file_bytes=config.get("max_file_mb") * 1024 * 1024)
 
 
 def config_path(override: str | None = None) -> Path:

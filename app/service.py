@@ -16,17 +16,15 @@ import logging
 import os
 import threading
 import time
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from app.config import Config
+from app.config import Config, walk_rules
 from app.context import Deskfind, Options
 from app.ipc import Server
 from app.present import result_json
 from engine.errors import EngineError, StoreError
 from indexer.pipeline import Indexer, IndexReport
-from indexer.walk import WalkRules
 from indexer.watch import Watcher
 
 log = logging.getLogger("deskfind.service")
@@ -56,14 +54,6 @@ class ServiceLock:
 
     def __exit__(self, *exc: object) -> None:
         os.close(self.fd)
-
-
-def rules_from(config: Config) -> WalkRules:
-    base = WalkRules()
-    return replace(base, excluded_dirs=base.excluded_dirs + tuple(config.get("exclude")),
-                   excluded_files=base.excluded_files + tuple(config.get("exclude")),
-                   include_hidden=config.get("include_hidden"),
-                   max_file_bytes=config.get("max_file_mb") * 1024 * 1024)
 
 
 class Service:
@@ -196,7 +186,7 @@ class Service:
 
     def _loop(self) -> None:
         interval = max(1, int(self.config.get("reconcile_minutes"))) * 60
-        with Indexer(self.writer.store, rules_from(self.config)) as indexer:
+        with Indexer(self.writer.store, walk_rules(self.config)) as indexer:
             while not self.stop_event.is_set():
                 self._absorb_events(indexer)
                 for root in self.watcher.dead_roots():
@@ -218,7 +208,7 @@ class Service:
         paths = self._take_pending()
         if self._reload:
             self._reload = False
-            indexer.rules = rules_from(self.config)
+            indexer.rules = walk_rules(self.config)
             self._watch_roots(full_scan=self._rescan)
             self._rescan = False
         if paths:

@@ -29,6 +29,7 @@ class WalkRules:
     include_hidden: bool = False
     max_file_bytes: int = 64 * 1024 * 1024
     extensions: frozenset[str] | None = field(default=None)  # None: every extension
+    included_files: tuple[str, ...] = ()  # when set, only file names matching one of these
 
     def dir_excluded(self, name: str, rel: str) -> bool:
         if name.startswith(".") and not self.include_hidden:
@@ -38,6 +39,9 @@ class WalkRules:
 
     def file_excluded(self, name: str) -> bool:
         if name.startswith(".") and not self.include_hidden:
+            return True
+        if self.included_files and not any(fnmatch.fnmatchcase(name, p)
+                                           for p in self.included_files):
             return True
         return any(fnmatch.fnmatchcase(name, p) for p in self.excluded_files)
 

@@ -90,3 +90,15 @@ def test_roots_add_list_remove(tmp_path):
     assert out.strip() == "no results"
     missing = _cli(tmp_path, "roots", "add", str(tmp_path / "nope"), check=False)
     assert missing.returncode == 1 and "not a folder" in missing.stderr
+
+
+def test_include_and_exclude_patterns_shape_what_is_indexed(tmp_path):
+    folder = tmp_path / "mixed"
+    write_files(folder, {"keep.md": "puffin notes", "skip.txt": "puffin text",
+                         "Archive/old.md": "puffin archive"})
+    _cli(tmp_path, "config", "include", "*.md")
+    _cli(tmp_path, "config", "exclude", "Archive")
+    out = _cli(tmp_path, "index", str(folder)).stdout
+    assert "indexed 1 files" in out
+    found = _cli(tmp_path, "search", "puffin", "--mode", "lexical").stdout
+    assert "keep.md" in found and "skip.txt" not in found and "old.md" not in found
