@@ -136,7 +136,7 @@ class Embedder(ABC):
 class OnnxEmbedder(Embedder):
     """An ONNX encoder run with onnxruntime on the CPU."""
 
-    def __init__(self, spec: ModelSpec, *, threads: int = 0, batch_size: int = 32) -> None:
+    def __init__(self, spec: ModelSpec, *, threads: int = 0, batch_size: int = 4) -> None:
         import onnxruntime as ort
         from tokenizers import Tokenizer
 
@@ -153,9 +153,12 @@ class OnnxEmbedder(Embedder):
         options.intra_op_num_threads = threads or min(4, os.cpu_count() or 1)
         options.inter_op_num_threads = 1
         options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-        # The CPU arena keeps the largest buffer it ever saw; with inputs of varied
-        # length it only grows.  Without it memory follows the current batch.
-        options.enable_cpu_mem_arena = False
+        # The CPU arena keeps the largest buffers it ever saw.  Inputs are capped at
+        # batch_size x max_length tokens, so that is a fixed ceiling, and the arena pays:
+        # measured on 2 cores with MiniLM int8 (400 Cranfield docs), batches of 4 with
+        # the arena ran 6.0k tok/s against 5.0k without it and 3.2k for batches of 32
+        # without it, with RSS flat over thousands of varied-length passages.
+        options.enable_cpu_mem_arena = True
         options.log_severity_level = 3
         try:
             self.session = ort.InferenceSession(
