@@ -376,7 +376,7 @@ class MainWindow(QMainWindow):
     def open_current(self) -> None:
         r = self.current_result()
         if r is not None:
-            desktop.open_file(r.path)
+            desktop.open_file(r.path, r.page)
 
     def reveal_current(self) -> None:
         r = self.current_result()

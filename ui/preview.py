@@ -391,8 +391,10 @@ class PreviewPane(QWidget):
                 self._load_pdf(target, exact=True)
 
     def open_current(self) -> None:
+        """Open the file; a PDF at the page the preview shows."""
         if self.result is not None:
-            desktop.open_file(self.result.path)
+            page = self.pdf_page.page if self.pdf_page is not None else self.result.page
+            desktop.open_file(self.result.path, page)
 
     def reveal_current(self) -> None:
         if self.result is not None:

@@ -134,7 +134,7 @@ class QuickSearch(QWidget):
     def _open(self, row: int) -> None:
         r = self.model.result(row)
         if r is not None:
-            desktop.open_file(r.path)
+            desktop.open_file(r.path, r.page)
             self.opened.emit(r)
             self.hide()
 

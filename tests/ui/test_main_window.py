@@ -15,7 +15,8 @@ from ui.main_window import MainWindow
 @pytest.fixture
 def window(qtbot, backend, make_session, monkeypatch):
     opened: list[tuple[str, bytes]] = []
-    monkeypatch.setattr("ui.desktop.open_file", lambda p: opened.append(("open", p)))
+    monkeypatch.setattr("ui.desktop.open_file",
+                        lambda p, page=None: opened.append(("open", p)))
     monkeypatch.setattr("ui.desktop.reveal_file", lambda p: opened.append(("reveal", p)))
     session = make_session(backend)
     win = MainWindow(session)

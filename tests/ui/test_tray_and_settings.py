@@ -12,7 +12,7 @@ from ui.tray import QuickSearch, Tray
 @pytest.fixture
 def popup(qtbot, backend, make_session, monkeypatch):
     opened: list[bytes] = []
-    monkeypatch.setattr("ui.desktop.open_file", opened.append)
+    monkeypatch.setattr("ui.desktop.open_file", lambda p, page=None: opened.append(p))
     session = make_session(backend)
     widget = QuickSearch(session)
     widget.opened_paths = opened
@@ -59,9 +59,8 @@ def test_settings_dialog_writes_the_config_file(qtbot, tmp_path, make_session, c
     import tomllib
 
     from app.backend import Backend
-    from app.config import Config
+    from app.config import Config, walk_rules
     from app.context import Options
-    from app.service import rules_from
 
     config_file.parent.mkdir()
     config_file.write_text('alpha = 0.5\nexclude = ["*.tmp"]\n')
@@ -86,7 +85,7 @@ def test_settings_dialog_writes_the_config_file(qtbot, tmp_path, make_session, c
     assert saved == {"roots": [str(tmp_path / "notes")], "exclude": ["Archive", "*.bak"],
                      "include_hidden": True, "model_dir": "", "threads": 2, "alpha": 0.5}
     assert "# Index hidden files" in config_file.read_text()  # described, like the CLI's
-    assert rules_from(Config.load(config_file)).file_excluded("old.bak")
+    assert walk_rules(Config.load(config_file)).file_excluded("old.bak")
     assert backend.options.threads == 2
     entry = (tmp_path / "autostart" / "deskfind.desktop").read_text()
     assert "gui --hidden" in entry
