@@ -89,6 +89,9 @@ def build_parser() -> argparse.ArgumentParser:
                                    "folder and settings management.")
     p.add_argument("--hidden", action="store_true",
                    help="start in the tray without showing the window (when a tray exists)")
+    p.add_argument("--quick", action="store_true",
+                   help="show the quick-search popup (of the running app, if one runs); "
+                        "bind this to a key in your desktop's keyboard settings")
     p.add_argument("--screenshot", metavar="DIR",
                    help="open the windows on a demo index, save PNGs into DIR and exit")
     _common(p)
@@ -279,7 +282,7 @@ def cmd_gui(args: argparse.Namespace) -> int:
         raise UsageError(f"the GUI needs PySide6 ({exc}); install it with "
                          "'pip install pyside6'") from exc
     shots = Path(args.screenshot).expanduser() if args.screenshot else None
-    return run_gui(_options(args), hidden=args.hidden, screenshot_dir=shots)
+    return run_gui(_options(args), hidden=args.hidden, screenshot_dir=shots, quick=args.quick)
 
 
 COMMANDS = {"index": cmd_index, "search": cmd_search, "status": cmd_status, "eval": cmd_eval,

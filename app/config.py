@@ -92,11 +92,11 @@ class Config:
     @classmethod
     def load(cls, path: Path) -> Config:
         values: dict[str, Any] = {}
-        if path.is_file():
-            try:
+        try:
+            if path.is_file():
                 values = tomllib.loads(path.read_text(encoding="utf-8"))
-            except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-                raise ConfigError(f"cannot read settings {path}: {exc}") from exc
+        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+            raise ConfigError(f"cannot read settings {path}: {exc}") from exc
         for key, value in values.items():
             if key in _BY_KEY:
                 values[key] = _check(_BY_KEY[key], value)

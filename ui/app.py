@@ -19,6 +19,7 @@ from ui.icons import app_icon
 from ui.main_window import MainWindow
 from ui.session import Session
 from ui.settings import SettingsDialog
+from ui.single import SingleInstance
 from ui.tasks import TaskRunner
 from ui.tray import QuickSearch, Tray
 
@@ -78,6 +79,13 @@ class DeskfindGui(QObject):
         self.window.activateWindow()
         self.window.focus_search()
 
+    def handle_request(self, request: str) -> None:
+        """Another `deskfind gui` start: show the popup (--quick) or the window."""
+        if request == "quick":
+            self.popup.popup()
+        else:
+            self.show_window()
+
     def _show_all(self, text: str) -> None:
         self.popup.hide()
         self.window.field.setText(text)
@@ -111,8 +119,8 @@ class DeskfindGui(QObject):
             self.session.backend.close()
 
 
-def run_gui(options: Options, *, hidden: bool = False, screenshot_dir: Path | None = None
-            ) -> int:
+def run_gui(options: Options, *, hidden: bool = False, screenshot_dir: Path | None = None,
+            quick: bool = False) -> int:
     app = QApplication.instance() or QApplication(sys.argv[:1])
     assert isinstance(app, QApplication)
     app.setApplicationName("Deskfind")
@@ -122,10 +130,17 @@ def run_gui(options: Options, *, hidden: bool = False, screenshot_dir: Path | No
         from ui.screenshots import take_screenshots
 
         return take_screenshots(app, screenshot_dir)
+    instance = SingleInstance(paths.data_dir(options.data_dir), app)
+    if instance.forward("quick" if quick else "show"):
+        return 0  # the running app shows itself
+    instance.listen()
     runner = TaskRunner(app)
     session = open_session(options, runner, start_service=True)
     gui = DeskfindGui(app, session, options)
-    if not (hidden and gui.tray is not None):
+    instance.requested.connect(gui.handle_request)
+    if quick:
+        gui.popup.popup()
+    elif not (hidden and gui.tray is not None):
         gui.show_window()
     return app.exec()
 

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QPalette, QShowEvent
+from PySide6.QtGui import QGuiApplication, QPalette, QShowEvent
 from PySide6.QtWidgets import (
     QCheckBox,
     QDialog,
@@ -34,6 +34,7 @@ from ui import autostart
 from ui.icons import app_icon
 from ui.results import short_path
 from ui.session import Session
+from ui.single import QUICK_COMMAND
 
 DESCRIPTIONS = {s.key: s.description for s in SCHEMA}
 
@@ -67,6 +68,7 @@ class SettingsDialog(QDialog):
         self.autostart = QCheckBox("Start Deskfind in the tray when I log in", self)
         self.autostart.setChecked(autostart.is_enabled(self.autostart_dir))
         layout.addWidget(self.autostart)
+        layout.addLayout(self._shortcut_row())
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Save
                                    | QDialogButtonBox.StandardButton.Cancel, self)
         buttons.accepted.connect(self.accept)
@@ -77,6 +79,21 @@ class SettingsDialog(QDialog):
         session.status_changed.connect(self._show_roots)
         if session.status is not None:
             self._show_roots(session.status)
+
+    def _shortcut_row(self) -> QHBoxLayout:
+        """The command to bind to a key: Qt cannot grab a global hotkey portably."""
+        row = QHBoxLayout()
+        label = QLabel("Quick search from anywhere: bind", self)
+        self.quick_command = QLineEdit(QUICK_COMMAND, self)
+        self.quick_command.setReadOnly(True)
+        self.quick_command.setToolTip("Add this command as a custom shortcut in your "
+                                      "desktop's keyboard settings")
+        copy = QPushButton("Copy", self)
+        copy.clicked.connect(lambda: QGuiApplication.clipboard().setText(QUICK_COMMAND))
+        row.addWidget(label)
+        row.addWidget(self.quick_command, 1)
+        row.addWidget(copy)
+        return row
 
     def _folders_box(self) -> QGroupBox:
         box = QGroupBox("Folders to search", self)

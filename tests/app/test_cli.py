@@ -17,7 +17,8 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def deskfind(*args: str, data: Path, check: bool = True) -> subprocess.CompletedProcess:
-    env = {**os.environ, "DESKFIND_DATA_DIR": str(data), "PYTHONPATH": str(REPO)}
+    env = {**os.environ, "DESKFIND_DATA_DIR": str(data), "PYTHONPATH": str(REPO),
+           "DESKFIND_CONFIG": f"{data}.config.toml"}  # never the user's own settings
     proc = subprocess.run([sys.executable, "-m", "app.cli", *args], capture_output=True,
                           text=True, env=env, stdin=subprocess.DEVNULL, timeout=300)
     if check:
@@ -143,7 +144,8 @@ def test_search_without_an_index_says_how_to_make_one(tmp_path):
 
 def _as_other_user(args: list[str], data: Path) -> subprocess.CompletedProcess:
     """Run the CLI as `nobody` when we are root (root ignores file permissions)."""
-    env = {**os.environ, "DESKFIND_DATA_DIR": str(data), "PYTHONPATH": str(REPO)}
+    env = {**os.environ, "DESKFIND_DATA_DIR": str(data), "PYTHONPATH": str(REPO),
+           "DESKFIND_CONFIG": f"{data}.config.toml"}
     prefix: list[str] = []
     if os.geteuid() == 0:
         prefix = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
