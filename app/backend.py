@@ -38,6 +38,7 @@ from app.service import ServiceLock
 from engine.errors import EngineError, QueryError
 from engine.query import parse_query
 from engine.search import SearchResult
+from engine.sentences import best_sentences
 from engine.snippets import Snippet, match_spans
 from indexer import extract as extract_module
 from indexer.errors import ExtractionError
@@ -128,6 +129,7 @@ class Hit:
     char_start: int  # the best passage's span in the document text
     char_end: int
     snippet: Snippet
+    sentence: tuple[int, int] | None = None  # the snippet's sentence closest in meaning
 
     @classmethod
     def from_result(cls, r: SearchResult) -> Hit:
@@ -141,8 +143,6 @@ class Hit:
         passage = d.get("passage") or {}
         modified = datetime.fromisoformat(str(d["modified"])).timestamp()
         spans = tuple((int(a), int(b)) for a, b in d.get("highlights", ()))
-        # result_json has no snippet offset; 0 only loses the leading "…" of a snippet
-        # that starts inside its passage.
         snippet = Snippet(str(d.get("snippet", "")), spans, int(d.get("snippet_offset", 0)))
         return cls(path=path, display_path=str(d["path"]), title=str(d.get("title") or ""),
                    ext=str(d.get("ext", "")), mtime_ns=int(modified * 1e9),
@@ -195,6 +195,23 @@ class Backend:
         with self._lock:
             return [Hit.from_result(r)
                     for r in self._df.searcher().search(query, limit=limit, mode=mode)]
+
+    def mark_sentences(self, query: str, hits: list[Hit]) -> list[Hit]:
+        """`hits` with the snippet sentence closest in meaning to `query` marked."""
+        snippets = [h.snippet.text for h in hits]
+        spans: list[Any] | None = None
+        if self.service == SERVICE_RUNNING:
+            try:
+                reply = self._call({"op": "best_sentences", "query": query,
+                                    "passages": snippets}, timeout=30.0)
+                spans = list(reply["spans"])
+            except ipc.ServiceUnavailable:
+                log.warning("the service stopped answering; marking sentences here")
+        if spans is None:
+            with self._lock:
+                spans = best_sentences(self._df.embedder(), query, snippets)
+        return [replace(h, sentence=tuple(span) if span else None)  # type: ignore[arg-type]
+                for h, span in zip(hits, spans, strict=True)]
 
     @staticmethod
     def highlight_terms(query: str) -> tuple[str, ...]:

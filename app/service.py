@@ -24,6 +24,7 @@ from app.context import Deskfind, Options
 from app.ipc import Server
 from app.present import result_json
 from engine.errors import EngineError, StoreError
+from engine.sentences import best_sentences
 from indexer.pipeline import Indexer, IndexReport
 from indexer.watch import Watcher
 
@@ -32,6 +33,7 @@ log = logging.getLogger("deskfind.service")
 QUIET_SECONDS = 0.3  # a burst of events is handled once it pauses this long…
 MAX_DEBOUNCE_SECONDS = 2.0  # …or after this long, whichever comes first
 BATCH = 256
+MAX_MARKED = 20  # passages per sentence-marking request
 
 
 class ServiceLock:
@@ -109,6 +111,12 @@ class Service:
                     str(request.get("query", "")), limit=int(request.get("limit", 10)),
                     mode=str(request.get("mode", "hybrid")))
             return {"results": [result_json(r) for r in results]}
+        if op == "best_sentences":
+            passages = [str(p) for p in request.get("passages", [])][:MAX_MARKED]
+            with self._search_lock:
+                spans = best_sentences(self.reader.embedder(), str(request.get("query", "")),
+                                       passages)
+            return {"spans": [list(s) if s else None for s in spans]}
         if op == "status":
             return self.status()
         if op == "reload":

@@ -62,3 +62,12 @@ def best_window(text: str, terms: Sequence[str], width: int = 320) -> Snippet:
         end = space if space > start + width // 2 else end
     inside = tuple((a - start, b - start) for a, b in spans if a >= start and b <= end)
     return Snippet(text[start:end], inside, start)
+
+
+_SENTENCE = re.compile(r"\S(?:.*?)(?:[.!?](?=\s|$)|(?=\n\s*\n)|$)", re.S)
+
+
+def sentence_spans(text: str) -> list[tuple[int, int]]:
+    """Sentences of `text` as [start, end) spans: ends at . ! ? before a space, or at a
+    blank line; every non-space character lies in exactly one span."""
+    return [(m.start(), m.end()) for m in _SENTENCE.finditer(text)]

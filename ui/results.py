@@ -131,6 +131,15 @@ class ResultsModel(QAbstractListModel):
             return r
         return None
 
+    def mark(self, query: str, hits: Sequence[Hit]) -> None:
+        """Replace the first results by the same hits with their sentence marked."""
+        if query != self.query or not hits:
+            return  # a newer search has replaced these results
+        for row, hit in enumerate(hits[:len(self.results)]):
+            if hit.path == self.results[row].path:
+                self.results[row] = hit
+        self.dataChanged.emit(self.index(0), self.index(len(hits) - 1))
+
     def result(self, row: int) -> Hit | None:
         return self.results[row] if 0 <= row < len(self.results) else None
 
@@ -245,21 +254,33 @@ class ResultDelegate(QStyledItemDelegate):
 
     def _snippet(self, painter: QPainter, r: Hit, font: QFont, pal: QPalette,
                  area: QRectF) -> None:
-        text, spans = flatten(r.snippet.text, r.snippet.spans)
+        marked = [r.sentence] if r.sentence else []
+        text, moved = flatten(r.snippet.text, [*marked, *r.snippet.spans])
         if r.snippet.offset > 0 or r.char_start > 0:
-            text, spans = "…" + text, [(a + 1, b + 1) for a, b in spans]
-        draw_highlighted(painter, text, spans, font, pal, area, self.snippet_lines)
+            text, moved = "…" + text, [(a + 1, b + 1) for a, b in moved]
+        sentence = moved[0] if marked and moved else None
+        spans = moved[1:] if sentence else moved
+        draw_highlighted(painter, text, spans, font, pal, area, self.snippet_lines, sentence)
 
 
 def draw_highlighted(painter: QPainter, text: str, spans: Sequence[tuple[int, int]],
-                     font: QFont, pal: QPalette, area: QRectF, max_lines: int) -> None:
-    """Wrap `text` into at most `max_lines` lines, highlighted words bold on a tint."""
+                     font: QFont, pal: QPalette, area: QRectF, max_lines: int,
+                     sentence: tuple[int, int] | None = None) -> None:
+    """Wrap `text` into at most `max_lines` lines, highlighted words bold on a tint and
+    the sentence closest in meaning underlined in the accent colour."""
     back, fore = match_colors(pal)
+    ranges = []
+    if sentence is not None:
+        meaning = QTextCharFormat()
+        meaning.setUnderlineStyle(QTextCharFormat.UnderlineStyle.SingleUnderline)
+        meaning.setUnderlineColor(pal.color(QPalette.ColorRole.Highlight))
+        rng = QTextLayout.FormatRange()
+        rng.start, rng.length, rng.format = sentence[0], sentence[1] - sentence[0], meaning
+        ranges.append(rng)
     fmt = QTextCharFormat()
     fmt.setFontWeight(QFont.Weight.Bold)
     fmt.setBackground(back)
     fmt.setForeground(fore)
-    ranges = []
     for a, b in spans:
         rng = QTextLayout.FormatRange()
         rng.start, rng.length, rng.format = a, b - a, fmt

@@ -13,6 +13,8 @@ from engine.errors import EngineError
 from ui.results import ResultsModel
 from ui.session import Session
 
+MARKED_RESULTS = 5  # results whose closest sentence is marked after they are shown
+
 # Type filter choices: label → extensions (empty: any type).
 FILE_TYPES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("Any type", ()),
@@ -133,6 +135,10 @@ class SearchController(QObject):
     def _done(self, query: str, results: list) -> None:
         self.last_query = query
         self.model.set_results(results, query)
+        if self.mode != "lexical" and results:
+            # Marking costs embeddings: shown results first, the marks a moment later.
+            self.session.mark_sentences(query, results[:MARKED_RESULTS], self.key,
+                                        lambda hits: self.model.mark(query, hits))
         self.searching.emit(False)
         self.finished.emit(query, len(results), time.monotonic() - self._started)
 

@@ -86,6 +86,15 @@ class Session(QObject):
             return
         self.runner.run(lambda: backend.search(query, mode, limit), on_done, on_error, key=key)
 
+    def mark_sentences(self, query: str, hits: list[Any], key: str,
+                       on_done: Callable[[Any], None]) -> None:
+        """Mark each hit's sentence closest in meaning, off-thread; failures are quiet."""
+        backend = self.backend
+        if backend is not None:
+            self.runner.run(lambda: backend.mark_sentences(query, hits), on_done,
+                            lambda exc: log.warning("sentence marking failed: %s", exc),
+                            key=f"{key}-sentences")
+
     # -- status -------------------------------------------------------------------------
 
     def start_polling(self) -> None:

@@ -212,3 +212,13 @@ def test_kill_9_at_random_points_loses_nothing(service):
         assert store.counts().embedded == store.counts().chunks == len(version)
     finally:
         store.close()
+
+
+def test_the_service_marks_the_sentence_closest_in_meaning(service):
+    svc, _ = service
+    svc.start()
+    passage = "The meeting moved to Thursday. The printer upstairs is jammed with paper."
+    reply = ipc.call(svc.data, {"op": "best_sentences", "query": "copier paper stuck",
+                                "passages": [passage, "One sentence only"]})
+    (a, b), none = reply["spans"]
+    assert "printer" in passage[a:b] and none is None

@@ -143,3 +143,14 @@ def test_broken_index_still_opens_and_explains(qtbot, tmp_path):
     win = MainWindow(session)
     qtbot.addWidget(win)
     assert win.pages.currentWidget() is win.error_page
+
+
+def test_the_sentence_closest_in_meaning_is_marked_after_the_results(qtbot, window):
+    paths = search(qtbot, window, "when is the fruit ready to pick", mode="hybrid")
+    assert paths[0].endswith("tomatoes.md")
+    qtbot.waitUntil(lambda: window.model.results[0].sentence is not None, timeout=20_000)
+    hit = window.model.results[0]
+    a, b = hit.sentence
+    assert "ripen" in hit.snippet.text[a:b]
+    search(qtbot, window, "tomatoes", mode="lexical")  # keyword mode: nothing to mark
+    assert all(r.sentence is None for r in window.model.results)
