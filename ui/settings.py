@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (
     QGroupBox,
     QHBoxLayout,
     QLabel,
+    QLayout,
     QLineEdit,
     QListWidget,
     QListWidgetItem,
@@ -59,9 +60,12 @@ class SettingsDialog(QDialog):
         self.autostart_dir = autostart_dir or autostart.autostart_dir()
         self.setWindowTitle("Deskfind settings")
         self.setWindowIcon(app_icon())
-        self.resize(620, 640)
+        self.resize(640, 700)
         layout = QVBoxLayout(self)
         layout.setSpacing(12)
+        # Word-wrapped notes make Qt underestimate the boxes' heights; never go below
+        # what the contents need.
+        layout.setSizeConstraint(QLayout.SizeConstraint.SetMinimumSize)
         layout.addWidget(self._folders_box())
         layout.addWidget(self._exclude_box())
         layout.addWidget(self._engine_box())
@@ -100,7 +104,8 @@ class SettingsDialog(QDialog):
         v = QVBoxLayout(box)
         self.roots = QListWidget(box)
         self.roots.setAlternatingRowColors(True)
-        self.roots.setMinimumHeight(110)
+        self.roots.setMinimumHeight(90)
+        self.roots.setMaximumHeight(140)
         self.roots.setToolTip(DESCRIPTIONS["roots"])
         v.addWidget(self.roots)
         row = QHBoxLayout()
