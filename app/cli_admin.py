@@ -18,20 +18,22 @@ Command = Callable[[argparse.Namespace], int]
 
 
 def add_parsers(sub: Any, common: Callable[[argparse.ArgumentParser], None]) -> None:
+    def finish(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--config", metavar="FILE", help="settings file (default: platform's)")
+        common(p)
+
     p = sub.add_parser("service", help="run the background indexer and query server",
                        description="Watch the configured roots, keep the index up to date "
                                    "and answer searches from the CLI and GUI. Runs until "
                                    "stopped (Ctrl+C, SIGTERM or `deskfind service --stop`).")
     p.add_argument("--stop", action="store_true", help="ask a running service to stop")
-    p.add_argument("--config", metavar="FILE", help="settings file (default: platform's)")
-    common(p)
+    finish(p)
 
     p = sub.add_parser("roots", help="list, add or remove the folders Deskfind keeps indexed",
                        description="Manage the folders the service indexes and watches.")
     p.add_argument("action", choices=("list", "add", "remove"), help="what to do")
     p.add_argument("paths", nargs="*", metavar="PATH", help="folders to add or remove")
-    p.add_argument("--config", metavar="FILE", help="settings file (default: platform's)")
-    common(p)
+    finish(p)
 
     p = sub.add_parser("config", help="show or change settings",
                        description="Without arguments, list every setting with its value "
@@ -39,8 +41,7 @@ def add_parsers(sub: Any, common: Callable[[argparse.ArgumentParser], None]) -> 
                                    "comma-separated).")
     p.add_argument("key", nargs="?", help="setting to change")
     p.add_argument("value", nargs="?", help="new value")
-    p.add_argument("--config", metavar="FILE", help="settings file (default: platform's)")
-    common(p)
+    finish(p)
 
 
 def _options(args: argparse.Namespace, config: Config) -> Options:

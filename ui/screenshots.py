@@ -99,7 +99,9 @@ def take_screenshots(app: QApplication, out: Path) -> int:
         dialog = gui.show_settings()
         dialog.excludes.setPlainText("Archive\n*.bak")
         wait_until(lambda: dialog.roots.count() > 0, 5000)
-        dialog.layout().activate()  # settle the layout after the contents reloaded
+        layout = dialog.layout()
+        if layout is not None:  # settle the layout after the contents reloaded
+            layout.activate()
         app.processEvents()
         _save(dialog, out / "settings.png")
         dialog.reject()
