@@ -114,6 +114,8 @@ class Service:
         if op == "best_sentences":
             passages = [str(p) for p in request.get("passages", [])][:MAX_MARKED]
             with self._search_lock:
+                if self.stop_event.is_set():  # shutting down: never start the model now
+                    return {"spans": [None] * len(passages)}
                 spans = best_sentences(self.reader.embedder(), str(request.get("query", "")),
                                        passages)
             return {"spans": [list(s) if s else None for s in spans]}
@@ -171,7 +173,10 @@ class Service:
             finally:
                 server.close()
                 self.watcher.stop()
-                self.reader.close()
+                # A request still embedding on a handler thread must finish first: the
+                # process exiting under onnxruntime's threads aborts it.
+                with self._search_lock:
+                    self.reader.close()
                 self.writer.close()
         return 0
 

@@ -69,5 +69,6 @@ _SENTENCE = re.compile(r"\S(?:.*?)(?:[.!?](?=\s|$)|(?=\n\s*\n)|$)", re.S)
 
 def sentence_spans(text: str) -> list[tuple[int, int]]:
     """Sentences of `text` as [start, end) spans: ends at . ! ? before a space, or at a
-    blank line; every non-space character lies in exactly one span."""
-    return [(m.start(), m.end()) for m in _SENTENCE.finditer(text)]
+    blank line; every non-space character lies in exactly one span, and every span
+    starts and ends on one."""
+    return [(m.start(), m.start() + len(m.group().rstrip())) for m in _SENTENCE.finditer(text)]

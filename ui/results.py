@@ -102,6 +102,13 @@ def match_colors(palette: QPalette) -> tuple[QColor, QColor]:
     return mix(base, accent, 0.45 if dark else 0.25), palette.color(QPalette.ColorRole.Text)
 
 
+def meaning_color(palette: QPalette) -> QColor:
+    """Background of the sentence closest in meaning: a wash, fainter than word marks."""
+    base = palette.color(QPalette.ColorRole.Base)
+    accent = palette.color(QPalette.ColorRole.Highlight)
+    return mix(base, accent, 0.2 if base.lightnessF() < 0.5 else 0.1)
+
+
 class ResultsModel(QAbstractListModel):
     """Search results in rank order, with the query that produced them."""
 
@@ -135,10 +142,13 @@ class ResultsModel(QAbstractListModel):
         """Replace the first results by the same hits with their sentence marked."""
         if query != self.query or not hits:
             return  # a newer search has replaced these results
-        for row, hit in enumerate(hits[:len(self.results)]):
-            if hit.path == self.results[row].path:
+        rows = min(len(hits), len(self.results))
+        for row, hit in enumerate(hits[:rows]):
+            shown = self.results[row]
+            if (hit.path, hit.char_start) == (shown.path, shown.char_start):
                 self.results[row] = hit
-        self.dataChanged.emit(self.index(0), self.index(len(hits) - 1))
+        if rows:
+            self.dataChanged.emit(self.index(0), self.index(rows - 1))
 
     def result(self, row: int) -> Hit | None:
         return self.results[row] if 0 <= row < len(self.results) else None
@@ -267,13 +277,12 @@ def draw_highlighted(painter: QPainter, text: str, spans: Sequence[tuple[int, in
                      font: QFont, pal: QPalette, area: QRectF, max_lines: int,
                      sentence: tuple[int, int] | None = None) -> None:
     """Wrap `text` into at most `max_lines` lines, highlighted words bold on a tint and
-    the sentence closest in meaning underlined in the accent colour."""
+    the sentence closest in meaning on a fainter wash (word marks are drawn over it)."""
     back, fore = match_colors(pal)
     ranges = []
     if sentence is not None:
         meaning = QTextCharFormat()
-        meaning.setUnderlineStyle(QTextCharFormat.UnderlineStyle.SingleUnderline)
-        meaning.setUnderlineColor(pal.color(QPalette.ColorRole.Highlight))
+        meaning.setBackground(meaning_color(pal))
         rng = QTextLayout.FormatRange()
         rng.start, rng.length, rng.format = sentence[0], sentence[1] - sentence[0], meaning
         ranges.append(rng)

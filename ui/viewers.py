@@ -40,8 +40,11 @@ def page_argv(exec_line: str, path: str, page: int) -> list[str] | None:
     if not words:
         return None
     program = words[0]
-    build = PAGE_ARGV.get(os.path.basename(program))
-    return None if build is None else build(program, path, page)
+    name = os.path.basename(program)
+    build = PAGE_ARGV.get(name)
+    if build is None or (name == "qpdfview" and "#" in path):  # '#' would end its path
+        return None
+    return build(program, path, page)
 
 
 def desktop_exec(desktop_id: str, data_dirs: list[Path]) -> str | None:

@@ -7,13 +7,15 @@ from engine.sentences import best_sentences
 from engine.snippets import sentence_spans
 
 
-@given(st.text(alphabet=st.sampled_from("ab .!?\n"), max_size=200))
+@given(st.one_of(st.text(alphabet=st.sampled_from("ab .!?\n\t"), max_size=200),
+                 st.text(max_size=200)))
 def test_sentences_cover_every_character_once_in_order(text):
     spans = sentence_spans(text)
     last = 0
     covered = set()
     for a, b in spans:
-        assert last <= a < b <= len(text)
+        assert last <= a < b <= len(text)  # inside the text, ordered, not overlapping
+        assert not text[a].isspace() and not text[b - 1].isspace()
         covered.update(range(a, b))
         last = b
     assert {i for i, c in enumerate(text) if not c.isspace()} <= covered
@@ -23,6 +25,8 @@ def test_sentences_end_at_punctuation_and_blank_lines():
     text = "First one. Second one?\n\nThird after a gap! v1.2 stays whole"
     assert [text[a:b] for a, b in sentence_spans(text)] == [
         "First one.", "Second one?", "Third after a gap!", "v1.2 stays whole"]
+    text = "A line  \n\n  next one. "
+    assert [text[a:b] for a, b in sentence_spans(text)] == ["A line", "next one."]
 
 
 def test_the_sentence_closest_in_meaning_is_chosen(real_embedder):

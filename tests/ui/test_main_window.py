@@ -154,3 +154,51 @@ def test_the_sentence_closest_in_meaning_is_marked_after_the_results(qtbot, wind
     assert "ripen" in hit.snippet.text[a:b]
     search(qtbot, window, "tomatoes", mode="lexical")  # keyword mode: nothing to mark
     assert all(r.sentence is None for r in window.model.results)
+
+
+def _meaning_pixels(window, row: int) -> int:
+    from PySide6.QtGui import QColor
+
+    from ui.results import meaning_color
+
+    image = window.list.viewport().grab().toImage()
+    rect = window.list.visualRect(window.model.index(row))
+    wash = meaning_color(window.list.palette()).rgb()
+    return sum(1 for y in range(rect.top(), rect.bottom(), 2)
+               for x in range(rect.left(), rect.right(), 2)
+               if QColor(image.pixel(x, y)).rgb() == wash)
+
+
+def test_the_delegate_washes_the_marked_sentence_once_the_answer_arrives(qtbot, window):
+    search(qtbot, window, "when is the fruit ready to pick", mode="hybrid")
+    qtbot.waitUntil(lambda: window.model.results[0].sentence is not None, timeout=20_000)
+    query = window.model.query
+    unmarked = dataclasses.replace(window.model.results[0], sentence=None)
+    window.model.set_results([unmarked, *window.model.results[1:]], query)
+    assert _meaning_pixels(window, 0) == 0
+    window.session.mark_sentences(query, [unmarked], "test-mark",
+                                  lambda hits: window.model.mark(query, hits))
+    qtbot.waitUntil(lambda: window.model.results[0].sentence is not None, timeout=20_000)
+    assert _meaning_pixels(window, 0) > 50
+
+
+def test_a_marking_answer_for_older_results_is_dropped(qtbot, window):
+    search(qtbot, window, "when is the fruit ready to pick", mode="hybrid")
+    old_query, old = window.model.query, window.model.results[0]
+    marked = dataclasses.replace(old, sentence=(0, 5))
+    search(qtbot, window, "error 0x80070005", mode="lexical")
+    before = list(window.model.results)
+    window.model.mark(old_query, [marked])  # the answer for the earlier query, late
+    assert window.model.results == before
+    window.model.mark(window.model.query,  # same query, but not the hit it shows
+                      [dataclasses.replace(marked, char_start=marked.char_start + 1)])
+    assert window.model.results == before
+
+
+def test_enter_opens_a_pdf_result_at_its_page(qtbot, window, monkeypatch):
+    opened = []
+    monkeypatch.setattr("ui.desktop.open_file", lambda p, page=None: opened.append(page))
+    search(qtbot, window, "quarterly revenue subscription", mode="lexical")
+    assert window.current_result().display_path.endswith("report.pdf")
+    qtbot.keyClick(window.field, Qt.Key.Key_Return)
+    assert opened == [2]

@@ -26,6 +26,7 @@ def test_known_viewers_get_the_page_and_the_path_as_one_argument(exec_line, expe
     ("evince %U", "/a.pdf", 0),
     ('evince "unbalanced', "/a.pdf", 3),
     ("", "/a.pdf", 3),
+    ("qpdfview %F", "/notes#2.pdf", 3),  # its page suffix would be ambiguous
 ])
 def test_anything_else_falls_back_to_the_desktop(exec_line, path, page):
     assert page_argv(exec_line, path, page) is None
@@ -39,3 +40,22 @@ def test_the_exec_line_is_read_from_the_first_matching_data_dir(tmp_path):
         "[Desktop Action new-window]\nExec=evince --new-window\n")
     assert desktop_exec("org.gnome.Evince.desktop", [first, second]) == "evince %U"
     assert desktop_exec("missing.desktop", [first, second]) is None
+
+
+def test_open_file_launches_the_viewer_without_a_shell_or_falls_back(monkeypatch):
+    from ui import desktop
+
+    started, urls = [], []
+    monkeypatch.setattr(desktop.QProcess, "startDetached",
+                        lambda prog, args: started.append([prog, *args]) or (True, 1))
+    monkeypatch.setattr(desktop.QDesktopServices, "openUrl",
+                        lambda url: urls.append(url.toLocalFile()) or True)
+    monkeypatch.setattr(desktop, "default_pdf_exec", lambda: "okular %U")
+    assert desktop.open_file(HOSTILE.encode(), 4)
+    assert started == [["okular", "-p", "4", "--", HOSTILE]] and urls == []
+    assert desktop.open_file(b"/home/u/notes.txt", 4)  # not a PDF: the desktop opens it
+    assert desktop.open_file(b"/home/u/a.pdf", None)  # no page: the desktop opens it
+    monkeypatch.setattr(desktop, "default_pdf_exec", lambda: "firefox %u")
+    assert desktop.open_file(b"/home/u/a.pdf", 4)
+    assert len(started) == 1
+    assert urls == ["/home/u/notes.txt", "/home/u/a.pdf", "/home/u/a.pdf"]
