@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from app import cli_admin, ipc
+from app import bench, cli_admin, ipc
 from app.config import Config, config_path, walk_rules
 from app.context import Deskfind, Options
 from app.present import result_json
@@ -82,6 +82,18 @@ def build_parser() -> argparse.ArgumentParser:
     _common(p)
 
     cli_admin.add_parsers(sub, _common)
+
+    p = sub.add_parser("bench", help="measure embedding, vector search and query speed",
+                       description="Benchmark the embedding pipeline against the bare model, "
+                                   "the vector index against exact search (recall, memory, "
+                                   "latency, filtered recall) and end-to-end hybrid query "
+                                   "latency on a generated index. All figures come from one "
+                                   "run; nothing is written outside a temporary folder.")
+    p.add_argument("--quick", action="store_true",
+                   help="small sizes (20k vectors, 50k passages) that finish in minutes")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument("--only", choices=bench.BENCHES, metavar="|".join(bench.BENCHES),
+                   help="run one benchmark instead of all three")
 
     p = sub.add_parser("gui", help="open the search window and tray quick search",
                        description="Open the desktop app: search-as-you-type window with "
@@ -286,7 +298,7 @@ def cmd_gui(args: argparse.Namespace) -> int:
 
 
 COMMANDS = {"index": cmd_index, "search": cmd_search, "status": cmd_status, "eval": cmd_eval,
-            "gui": cmd_gui}
+            "gui": cmd_gui, "bench": bench.cmd_bench}
 COMMANDS.update(cli_admin.COMMANDS)
 
 

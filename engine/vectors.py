@@ -9,18 +9,21 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import struct
 import tempfile
 import threading
 from abc import ABC, abstractmethod
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any, BinaryIO
 
 import numpy as np
 
 from engine.errors import EngineError
 
 MAGIC = b"DFHNSW01"
+_BLOCK = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -152,59 +155,82 @@ class HnswIndex(VectorIndex):
         return np.fromiter(sorted(self._live), dtype=np.int64, count=len(self._live))
 
     def save(self, path: Path, header: IndexHeader) -> None:
-        """Write header + graph to `path` atomically (temp file, fsync, rename)."""
+        """Write header + graph to `path` atomically (temp file, fsync, rename).
+
+        The graph is streamed from hnswlib's own file, never held in memory a second time:
+        at a million vectors it is 1.7 GB.
+        """
         with self._lock, tempfile.TemporaryDirectory(dir=path.parent) as tmp:
             raw = Path(tmp) / "graph.bin"
             self._index.save_index(str(raw))
-            payload = raw.read_bytes()
-        meta = json.dumps({**asdict(header), "live": len(self._live),
-                           "payload_sha256": hashlib.sha256(payload).hexdigest(),
-                           "payload_len": len(payload)}).encode()
-        live = np.fromiter(sorted(self._live), dtype=np.int64, count=len(self._live))
-        body = MAGIC + struct.pack("<II", len(meta), len(live)) + meta + live.tobytes() + payload
-        atomic_write(path, body)
+            live = np.fromiter(sorted(self._live), dtype=np.int64, count=len(self._live))
+            digest = hashlib.sha256()
+            with raw.open("rb") as fh:
+                for block in iter(lambda: fh.read(_BLOCK), b""):
+                    digest.update(block)
+            meta = json.dumps({**asdict(header), "live": len(self._live),
+                               "payload_sha256": digest.hexdigest(),
+                               "payload_len": raw.stat().st_size}).encode()
+            head = MAGIC + struct.pack("<II", len(meta), len(live)) + meta + live.tobytes()
+            atomic_write(path, head, raw)
 
     @classmethod
     def load(cls, path: Path, expected: IndexHeader | None = None) -> tuple[HnswIndex, IndexHeader]:
         """Read an index written by `save`; raise EngineError if it is damaged or foreign."""
         try:
-            blob = path.read_bytes()
+            with path.open("rb") as fh, tempfile.TemporaryDirectory(dir=path.parent) as tmp:
+                header, meta, live = _read_head(fh, path, expected)
+                raw = Path(tmp) / "graph.bin"
+                digest, size = hashlib.sha256(), 0
+                with raw.open("wb") as out:
+                    for block in iter(lambda: fh.read(_BLOCK), b""):
+                        digest.update(block)
+                        out.write(block)
+                        size += len(block)
+                if size != meta.get("payload_len") or \
+                        digest.hexdigest() != meta.get("payload_sha256"):
+                    raise EngineError(f"{path} is truncated or corrupted")
+                index = cls(header.dim)
+                index._index.load_index(str(raw), max_elements=0)
         except OSError as exc:
             raise EngineError(f"cannot read {path}: {exc.strerror}") from exc
-        if len(blob) < 16 or blob[:8] != MAGIC:
-            raise EngineError(f"{path} is not a Deskfind vector index")
-        meta_len, n_live = struct.unpack("<II", blob[8:16])
-        try:
-            meta = json.loads(blob[16:16 + meta_len])
-            header = IndexHeader(meta["model_id"], int(meta["dim"]), int(meta["count"]),
-                                 int(meta["generation"]))
-        except (ValueError, KeyError, TypeError) as exc:
-            raise EngineError(f"{path} has a damaged header") from exc
-        if expected is not None and (header.model_id, header.dim) != (expected.model_id,
-                                                                      expected.dim):
-            raise EngineError(f"{path} was built for {header.model_id}/{header.dim}")
-        start = 16 + meta_len
-        payload = blob[start + 8 * n_live:]
-        if (len(payload) != meta.get("payload_len")
-                or hashlib.sha256(payload).hexdigest() != meta.get("payload_sha256")):
-            raise EngineError(f"{path} is truncated or corrupted")
-        live = np.frombuffer(blob[start:start + 8 * n_live], dtype=np.int64)
-        index = cls(header.dim)
-        with tempfile.TemporaryDirectory(dir=path.parent) as tmp:
-            raw = Path(tmp) / "graph.bin"
-            raw.write_bytes(payload)
-            index._index.load_index(str(raw), max_elements=0)
         index._index.set_num_threads(1)
         index._live = set(live.tolist())
         return index, header
 
 
-def atomic_write(path: Path, data: bytes) -> None:
-    """Replace `path` with `data` so readers see the old or the new file, never a mix."""
+def _read_head(fh: BinaryIO, path: Path,
+               expected: IndexHeader | None) -> tuple[IndexHeader, dict[str, Any], np.ndarray]:
+    """Header, metadata and live labels of an index file; leaves `fh` at the graph."""
+    start = fh.read(16)
+    if len(start) < 16 or start[:8] != MAGIC:
+        raise EngineError(f"{path} is not a Deskfind vector index")
+    meta_len, n_live = struct.unpack("<II", start[8:16])
+    try:
+        meta = json.loads(fh.read(meta_len))
+        header = IndexHeader(meta["model_id"], int(meta["dim"]), int(meta["count"]),
+                             int(meta["generation"]))
+    except (ValueError, KeyError, TypeError) as exc:
+        raise EngineError(f"{path} has a damaged header") from exc
+    if expected is not None and (header.model_id, header.dim) != (expected.model_id,
+                                                                  expected.dim):
+        raise EngineError(f"{path} was built for {header.model_id}/{header.dim}")
+    labels = fh.read(8 * n_live)
+    if len(labels) != 8 * n_live:
+        raise EngineError(f"{path} is truncated or corrupted")
+    return header, meta, np.frombuffer(labels, dtype=np.int64)
+
+
+def atomic_write(path: Path, data: bytes, then: Path | None = None) -> None:
+    """Replace `path` with `data` (followed by the file `then`, streamed) so readers see
+    the old or the new file, never a mix."""
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
+            if then is not None:
+                with then.open("rb") as src:
+                    shutil.copyfileobj(src, fh, _BLOCK)
             fh.flush()
             os.fsync(fh.fileno())
         os.chmod(tmp, 0o600)

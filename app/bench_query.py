@@ -1,0 +1,131 @@
+"""End-to-end query benchmark: `Searcher.search` on a generated index of n passages.
+
+Passages are generated text (Zipf-distributed words, about 180 words each, ten per
+file) written through `Store` in large transactions, so FTS5 indexes them as usual;
+their vectors are the synthetic int8 vectors of the vector benchmark, written with
+`Store.put_vectors`.  Queries are embedded with the real default model.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from app.bench import log, percentiles_ms, timed
+from app.bench_vectors import DIM, SYNTHETIC_MODEL, cache_path, synthetic_blocks
+from engine.dense import DenseIndex
+from engine.embedder import OnnxEmbedder, default_model
+from engine.ids import ChunkId
+from engine.quantize import quantize
+from engine.search import Searcher
+from engine.store import ChunkInput, FileRecord, Store
+
+VOCABULARY = 30_000
+PER_FILE = 10
+FILES_PER_TRANSACTION = 5_000
+SYLLABLES = ("ka ri to mi su ne lo pa ve di ro an el um or is at en il ar "
+             "sto pre tra qua lin mor").split()
+
+
+def vocabulary(size: int) -> np.ndarray:
+    """`size` distinct made-up words, shortest first (Zipf gives them the most weight)."""
+    words: list[str] = []
+    length = 1
+    while len(words) < size:
+        for i in range(len(SYLLABLES) ** length):
+            parts, rest = [], i
+            for _ in range(length):
+                parts.append(SYLLABLES[rest % len(SYLLABLES)])
+                rest //= len(SYLLABLES)
+            words.append("".join(parts))
+            if len(words) == size:
+                break
+        length += 1
+    return np.array(words, dtype=object)
+
+
+def zipf_ranks(rng: np.random.Generator, count: int) -> np.ndarray:
+    return np.minimum(rng.zipf(1.1, count), VOCABULARY) - 1
+
+
+def build_store(store: Store, n_chunks: int, words: np.ndarray) -> None:
+    rng = np.random.default_rng(11)
+    n_files = -(-n_chunks // PER_FILE)
+    made = 0
+    for first in range(0, n_files, FILES_PER_TRANSACTION):
+        with store.write():
+            for f in range(first, min(first + FILES_PER_TRANSACTION, n_files)):
+                count = min(PER_FILE, n_chunks - made)
+                lengths = rng.integers(120, 240, count)
+                tokens = words[zipf_ranks(rng, int(lengths.sum()))]
+                bounds = np.concatenate([[0], np.cumsum(lengths)])
+                chunks = [ChunkInput(i, " ".join(tokens[bounds[i]:bounds[i + 1]]), 0, 0)
+                          for i in range(count)]
+                title = " ".join(words[zipf_ranks(rng, 4)])
+                path = f"/bench/{f // 1000}/{f}.txt"
+                fid = store.upsert_file(FileRecord(path.encode(), path, "txt", title, 1, f,
+                                                   None), "indexed")
+                store.replace_chunks(fid, title, chunks)
+                made += count
+        log(f"query: {made:,}/{n_chunks:,} passages")
+    ids = store.chunk_ids_where("1", ())
+    start = 0
+    for block in synthetic_blocks(n_chunks):
+        with store.write():
+            part = [ChunkId(int(i)) for i in ids[start:start + len(block)]]
+            store.put_vectors(SYNTHETIC_MODEL, part, quantize(block))
+        start += len(block)
+
+
+def queries(words: np.ndarray, count: int) -> list[str]:
+    """Two to four words each, drawn from the middle of the frequency range."""
+    rng = np.random.default_rng(5)
+    return [" ".join(words[rng.integers(50, 5000, int(rng.integers(2, 5)))])
+            for _ in range(count)]
+
+
+def run(work: Path, *, quick: bool, n_chunks: int | None = None) -> dict[str, Any]:
+    n = n_chunks or (50_000 if quick else 1_000_000)
+    folder = work / "query-index"
+    folder.mkdir()
+    try:
+        return _run(folder, n, work, 50 if quick else 100)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _run(folder: Path, n: int, work: Path, count: int) -> dict[str, Any]:
+    words = vocabulary(VOCABULARY)
+    store = Store.open(folder / "index.sqlite3")
+    try:
+        build_s = timed(lambda: build_store(store, n, words))
+        cache = folder / "vectors.hnsw"
+        reused = cache_path(work, n).exists()  # the vector benchmark's graph of these vectors
+        if reused:
+            shutil.copyfile(cache_path(work, n), cache)
+        embedder = OnnxEmbedder(default_model(), threads=2)
+        dense = DenseIndex(store, SYNTHETIC_MODEL, DIM, cache)
+        searcher = Searcher(store, lambda: (embedder, dense))
+        log("query: loading the dense index")
+        load_s = timed(lambda: searcher.search("warm up", limit=10))
+        texts = queries(words, count)
+        modes: dict[str, Any] = {}
+        for mode in ("hybrid", "lexical", "dense"):
+            log(f"query: {mode}")
+            times = [timed(lambda t=t, m=mode: searcher.search(t, limit=10, mode=m))  # type: ignore[misc]
+                     for t in texts]
+            p50, p95 = percentiles_ms(times)
+            modes[mode] = {"p50_ms": p50, "p95_ms": p95}
+        embed_times = [timed(lambda t=t: embedder.embed_query(t)) for t in texts]  # type: ignore[misc]
+        embed_p50, _ = percentiles_ms(embed_times)
+        db_bytes = sum(p.stat().st_size for p in folder.glob("index.sqlite3*"))
+    finally:
+        store.close()
+    return {"n_chunks": n, "queries": count, "p50_ms": modes["hybrid"]["p50_ms"],
+            "p95_ms": modes["hybrid"]["p95_ms"], "modes": modes,
+            "query_embedding_p50_ms": embed_p50, "build_s": round(build_s, 1),
+            "first_search_s": round(load_s, 2), "graph_from_vector_bench": reused,
+            "database_bytes": db_bytes, "time_unit": "ms per search, limit 10"}

@@ -1,0 +1,57 @@
+"""`deskfind bench` driven as a subprocess: the report's shape and sanity, never its speed."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def bench(*args: str) -> dict:
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    proc = subprocess.run([sys.executable, "-m", "app.cli", "bench", *args],
+                          capture_output=True, text=True, env=env, stdin=subprocess.DEVNULL,
+                          timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stdout)  # exactly one object on stdout
+
+
+def _is_share(x: object) -> bool:
+    return isinstance(x, float | int) and 0.0 <= x <= 1.0
+
+
+def test_quick_vector_benchmark_reports_sane_figures():
+    report = bench("--quick", "--json", "--only", "vectors")
+    assert "embed" not in report and "query" not in report
+    v = report["vectors"]
+    assert v["n"] == 20_000
+    assert _is_share(v["recall@10"]) and v["recall@10"] > 0.5
+    assert set(v["filtered_recall@10"]) == {"1%", "10%"}
+    assert all(_is_share(x) for x in v["filtered_recall@10"].values())
+    assert v["bytes_per_vector"] > 0
+    assert 0 < v["p50_ms"] <= v["p95_ms"]
+    assert {r["path"] for r in v["runs"]} == {"exact", "hnsw"}
+    for run in v["runs"]:
+        assert run["build_s"] >= 0 and run["bytes_per_vector"] > 0
+        for name in ("1%", "10%"):
+            assert _is_share(run["filtered"][name]["recall@10"])
+
+
+def test_bench_rejects_an_unknown_benchmark():
+    proc = subprocess.run([sys.executable, "-m", "app.cli", "bench", "--only", "nope"],
+                          capture_output=True, text=True, cwd=REPO, timeout=60)
+    assert proc.returncode == 2 and "invalid choice" in proc.stderr
+
+
+@pytest.mark.slow
+def test_quick_embedding_benchmark_reports_every_variant():
+    e = bench("--quick", "--json", "--only", "embed")["embed"]  # about a minute on 2 cores
+    assert e["texts"] > 0 and e["tokens"] > 0
+    for key in ("pipeline_tok_s", "bare_tok_s", "naive_tok_s"):
+        assert e[key] > 0, key
+    assert "torch_tok_s" in e  # None unless torch and transformers are installed
+    assert e["pipeline_vs_bare_ratio"] > 0 and e["pipeline_vs_naive_ratio"] > 0
