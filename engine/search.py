@@ -137,11 +137,13 @@ class Searcher:
             alpha = ranking.query_alpha(alpha, max(lexical.values()) / ideal)
         fused = ranking.fuse(lexical, dense, mode=mode, alpha=alpha,
                              method=self.settings.fusion, ideal=ideal)
-        rows = self.store.chunk_rows(list(fused))
-        owner = {c: int(rows[c].file_id) for c in fused if c in rows}
+        # Only the owning file is needed to aggregate; text is fetched for what is shown.
+        owner = {c: int(f) for c, f in self.store.chunk_owners(list(fused)).items()}
         ranked = ranking.aggregate({c: f for c, f in fused.items() if c in owner}, owner)
         terms = q.highlight_terms
-        return [self._result(rows[chunk], f, terms) for _, chunk, f in ranked[:limit]]
+        shown = ranked[:limit]
+        rows = self.store.chunk_rows([chunk for _, chunk, _ in shown])
+        return [self._result(rows[chunk], f, terms) for _, chunk, f in shown if chunk in rows]
 
     def _ideal_bm25(self, q: ParsedQuery) -> float:
         words = " ".join([*q.keyword_terms, *q.phrases])

@@ -256,6 +256,17 @@ class Store:
 
     # -- chunks -------------------------------------------------------------------------
 
+    def chunk_owners(self, ids: Sequence[ChunkId]) -> dict[ChunkId, FileId]:
+        """The file of each passage that still exists (no text: cheap for many ids)."""
+        out: dict[ChunkId, FileId] = {}
+        for start in range(0, len(ids), 500):
+            part = ids[start:start + 500]
+            marks = ",".join("?" * len(part))
+            for r in self.conn.execute(
+                    f"SELECT id, file_id FROM chunks WHERE id IN ({marks})", part):
+                out[ChunkId(r[0])] = FileId(r[1])
+        return out
+
     def chunk_rows(self, ids: Sequence[ChunkId]) -> dict[ChunkId, ChunkRow]:
         if not ids:
             return {}
