@@ -91,7 +91,7 @@ def cranfield_dir() -> Path | None:
     return path if (path / "corpus.jsonl").is_file() else None
 
 
-def run_benchmarks(only: str | None, quick: bool) -> dict[str, Any]:
+def run_benchmarks(only: str | None, quick: bool, spectrum: str = "real") -> dict[str, Any]:
     from app import bench_embed, bench_query, bench_vectors
 
     report: dict[str, Any] = {"quick": quick, "machine": machine()}
@@ -103,7 +103,7 @@ def run_benchmarks(only: str | None, quick: bool) -> dict[str, Any]:
             report["embed"] = bench_embed.run(quick=quick)
         if "vectors" in chosen:
             log("vectors")
-            report["vectors"] = bench_vectors.run(work, quick=quick)
+            report["vectors"] = bench_vectors.run(work, quick=quick, spectrum=spectrum)
         if "query" in chosen:
             log("query")
             report["query"] = bench_query.run(work, quick=quick)
@@ -111,7 +111,7 @@ def run_benchmarks(only: str | None, quick: bool) -> dict[str, Any]:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    report = run_benchmarks(args.only, args.quick)
+    report = run_benchmarks(args.only, args.quick, args.spectrum)
     if args.json:
         print(json.dumps(report))
     else:

@@ -1,9 +1,13 @@
 """Vector search benchmark: the product's dense path against exact float32 search.
 
-Synthetic data: unit vectors scattered around 1,000 Gaussian cluster centres, so
-neighbourhoods have structure as real embeddings do.  Vectors are quantized to int8 and
-served by `DenseIndex` exactly as from the store (graph or exhaustive scan, exact int8
-rescoring), and compared with an exact float32 search over the original vectors.
+Synthetic data shaped like real sentence embeddings: MiniLM vectors of Cranfield and
+Python documentation have eigenvalues falling as a power law (exponent 0.96) and a mean
+direction of norm 0.4 (engine.projection).  The generator draws Gaussian clusters with
+that spectrum around that mean, in a fixed random rotation, and normalises.  Vectors are
+quantized to int8 and served by `DenseIndex` exactly as from the store (reduced graph or
+exhaustive scan, exact int8 rescoring), and compared with an exact float32 search over
+the original vectors.  `--spectrum flat` gives the old isotropic clusters, the hardest
+case for a linear reduction.
 """
 
 from __future__ import annotations
@@ -16,62 +20,97 @@ from typing import Any, cast
 import numpy as np
 
 from app.bench import log, peak_rss_bytes, percentiles_ms, reset_peak_rss, rss_bytes
-from engine.dense import DEFAULT_GRAPH_THRESHOLD, DenseIndex
+from engine.dense import DEFAULT_GRAPH_THRESHOLD, RESCORE_POOL, DenseIndex
+from engine.projection import reduced_dim
 from engine.quantize import QuantizedVectors, quantize
 from engine.store import Store
 
 DIM = 384
 CENTRES = 1000
-NOISE = 0.05  # per coordinate: the noise norm is about 1, a cosine of ~0.7 to the centre
 SEED = 20240607
 SYNTHETIC_MODEL = "bench-synthetic-384"
 K = 10
 QUERIES = 200
 FILTERS = {"1%": 0.01, "10%": 0.10}
 BLOCK = 65_536
+# Measured on MiniLM-L6 vectors (engine.projection): eigenvalue ~ rank^-0.96, mean norm 0.4.
+SPECTRUM_EXPONENT = 0.96
+MEAN_NORM = 0.4
+# Share of the variance between cluster centres; the rest is spread within clusters.
+CENTRE_SHARE = 0.75
+FLAT_NOISE = 0.05  # the flat spectrum's noise per coordinate (cosine ~0.7 to the centre)
 
 
-def synthetic_blocks(n: int, seed: int = SEED) -> Iterator[np.ndarray]:
+class Shape:
+    """The distribution synthetic vectors are drawn from ('real' or 'flat' spectrum)."""
+
+    def __init__(self, spectrum: str = "real") -> None:
+        rng = np.random.default_rng(SEED)
+        self.spectrum = spectrum
+        if spectrum == "flat":
+            self.scales = np.full(DIM, FLAT_NOISE, np.float32)
+            centres = rng.standard_normal((CENTRES, DIM)).astype(np.float32)
+            self.centres = centres / np.linalg.norm(centres, axis=1, keepdims=True)
+            self.rotation = None
+            self.mean = np.zeros(DIM, np.float32)
+            return
+        sd = np.arange(1, DIM + 1, dtype=np.float64) ** (-SPECTRUM_EXPONENT / 2)
+        sd /= np.sqrt((sd ** 2).sum())  # total variance 1 before the mean is added
+        self.scales = (sd * np.sqrt(1 - CENTRE_SHARE)).astype(np.float32)
+        self.centres = (rng.standard_normal((CENTRES, DIM)) * sd
+                        * np.sqrt(CENTRE_SHARE)).astype(np.float32)
+        rotation, _ = np.linalg.qr(rng.standard_normal((DIM, DIM)))
+        self.rotation = rotation.astype(np.float32)
+        # Norm of the mean relative to a typical vector's spread, as measured.
+        self.mean = (MEAN_NORM / np.sqrt(1 - MEAN_NORM ** 2) * self.rotation[:, 0]
+                     ).astype(np.float32)
+
+    def draw(self, rng: np.random.Generator, size: int) -> np.ndarray:
+        block = self.centres[rng.integers(0, CENTRES, size)]
+        block += rng.standard_normal((size, DIM), dtype=np.float32) * self.scales
+        if self.rotation is not None:
+            block = block @ self.rotation.T + self.mean
+        block /= np.linalg.norm(block, axis=1, keepdims=True)
+        return block
+
+
+def synthetic_blocks(n: int, seed: int = SEED, shape: Shape | None = None) -> Iterator[np.ndarray]:
     """`n` clustered unit vectors (float32), in blocks; the same seed gives the same set."""
-    centres = np.random.default_rng(SEED).standard_normal((CENTRES, DIM)).astype(np.float32)
-    centres /= np.linalg.norm(centres, axis=1, keepdims=True)
+    shape = shape or Shape()
     rng = np.random.default_rng(seed)
     for start in range(0, n, BLOCK):
-        size = min(BLOCK, n - start)
-        block = centres[rng.integers(0, CENTRES, size)]
-        block += rng.standard_normal((size, DIM), dtype=np.float32) * NOISE
-        block /= np.linalg.norm(block, axis=1, keepdims=True)
-        yield block
-
-
-def synthetic_codes(n: int) -> QuantizedVectors:
-    """The int8 form of `synthetic_blocks(n)`, as the store would hold it."""
-    codes = np.empty((n, DIM), np.int8)
-    scales = np.empty(n, np.float32)
-    start = 0
-    for block in synthetic_blocks(n):
-        q = quantize(block)
-        codes[start:start + len(block)], scales[start:start + len(block)] = q.codes, q.scales
-        start += len(block)
-    return QuantizedVectors(codes, scales)
+        yield shape.draw(rng, min(BLOCK, n - start))
 
 
 class SyntheticStore:
-    """The two `Store` methods `DenseIndex` reads, serving vectors held in memory.
+    """The `Store` methods `DenseIndex` reads, serving int8 vectors held in memory.
 
     Each load returns fresh arrays, as a load from SQLite does, so the index's own
-    memory shows in the RSS measurement.
+    memory shows in the RSS measurement.  Its version is the number of vectors, which
+    is what a store that received them in one go reports, so the query benchmark can
+    reuse the graph saved here.
     """
 
     def __init__(self, ids: np.ndarray, vectors: QuantizedVectors) -> None:
         self.ids, self.vectors = ids, vectors
 
-    def vectors_generation(self) -> int:
-        return 1
+    def vector_version(self) -> int:
+        return len(self.ids)
+
+    def vector_changes(self, since: int) -> tuple[int, np.ndarray] | None:
+        return (since, np.zeros(0, np.int64)) if since == len(self.ids) else None
 
     def load_vectors(self, model_id: str, dim: int) -> tuple[np.ndarray, QuantizedVectors]:
         return self.ids.copy(), QuantizedVectors(self.vectors.codes.copy(),
                                                  self.vectors.scales.copy())
+
+    def vectors_for(self, model_id: str, ids: np.ndarray | list[int],
+                    dim: int) -> tuple[np.ndarray, QuantizedVectors]:
+        wanted = np.unique(np.asarray(ids, dtype=np.int64))
+        pos = np.minimum(np.searchsorted(self.ids, wanted), len(self.ids) - 1)
+        rows = pos[self.ids[pos] == wanted]
+        return self.ids[rows], QuantizedVectors(self.vectors.codes[rows],
+                                                self.vectors.scales[rows])
 
 
 def _top_k_rows(sims: np.ndarray, k: int) -> np.ndarray:
@@ -80,8 +119,8 @@ def _top_k_rows(sims: np.ndarray, k: int) -> np.ndarray:
     return np.take_along_axis(part, order, axis=1)
 
 
-def ground_truth(n: int, queries: np.ndarray,
-                 masks: dict[str, np.ndarray]) -> tuple[dict[str, np.ndarray], QuantizedVectors]:
+def ground_truth(n: int, queries: np.ndarray, masks: dict[str, np.ndarray],
+                 shape: Shape) -> tuple[dict[str, np.ndarray], QuantizedVectors]:
     """Exact float32 top-k row numbers per filter ('all' and each mask), and the int8 set."""
     names = ["all", *masks]
     best_sims = {m: np.full((len(queries), 0), -np.inf, np.float32) for m in names}
@@ -89,7 +128,7 @@ def ground_truth(n: int, queries: np.ndarray,
     codes = np.empty((n, DIM), np.int8)
     scales = np.empty(n, np.float32)
     start = 0
-    for block in synthetic_blocks(n):
+    for block in synthetic_blocks(n, shape=shape):
         stop = start + len(block)
         q = quantize(block)
         codes[start:stop], scales[start:stop] = q.codes, q.scales
@@ -152,30 +191,34 @@ def measure_path(store: SyntheticStore, path: str, cache: Path, queries: np.ndar
     return result
 
 
-def run_size(n: int, work: Path) -> list[dict[str, Any]]:
+def run_size(n: int, work: Path, shape: Shape) -> list[dict[str, Any]]:
     rng = np.random.default_rng(SEED + n)
-    queries = next(synthetic_blocks(QUERIES, seed=SEED + 1))
+    queries = next(synthetic_blocks(QUERIES, seed=SEED + 1, shape=shape))
     masks = {name: rng.random(n) < share for name, share in FILTERS.items()}
-    log(f"vectors: ground truth for {n:,} vectors")
-    truth, vectors = ground_truth(n, queries, masks)
+    log(f"vectors: ground truth for {n:,} vectors ({shape.spectrum} spectrum)")
+    truth, vectors = ground_truth(n, queries, masks, shape)
     ids = np.arange(1, n + 1, dtype=np.int64)
     allowed = {name: ids[mask] for name, mask in masks.items()}
     store = SyntheticStore(ids, vectors)
     runs = []
     for path in ("exact", "hnsw"):
         log(f"vectors: {path} at {n:,}")
-        runs.append(measure_path(store, path, cache_path(work, n), queries, truth, allowed))
+        cache = cache_path(work, n, shape.spectrum)
+        runs.append({"spectrum": shape.spectrum,
+                     **measure_path(store, path, cache, queries, truth, allowed)})
     return runs
 
 
-def cache_path(work: Path, n: int) -> Path:
+def cache_path(work: Path, n: int, spectrum: str = "real") -> Path:
     """Where the graph over `synthetic_blocks(n)` is cached; the query benchmark reuses it."""
-    return work / f"vectors-{SYNTHETIC_MODEL}-{n}.hnsw"
+    return work / f"vectors-{SYNTHETIC_MODEL}-{spectrum}-{n}.hnsw"
 
 
-def run(work: Path, *, quick: bool, sizes: tuple[int, ...] | None = None) -> dict[str, Any]:
+def run(work: Path, *, quick: bool, sizes: tuple[int, ...] | None = None,
+        spectrum: str = "real") -> dict[str, Any]:
     sizes = sizes or ((20_000,) if quick else (100_000, 1_000_000))
-    runs = [r for n in sizes for r in run_size(n, work)]
+    shape = Shape(spectrum)
+    runs = [r for n in sizes for r in run_size(n, work, shape)]
     # The headline figures: the largest set, on the path the product picks at that size.
     product = "exact" if sizes[-1] < DEFAULT_GRAPH_THRESHOLD else "hnsw"
     main = next(r for r in runs if r["n"] == sizes[-1] and r["path"] == product)
@@ -183,4 +226,5 @@ def run(work: Path, *, quick: bool, sizes: tuple[int, ...] | None = None) -> dic
                                             "p50_ms", "p95_ms", "filtered_recall@10")}
     return {**headline, "memory": "RSS delta of the process across DenseIndex.refresh() "
                                   "(after gc): what the index keeps resident",
+            "spectrum": spectrum, "graph_dim": reduced_dim(DIM), "rescore_pool": RESCORE_POOL,
             "k": K, "queries": QUERIES, "dim": DIM, "runs": runs}

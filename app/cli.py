@@ -94,6 +94,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument("--only", choices=bench.BENCHES, metavar="|".join(bench.BENCHES),
                    help="run one benchmark instead of all three")
+    p.add_argument("--spectrum", choices=("real", "flat"), default="real",
+                   help="synthetic vectors shaped like real embeddings (default) or "
+                        "isotropic clusters, the hardest case for the reduced graph")
 
     p = sub.add_parser("gui", help="open the search window and tray quick search",
                        description="Open the desktop app: search-as-you-type window with "

@@ -79,5 +79,6 @@ class Deskfind:
         indexer = Indexer(self.store, rules)
         indexer.scan([bytes(r) for r in roots], report, progress)
         indexer.embed_pending(self.embedder(), report, progress)
-        self.dense().refresh()  # brings the cached graph up to date and saves it
+        self.dense().refresh()  # brings the graph up to date with the new vectors
+        self.dense().save()
         return report

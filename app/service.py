@@ -240,5 +240,10 @@ class Service:
         self.phase = "embedding"
         done = indexer.embed_pending(self.writer.embedder(), self.report, limit=64)
         if 0 < done < 64:  # caught up: bring the vector cache file up to date once
-            self.writer.dense().refresh()
+            # The searching side's index, not a second copy: at a million passages
+            # each copy is hundreds of megabytes.
+            with self._search_lock:
+                dense = self.reader.dense()
+                dense.refresh()
+            dense.save()
         return bool(done)

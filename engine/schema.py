@@ -8,7 +8,7 @@ from pathlib import Path
 
 from engine.errors import StoreError
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 # Each entry upgrades the schema from version i to i + 1.  Never edit a released entry:
 # append a new one, so every existing database walks the same path.
@@ -88,6 +88,22 @@ MIGRATIONS: list[str] = [
         path        BLOB PRIMARY KEY,
         enqueued_at REAL NOT NULL
     );
+    """,
+    # 3: a log of vector changes, so a reader brings its in-memory index up to date with
+    # the vectors that changed instead of reloading them all (a million at scale).
+    """
+    CREATE TABLE vector_log (
+        seq      INTEGER PRIMARY KEY AUTOINCREMENT,
+        chunk_id INTEGER NOT NULL
+    );
+    CREATE TRIGGER vectors_log_ai AFTER INSERT ON vectors BEGIN
+        INSERT INTO vector_log(chunk_id) VALUES (new.chunk_id);
+    END;
+    CREATE TRIGGER vectors_log_ad AFTER DELETE ON vectors BEGIN
+        INSERT INTO vector_log(chunk_id) VALUES (old.chunk_id);
+    END;
+    -- Log entries up to this seq have been deleted; a reader older than that reloads.
+    INSERT INTO meta(key, value) VALUES ('vector_log_trimmed', '0');
     """,
 ]
 

@@ -314,10 +314,44 @@ class Store:
             "SELECT chunk_id, scale, data FROM vectors WHERE model_id = ? ORDER BY chunk_id",
             (model_id,),
         ).fetchall()
-        ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
-        scales = np.fromiter((r[1] for r in rows), dtype=np.float32, count=len(rows))
-        codes = np.frombuffer(b"".join(r[2] for r in rows), dtype=np.int8)
-        return ids, QuantizedVectors(codes.reshape(len(rows), dim), scales)
+        return _vector_rows(rows, dim)
+
+    def vectors_for(self, model_id: str, ids: Sequence[int] | np.ndarray,
+                    dim: int) -> tuple[np.ndarray, QuantizedVectors]:
+        """The vectors of those `ids` that have one from `model_id`, ordered by chunk id."""
+        wanted = sorted({int(i) for i in ids})
+        rows: list[tuple[int, float, bytes]] = []
+        for start in range(0, len(wanted), _ID_BATCH):
+            part = wanted[start:start + _ID_BATCH]
+            rows.extend(self.conn.execute(
+                f"SELECT chunk_id, scale, data FROM vectors WHERE chunk_id IN "
+                f"({','.join('?' * len(part))}) AND model_id = ? ORDER BY chunk_id",
+                (*part, model_id)))
+        return _vector_rows(rows, dim)
+
+    def vector_version(self) -> int:
+        """Grows with every vector added, replaced or removed (the change log's last seq)."""
+        row = self.conn.execute(
+            "SELECT seq FROM sqlite_sequence WHERE name = 'vector_log'").fetchone()
+        return int(row[0]) if row else 0
+
+    def vector_changes(self, since: int) -> tuple[int, np.ndarray] | None:
+        """(version, ids of chunks whose vector changed after version `since`), or None
+        when the log no longer reaches back that far and the caller must reload."""
+        if since < int(self.get_meta("vector_log_trimmed") or 0):
+            return None
+        rows = self.conn.execute(
+            "SELECT seq, chunk_id FROM vector_log WHERE seq > ? ORDER BY seq", (since,)
+        ).fetchall()
+        version = rows[-1][0] if rows else since
+        return version, np.unique(np.fromiter((r[1] for r in rows), np.int64, len(rows)))
+
+    def trim_vector_log(self, keep: int) -> None:
+        """Forget all but the last `keep` log entries (call inside `write()`)."""
+        cut = self.vector_version() - keep
+        if cut > int(self.get_meta("vector_log_trimmed") or 0):
+            self.conn.execute("DELETE FROM vector_log WHERE seq <= ?", (cut,))
+            self.set_meta("vector_log_trimmed", str(cut))
 
     # -- full text ----------------------------------------------------------------------
 
@@ -340,37 +374,62 @@ class Store:
 
     def passage_count(self) -> int:
         """Number of passages, cached until the database changes."""
+        # Our own scratch-table writes (term statistics, below) are not changes.
         version = (self.conn.execute("PRAGMA data_version").fetchone()[0],
-                   self.conn.total_changes)
+                   self.conn.total_changes - self._scratch_changes)
         if getattr(self, "_count_version", None) != version:
             self._passages = int(self.conn.execute("SELECT count(*) FROM chunks").fetchone()[0])
             self._count_version = version
         return self._passages
 
-    def token_doc_counts(self, text: str) -> list[int]:
-        """For each distinct index token of `text`, how many passages contain it.
+    _scratch_changes = 0
 
-        The text is tokenized by a scratch FTS5 table with the index's own tokenizer, so
-        the tokens are exactly the (stemmed) terms the index holds.
+    def _tokenize(self, texts: Sequence[str]) -> list[list[str]]:
+        """The index tokens (stemmed, as FTS5 stores them) of each text.
+
+        A scratch FTS5 table with the index's own tokenizer does the work, so the tokens
+        are exactly the terms the index holds.
         """
         if not getattr(self, "_vocab_ready", False):
             self.conn.execute(
                 "CREATE VIRTUAL TABLE IF NOT EXISTS temp.query_tokens USING fts5(x, "
                 "tokenize = 'porter unicode61 remove_diacritics 2')")
-            self.conn.execute("CREATE VIRTUAL TABLE IF NOT EXISTS temp.query_vocab "
-                              "USING fts5vocab(temp, query_tokens, 'row')")
+            self.conn.execute("CREATE VIRTUAL TABLE IF NOT EXISTS temp.query_inst "
+                              "USING fts5vocab(temp, query_tokens, 'instance')")
             self.conn.execute("CREATE VIRTUAL TABLE IF NOT EXISTS temp.index_vocab "
                               "USING fts5vocab(main, chunks_fts, 'row')")
             self._vocab_ready = True
+        before = self.conn.total_changes
         self.conn.execute("DELETE FROM temp.query_tokens")
-        self.conn.execute("INSERT INTO temp.query_tokens(x) VALUES (?)", (text,))
-        tokens = [r[0] for r in self.conn.execute("SELECT term FROM temp.query_vocab")]
-        counts = []
-        for token in tokens:
-            row = self.conn.execute("SELECT doc FROM temp.index_vocab WHERE term = ?",
-                                    (token,)).fetchone()
-            counts.append(int(row[0]) if row else 0)
-        return counts
+        self.conn.executemany("INSERT INTO temp.query_tokens(rowid, x) VALUES (?, ?)",
+                              list(enumerate(texts, start=1)))
+        self._scratch_changes += self.conn.total_changes - before
+        tokens: list[list[str]] = [[] for _ in texts]
+        for doc, term in self.conn.execute("SELECT doc, term FROM temp.query_inst"):
+            tokens[int(doc) - 1].append(str(term))
+        return tokens
+
+    def _doc_count(self, token: str) -> int:
+        row = self.conn.execute("SELECT doc FROM temp.index_vocab WHERE term = ?",
+                                (token,)).fetchone()
+        return int(row[0]) if row else 0
+
+    def token_doc_counts(self, text: str) -> list[int]:
+        """For each distinct index token of `text`, how many passages contain it."""
+        tokens = dict.fromkeys(self._tokenize([text])[0])
+        return [self._doc_count(t) for t in tokens]
+
+    def term_doc_counts(self, terms: Sequence[str]) -> list[int]:
+        """For each query term, about how many passages match it: the count of its
+        rarest token (a term like "e-mail" is the phrase of its tokens)."""
+        counts: dict[str, int] = {}
+        result = []
+        for tokens in self._tokenize(terms):
+            for t in tokens:
+                if t not in counts:
+                    counts[t] = self._doc_count(t)
+            result.append(min((counts[t] for t in tokens), default=0))
+        return result
 
     def fts_scores(self, match: str, ids: Sequence[ChunkId]) -> dict[ChunkId, float]:
         """BM25 scores of the given chunks; chunks that do not match are absent."""
@@ -400,3 +459,14 @@ class Store:
         except sqlite3.DatabaseError as exc:
             problems.append(f"fts: {exc}")
         return problems
+
+
+_ID_BATCH = 500
+
+
+def _vector_rows(rows: Sequence[tuple[int, float, bytes]],
+                 dim: int) -> tuple[np.ndarray, QuantizedVectors]:
+    ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+    scales = np.fromiter((r[1] for r in rows), dtype=np.float32, count=len(rows))
+    codes = np.frombuffer(b"".join(r[2] for r in rows), dtype=np.int8)
+    return ids, QuantizedVectors(codes.reshape(len(rows), dim), scales)

@@ -22,7 +22,7 @@ import numpy as np
 
 from engine.errors import EngineError
 
-MAGIC = b"DFHNSW01"
+MAGIC = b"DFHNSW02"
 _BLOCK = 1 << 20
 
 
@@ -99,20 +99,29 @@ def top_k(ids: np.ndarray, sims: np.ndarray, k: int) -> tuple[np.ndarray, np.nda
 
 
 class HnswIndex(VectorIndex):
-    """hnswlib graph with a lock: hnswlib itself is not safe for add and query at once."""
+    """hnswlib graph with a lock: hnswlib itself is not safe for add and query at once.
+
+    Live labels are a sorted numpy array (8 bytes each), not a Python set (~60).
+    """
 
     def __init__(self, dim: int, *, capacity: int = 1024, m: int = 16,
-                 ef_construction: int = 200, ef_search: int = 128) -> None:
+                 ef_construction: int = 200, ef_search: int = 128, threads: int = 1,
+                 graph_file: Path | None = None) -> None:
+        """An empty graph, or the one hnswlib saved in `graph_file`."""
         import hnswlib
 
         self.dim = dim
         self.ef_search = ef_search
+        self.threads = max(1, threads)
         self._lock = threading.Lock()
         self._index = hnswlib.Index(space="ip", dim=dim)
-        self._index.init_index(max_elements=max(capacity, 16), M=m,
-                               ef_construction=ef_construction, allow_replace_deleted=False)
-        self._index.set_num_threads(1)
-        self._live: set[int] = set()
+        if graph_file is not None:
+            self._index.load_index(str(graph_file), max_elements=0)
+        else:
+            self._index.init_index(max_elements=max(capacity, 16), M=m,
+                                   ef_construction=ef_construction,
+                                   allow_replace_deleted=False)
+        self._live = np.zeros(0, dtype=np.int64)
 
     def add(self, ids: np.ndarray, vectors: np.ndarray) -> None:
         ids = np.asarray(ids, dtype=np.int64)
@@ -121,16 +130,21 @@ class HnswIndex(VectorIndex):
         with self._lock:
             needed = self._index.get_current_count() + len(ids)
             if needed > self._index.get_max_elements():
-                self._index.resize_index(max(needed, 2 * self._index.get_max_elements()))
-            self._index.add_items(np.asarray(vectors, dtype=np.float32), ids)
-            self._live.update(int(i) for i in ids)
+                # Grow by a quarter, not double: hnswlib allocates per-slot memory for
+                # the whole capacity, and at a million passages doubling costs ~100 MB.
+                self._index.resize_index(max(needed, self._index.get_max_elements() * 5 // 4))
+            # An existing label (live or deleted) is updated in place and made live.
+            self._index.add_items(np.asarray(vectors, dtype=np.float32), ids,
+                                  num_threads=self.threads)
+            self._live = _sorted_union(self._live, ids)
 
     def remove(self, ids: np.ndarray) -> None:
         with self._lock:
-            for label in np.asarray(ids, dtype=np.int64):
-                if int(label) in self._live:
-                    self._index.mark_deleted(int(label))
-                    self._live.discard(int(label))
+            ids = np.unique(np.asarray(ids, dtype=np.int64))
+            gone = ids[_sorted_contains(self._live, ids)]
+            for label in gone:
+                self._index.mark_deleted(int(label))
+            self._live = np.delete(self._live, np.searchsorted(self._live, gone))
 
     def search(self, query: np.ndarray, k: int,
                allowed: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -151,35 +165,50 @@ class HnswIndex(VectorIndex):
         # hnswlib's "ip" distance is 1 - inner product.
         return labels[0].astype(np.int64), (1.0 - dists[0]).astype(np.float32)
 
+    def vectors(self, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(labels, vectors) for those of `labels` that are live, as stored in the graph."""
+        labels = np.unique(np.asarray(labels, dtype=np.int64))
+        with self._lock:
+            live = labels[_sorted_contains(self._live, labels)]
+            if len(live) == 0:
+                return live, np.zeros((0, self.dim), np.float32)
+            # A list: hnswlib converts it twice as fast as an array.
+            return live, np.asarray(self._index.get_items(live.tolist()), dtype=np.float32)
+
     def labels(self) -> np.ndarray:
-        return np.fromiter(sorted(self._live), dtype=np.int64, count=len(self._live))
+        return self._live.copy()
 
-    def save(self, path: Path, header: IndexHeader) -> None:
-        """Write header + graph to `path` atomically (temp file, fsync, rename).
+    def __len__(self) -> int:
+        return len(self._live)
 
-        The graph is streamed from hnswlib's own file, never held in memory a second time:
-        at a million vectors it is 1.7 GB.
+    def save(self, path: Path, header: IndexHeader, extra: bytes = b"") -> None:
+        """Write header + `extra` + graph to `path` atomically (temp file, fsync, rename).
+
+        The graph is streamed from hnswlib's own file, never held in memory a second time.
         """
         with self._lock, tempfile.TemporaryDirectory(dir=path.parent) as tmp:
             raw = Path(tmp) / "graph.bin"
             self._index.save_index(str(raw))
-            live = np.fromiter(sorted(self._live), dtype=np.int64, count=len(self._live))
+            live = self._live
             digest = hashlib.sha256()
             with raw.open("rb") as fh:
                 for block in iter(lambda: fh.read(_BLOCK), b""):
                     digest.update(block)
-            meta = json.dumps({**asdict(header), "live": len(self._live),
+            meta = json.dumps({**asdict(header), "live": len(live), "graph_dim": self.dim,
                                "payload_sha256": digest.hexdigest(),
+                               "extra_sha256": hashlib.sha256(extra).hexdigest(),
                                "payload_len": raw.stat().st_size}).encode()
-            head = MAGIC + struct.pack("<II", len(meta), len(live)) + meta + live.tobytes()
+            head = (MAGIC + struct.pack("<III", len(meta), len(live), len(extra)) + meta
+                    + live.tobytes() + extra)
             atomic_write(path, head, raw)
 
     @classmethod
-    def load(cls, path: Path, expected: IndexHeader | None = None) -> tuple[HnswIndex, IndexHeader]:
+    def load(cls, path: Path,
+             expected: IndexHeader | None = None) -> tuple[HnswIndex, IndexHeader, bytes]:
         """Read an index written by `save`; raise EngineError if it is damaged or foreign."""
         try:
             with path.open("rb") as fh, tempfile.TemporaryDirectory(dir=path.parent) as tmp:
-                header, meta, live = _read_head(fh, path, expected)
+                header, meta, live, extra = _read_head(fh, path, expected)
                 raw = Path(tmp) / "graph.bin"
                 digest, size = hashlib.sha256(), 0
                 with raw.open("wb") as out:
@@ -190,22 +219,43 @@ class HnswIndex(VectorIndex):
                 if size != meta.get("payload_len") or \
                         digest.hexdigest() != meta.get("payload_sha256"):
                     raise EngineError(f"{path} is truncated or corrupted")
-                index = cls(header.dim)
-                index._index.load_index(str(raw), max_elements=0)
+                index = cls(int(meta.get("graph_dim", header.dim)), graph_file=raw)
         except OSError as exc:
             raise EngineError(f"cannot read {path}: {exc.strerror}") from exc
-        index._index.set_num_threads(1)
-        index._live = set(live.tolist())
-        return index, header
+        except RuntimeError as exc:  # hnswlib's own complaint about its file
+            raise EngineError(f"{path} is not a readable graph: {exc}") from exc
+        index._live = np.sort(live)
+        return index, header, extra
 
 
-def _read_head(fh: BinaryIO, path: Path,
-               expected: IndexHeader | None) -> tuple[IndexHeader, dict[str, Any], np.ndarray]:
-    """Header, metadata and live labels of an index file; leaves `fh` at the graph."""
-    start = fh.read(16)
-    if len(start) < 16 or start[:8] != MAGIC:
-        raise EngineError(f"{path} is not a Deskfind vector index")
-    meta_len, n_live = struct.unpack("<II", start[8:16])
+def _sorted_contains(sorted_ids: np.ndarray, ids: np.ndarray) -> np.ndarray:
+    """Which of `ids` are in the sorted array `sorted_ids` (O(m log n), no sort of n)."""
+    if len(sorted_ids) == 0:
+        return np.zeros(len(ids), dtype=bool)
+    pos = np.minimum(np.searchsorted(sorted_ids, ids), len(sorted_ids) - 1)
+    return sorted_ids[pos] == ids
+
+
+def _sorted_union(sorted_ids: np.ndarray, ids: np.ndarray) -> np.ndarray:
+    """`sorted_ids` with `ids` merged in; appending is the common case (new chunk ids
+    only grow), and never costs a sort of the whole set."""
+    ids = np.unique(ids)
+    new = ids[~_sorted_contains(sorted_ids, ids)]
+    if len(new) == 0:
+        return sorted_ids
+    if len(sorted_ids) == 0 or new[0] > sorted_ids[-1]:
+        return np.concatenate([sorted_ids, new])
+    return np.insert(sorted_ids, np.searchsorted(sorted_ids, new), new)
+
+
+def _read_head(fh: BinaryIO, path: Path, expected: IndexHeader | None
+               ) -> tuple[IndexHeader, dict[str, Any], np.ndarray, bytes]:
+    """Header, metadata, live labels and extra bytes of an index file; leaves `fh` at
+    the graph."""
+    start = fh.read(20)
+    if len(start) < 20 or start[:8] != MAGIC:
+        raise EngineError(f"{path} is not a Deskfind vector index (or an older format)")
+    meta_len, n_live, n_extra = struct.unpack("<III", start[8:20])
     try:
         meta = json.loads(fh.read(meta_len))
         header = IndexHeader(meta["model_id"], int(meta["dim"]), int(meta["count"]),
@@ -216,9 +266,11 @@ def _read_head(fh: BinaryIO, path: Path,
                                                                   expected.dim):
         raise EngineError(f"{path} was built for {header.model_id}/{header.dim}")
     labels = fh.read(8 * n_live)
-    if len(labels) != 8 * n_live:
+    extra = fh.read(n_extra)
+    if len(labels) != 8 * n_live or len(extra) != n_extra or \
+            hashlib.sha256(extra).hexdigest() != meta.get("extra_sha256"):
         raise EngineError(f"{path} is truncated or corrupted")
-    return header, meta, np.frombuffer(labels, dtype=np.int64)
+    return header, meta, np.frombuffer(labels, dtype=np.int64), extra
 
 
 def atomic_write(path: Path, data: bytes, then: Path | None = None) -> None:

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field, replace
 from itertools import pairwise
 from types import TracebackType
 
+from engine.dense import LOG_KEEP
 from engine.embedder import Embedder
 from engine.quantize import quantize
 from engine.store import ChunkInput, FileRecord, FileState, Store
@@ -267,6 +268,7 @@ class Indexer:
             with self.store.write():
                 self.store.put_vectors(embedder.model_id, [c for c, _, _ in todo],
                                        quantize(vectors))
+                self.store.trim_vector_log(LOG_KEEP)
             done += len(todo)
             report.chunks_embedded += len(todo)
             if progress:

@@ -64,9 +64,9 @@ def test_hnsw_save_and_load_round_trip(tmp_path):
     index.add(np.arange(300), vecs)
     index.remove(np.array([5]))
     path = tmp_path / "v.hnsw"
-    index.save(path, _header(299))
-    loaded, header = HnswIndex.load(path, _header())
-    assert header == _header(299)
+    index.save(path, _header(299), extra=b"projection")
+    loaded, header, extra = HnswIndex.load(path, _header())
+    assert header == _header(299) and extra == b"projection"
     assert 5 not in loaded.labels().tolist() and len(loaded.labels()) == 299
     got, _ = loaded.search(vecs[7], 1)
     assert got[0] == 7

@@ -1,0 +1,171 @@
+"""DenseIndex: reduced graph + exact rescoring, incremental updates, filters, threads."""
+
+import threading
+
+import numpy as np
+
+from engine.dense import DenseIndex
+from engine.projection import Projection, reduced_dim
+from engine.quantize import quantize
+from engine.store import ChunkInput, FileRecord, Store
+
+DIM = 384
+
+
+def _realistic(n: int, seed: int) -> np.ndarray:
+    """Unit vectors with a power-law spectrum and a shared mean direction, as sentence
+    embeddings have (engine.projection), in a random rotation."""
+    rng = np.random.default_rng(seed)
+    scales = np.arange(1, DIM + 1) ** -0.5
+    rotation, _ = np.linalg.qr(np.random.default_rng(0).standard_normal((DIM, DIM)))
+    centres = rng.standard_normal((50, DIM)) * scales
+    x = centres[rng.integers(0, 50, n)] + rng.standard_normal((n, DIM)) * scales * 0.7
+    x = x @ rotation.T + 0.4 * rotation[:, 0] * np.sqrt((scales ** 2).sum())
+    return (x / np.linalg.norm(x, axis=1, keepdims=True)).astype(np.float32)
+
+
+def _add(store: Store, vectors: np.ndarray, name: str = "a") -> list[int]:
+    with store.write():
+        path = f"/r/{name}".encode()
+        fid = store.upsert_file(FileRecord(path, path.decode(), "txt", name, 1, 1, None),
+                                "indexed")
+        store.replace_chunks(fid, name, [ChunkInput(i, f"t{i}", 0, 1)
+                                         for i in range(len(vectors))])
+    ids = [int(c) for c, _, _ in store.chunks_without_vectors("m", len(vectors))]
+    with store.write():
+        store.put_vectors("m", ids, quantize(vectors))
+    return ids
+
+
+def _exact(ids: list[int], vectors: np.ndarray, q: np.ndarray, k: int) -> set[int]:
+    return {ids[i] for i in np.argsort(-(vectors @ q))[:k]}
+
+
+def test_the_reduced_graph_finds_the_true_neighbours(store, tmp_path):
+    vectors = _realistic(3000, seed=1)
+    ids = _add(store, vectors)
+    index = DenseIndex(store, "m", DIM, tmp_path / "g.hnsw", graph_threshold=1000)
+    queries = _realistic(30, seed=2)
+    hits = sum(len({c for c, _ in index.search(q, 10)} & _exact(ids, vectors, q, 10))
+               for q in queries)
+    assert index.graph is not None and index.graph.dim == reduced_dim(DIM) < DIM
+    assert hits / 300 >= 0.95
+    best, score = index.search(vectors[7], 1)[0]
+    assert best == ids[7] and score > 0.99  # scores are full cosines, not reduced ones
+
+
+def test_new_and_deleted_vectors_apply_without_a_rebuild(store, tmp_path):
+    vectors = _realistic(1200, seed=3)
+    ids = _add(store, vectors)
+    index = DenseIndex(store, "m", DIM, tmp_path / "g.hnsw", graph_threshold=1000)
+    index.refresh()
+    index.rebuilt = False
+    newcomers = _realistic(40, seed=4)
+    new_ids = _add(store, newcomers, "b")
+    with store.write():
+        store.conn.execute("DELETE FROM vectors WHERE chunk_id = ?", (ids[0],))
+    assert index.search(newcomers[5], 1)[0][0] == new_ids[5]
+    assert ids[0] not in {c for c, _ in index.search(vectors[0], 50)}
+    assert not index.rebuilt and len(index) == 1239
+
+
+def test_a_reader_behind_the_trimmed_log_reloads(store, tmp_path):
+    _add(store, _realistic(1200, seed=5))
+    reader = DenseIndex(store, "m", DIM, tmp_path / "g.hnsw", graph_threshold=1000)
+    reader.refresh()
+    reader.rebuilt = False
+    later = _realistic(30, seed=6)
+    later_ids = _add(store, later, "b")
+    with store.write():
+        store.trim_vector_log(keep=5)
+    assert reader.search(later[3], 1)[0][0] == later_ids[3]
+    assert reader.rebuilt
+
+
+def test_the_cache_is_reused_and_refused_when_foreign(tmp_path):
+    cache = tmp_path / "g.hnsw"
+    first = Store.open(tmp_path / "one" / "index.sqlite3")
+    _add(first, _realistic(1100, seed=7))
+    DenseIndex(first, "m", DIM, cache, graph_threshold=1000).refresh()
+    again = DenseIndex(first, "m", DIM, cache, graph_threshold=1000)
+    again.refresh()
+    assert cache.exists() and not again.rebuilt
+    # A fresh database (the old one deleted, the cache left behind) must not use it.
+    other = Store.open(tmp_path / "two" / "index.sqlite3")
+    vectors = _realistic(30, seed=8)
+    ids = _add(other, vectors)
+    stranger = DenseIndex(other, "m", DIM, cache, graph_threshold=1000)
+    assert stranger.search(vectors[2], 1)[0][0] == ids[2] and stranger.rebuilt
+    first.close()
+    other.close()
+
+
+def test_small_filters_are_searched_exactly(store, tmp_path):
+    vectors = _realistic(2000, seed=9)
+    ids = _add(store, vectors)
+    index = DenseIndex(store, "m", DIM, tmp_path / "g.hnsw", graph_threshold=1000)
+    allowed = np.array(ids[::50], np.int64)  # 2 %
+    q = _realistic(1, seed=10)[0]
+    got = [c for c, _ in index.search(q, 10, allowed)]
+    want = [ids[i] for i in range(0, 2000, 50)]
+    truth = sorted(want, key=lambda c: -float(vectors[ids.index(c)] @ q))[:10]
+    assert got == truth
+
+
+def test_the_index_switches_between_scan_and_graph_as_it_grows_and_shrinks(store, tmp_path):
+    ids = _add(store, _realistic(600, seed=11))
+    index = DenseIndex(store, "m", DIM, tmp_path / "g.hnsw", graph_threshold=1000)
+    index.refresh()
+    assert index.exact is not None and index.graph is None
+    more = _add(store, _realistic(600, seed=12), "b")
+    index.refresh()
+    assert index.graph is not None and len(index) == 1200
+    with store.write():
+        store.conn.execute(f"DELETE FROM vectors WHERE chunk_id IN "
+                           f"({','.join(map(str, ids + more[:300]))})")
+    index.refresh()
+    assert index.exact is not None and len(index) == 300
+
+
+def test_projection_round_trips_and_keeps_the_leading_components():
+    x = _realistic(2000, seed=13)
+    p = Projection.fit(x, 64)
+    again = Projection.from_bytes(p.to_bytes(), DIM, 64)
+    assert np.array_equal(again.basis, p.basis) and np.array_equal(again.mean, p.mean)
+    centred = x - x.mean(axis=0)
+    kept = np.linalg.norm(p.passages(x)) ** 2 / np.linalg.norm(centred) ** 2
+    assert kept > 0.5  # a random 64 of 384 directions would keep about 1/6
+
+
+def test_searches_run_while_a_writer_adds_batches(tmp_path):
+    db = tmp_path / "data" / "index.sqlite3"
+    writer = Store.open(db)
+    _add(writer, _realistic(1100, seed=14))
+    reader = Store.open(db, readonly=True)
+    index = DenseIndex(reader, "m", DIM, tmp_path / "g.hnsw", graph_threshold=1000)
+    index.refresh()
+    errors: list[BaseException] = []
+    done = threading.Event()
+    found = [0]
+
+    def search() -> None:
+        probe = _realistic(1, seed=15)[0]
+        try:
+            while not done.is_set():
+                found[0] += len(index.search(probe, 10))
+        except BaseException as exc:  # noqa: BLE001 - the test reports what went wrong
+            errors.append(exc)
+
+    thread = threading.Thread(target=search)
+    thread.start()
+    try:
+        batches = [_realistic(20, seed=100 + b) for b in range(30)]
+        added = [_add(writer, batch, f"w{b}") for b, batch in enumerate(batches)]
+    finally:
+        done.set()
+        thread.join()
+    assert errors == [] and found[0] > 0
+    assert index.search(batches[-1][0], 1)[0][0] == added[-1][0]
+    assert len(index) == 1100 + 600
+    reader.close()
+    writer.close()
