@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import sqlite3
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -21,6 +21,12 @@ from engine.store import ChunkRow, Store
 log = logging.getLogger("deskfind.search")
 
 LEXICAL_POOL = 1000
+# Ranked FTS5 pays for BM25 on every matching row (about 2 µs each), so a query whose
+# terms together match more rows than this drops its most frequent terms from the
+# keyword side, keeping at least the rarest one.  Those terms carry the least BM25
+# weight (lowest idf); the same idea as Lucene's common-terms query.  Below about ten
+# thousand passages this never happens; the semantic side always sees every word.
+SCORED_ROWS_BUDGET = 10_000
 # Cues shown to the user: a quarter of an ideal keyword match; a cosine that MiniLM-class
 # models reach only between texts on the same subject.
 KEYWORD_CUE = 0.25
@@ -66,6 +72,7 @@ class SearchSettings:
     # Results below this fused score are dropped: on the absolute scales of
     # engine.ranking it means neither a fair keyword match nor a related meaning.
     min_score: float = 0.1
+    scored_rows_budget: int = SCORED_ROWS_BUDGET
 
 
 class Searcher:
@@ -110,7 +117,8 @@ class Searcher:
 
     def _search(self, q: ParsedQuery, limit: int, mode: str, depth: int) -> list[SearchResult]:
         where, params = file_filter_sql(q)
-        match = fts_expression(q)
+        keyword_q = self._affordable(q) if mode != "dense" else q
+        match = fts_expression(keyword_q)
         lexical: dict[ChunkId, float] = {}
         dense: dict[ChunkId, float] = {}
         pool: dict[ChunkId, float] = {}
@@ -131,7 +139,7 @@ class Searcher:
                 lexical.update({c: pool[c] for c in dense if c in pool})
                 missing_den = [c for c in lexical if c not in dense]
                 dense.update(index.cosines(np.array(missing_den, np.int64), qvec))
-        ideal = self._ideal_bm25(q) if lexical else None
+        ideal = self._ideal_bm25(keyword_q) if lexical else None
         alpha = self.settings.alpha
         if ideal:
             alpha = ranking.query_alpha(alpha, max(lexical.values()) / ideal)
@@ -144,6 +152,24 @@ class Searcher:
         shown = ranked[:limit]
         rows = self.store.chunk_rows([chunk for _, chunk, _ in shown])
         return [self._result(rows[chunk], f, terms) for _, chunk, f in shown if chunk in rows]
+
+    def _affordable(self, q: ParsedQuery) -> ParsedQuery:
+        """`q` with its most frequent keyword terms dropped while together they would
+        match more than SCORED_ROWS_BUDGET passages (see there)."""
+        terms, budget = q.keyword_terms, self.settings.scored_rows_budget
+        if len(terms) < 2 or self.store.passage_count() <= budget:
+            return q
+        counts = self.store.term_doc_counts(terms)
+        if sum(counts) <= budget:
+            return q
+        rarest_first = sorted(range(len(terms)), key=lambda i: counts[i])
+        keep, total = [rarest_first[0]], counts[rarest_first[0]]
+        for i in rarest_first[1:]:
+            if total + counts[i] > budget:
+                break
+            keep.append(i)
+            total += counts[i]
+        return replace(q, keyword_terms=tuple(terms[i] for i in sorted(keep)))
 
     def _ideal_bm25(self, q: ParsedQuery) -> float:
         words = " ".join([*q.keyword_terms, *q.phrases])

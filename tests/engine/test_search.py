@@ -171,3 +171,25 @@ def test_unrelated_documents_are_not_listed(store, tmp_path, real_embedder):
     assert names == ["git.md"]
     everything = s.search("undo a git commit", min_score=0.0)
     assert len(everything) == 3  # an evaluation can still ask for the full ranking
+
+
+def test_frequent_terms_leave_the_keyword_side_when_over_budget(store):
+    from engine.search import SearchSettings
+    from engine.store import ChunkInput, FileRecord
+
+    with store.write():
+        for i in range(60):
+            path = f"/r/{i}.txt".encode()
+            fid = store.upsert_file(FileRecord(path, path.decode(), "txt", f"f{i}", 1, 1, None),
+                                    "indexed")
+            words = "common filler" + (" zebra" if i % 20 == 0 else "")
+            store.replace_chunks(fid, "t", [ChunkInput(0, words, 0, len(words))])
+    generous = Searcher(store, None, SearchSettings(min_score=0.0))
+    tight = Searcher(store, None, SearchSettings(min_score=0.0, scored_rows_budget=20))
+    assert len(generous.search("common zebra", limit=100, mode="lexical")) == 60
+    pruned = tight.search("common zebra", limit=100, mode="lexical")
+    assert sorted(r.display_path for r in pruned) == ["/r/0.txt", "/r/20.txt", "/r/40.txt"]
+    # The dropped word is still highlighted: the user typed it.
+    snippet = pruned[0].snippet
+    assert {snippet.text[a:b].lower() for a, b in snippet.spans} == {"common", "zebra"}
+    assert store.term_doc_counts(["common", "zebra", "Zebras", "e-mail"]) == [60, 3, 3, 0]
