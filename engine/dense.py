@@ -33,15 +33,19 @@ log = logging.getLogger("deskfind.dense")
 
 # Below this many vectors a brute-force scan beats walking a graph.
 DEFAULT_GRAPH_THRESHOLD = 20_000
-# Filters selecting at most this many passages are scanned exactly over the graph's
-# reduced vectors (about 5 ms per 1,000 to fetch from hnswlib); larger ones walk the
-# graph with the filter, which stays quick because many nodes pass it.
-EXACT_FILTER_LIMIT = 2_000
+# A filter is scanned exactly over the graph's reduced vectors when it keeps at most
+# EXACT_FILTER_SHARE of the passages (a walk with such a filter visits ~1/share nodes
+# per result) and at most EXACT_FILTER_LIMIT of them (fetching them from hnswlib costs
+# about 4 ms per 1,000); else the graph is walked with the filter, which stays quick
+# because many nodes pass it.  Up to EXACT_FILTER_FLOOR passages are always scanned.
+EXACT_FILTER_SHARE = 0.02
+EXACT_FILTER_LIMIT = 20_000
+EXACT_FILTER_FLOOR = 2_000
 # Candidates taken from the reduced space and rescored exactly (the graph searches with
 # ef = this pool).  On real MiniLM vectors the reduced top 100 held 99.9 % of the true
 # top 10 among 6,000 passages (engine.projection); on a million vectors with their
-# spectrum the reduced top 100 held 94.5 % and the top 400 99.8 %.  Rescoring 400 reads
-# about 160 KB from SQLite per query.
+# spectrum the reduced top 100 held 94.5 % and the top 400 99.8 %, and the graph's top
+# 400 99.8 % (200: 97.5 %).  Rescoring 400 reads about 160 KB from SQLite, ~2 ms.
 RESCORE_POOL = 400
 # Change-log entries the writer keeps; a reader further behind reloads everything.
 LOG_KEEP = 200_000
@@ -118,7 +122,8 @@ class DenseIndex:
             self.exact.add(ids, floats)
             return
         projection = Projection.fit(floats, reduced_dim(self.dim))
-        graph = HnswIndex(projection.reduced, capacity=len(ids), threads=self.threads)
+        graph = HnswIndex(projection.reduced, space="l2", capacity=len(ids),
+                          threads=self.threads, ef_search=RESCORE_POOL)
         for start in range(0, len(ids), 50_000):  # bounded float copies while projecting
             graph.add(ids[start:start + 50_000],
                       projection.passages(floats[start:start + 50_000]))
@@ -181,7 +186,9 @@ class DenseIndex:
     @staticmethod
     def _candidates(graph: HnswIndex, reduced: np.ndarray, pool: int,
                     allowed: np.ndarray | None) -> np.ndarray:
-        if allowed is not None and len(allowed) <= EXACT_FILTER_LIMIT:
+        scan_limit = min(EXACT_FILTER_LIMIT,
+                         max(EXACT_FILTER_FLOOR, int(EXACT_FILTER_SHARE * len(graph))))
+        if allowed is not None and len(allowed) <= scan_limit:
             labels, vectors = graph.vectors(allowed)
             return top_k(labels, vectors @ reduced, pool)[0]
         return graph.search(reduced, pool, allowed)[0]

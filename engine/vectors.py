@@ -104,17 +104,22 @@ class HnswIndex(VectorIndex):
     Live labels are a sorted numpy array (8 bytes each), not a Python set (~60).
     """
 
-    def __init__(self, dim: int, *, capacity: int = 1024, m: int = 16,
+    def __init__(self, dim: int, *, space: str = "ip", capacity: int = 1024, m: int = 16,
                  ef_construction: int = 200, ef_search: int = 128, threads: int = 1,
                  graph_file: Path | None = None) -> None:
-        """An empty graph, or the one hnswlib saved in `graph_file`."""
+        """An empty graph, or the one hnswlib saved in `graph_file`.
+
+        `space` "ip" ranks by inner product; "l2" by Euclidean distance (its search
+        returns negated squared distances as similarities).
+        """
         import hnswlib
 
         self.dim = dim
+        self.space = space
         self.ef_search = ef_search
         self.threads = max(1, threads)
         self._lock = threading.Lock()
-        self._index = hnswlib.Index(space="ip", dim=dim)
+        self._index = hnswlib.Index(space=space, dim=dim)
         if graph_file is not None:
             self._index.load_index(str(graph_file), max_elements=0)
         else:
@@ -162,8 +167,9 @@ class HnswIndex(VectorIndex):
                 filt = allowed_set.__contains__
             labels, dists = self._index.knn_query(
                 np.asarray(query, dtype=np.float32)[None, :], k=k, filter=filt)
-        # hnswlib's "ip" distance is 1 - inner product.
-        return labels[0].astype(np.int64), (1.0 - dists[0]).astype(np.float32)
+        # hnswlib's "ip" distance is 1 - inner product; "l2" is the squared distance.
+        sims = 1.0 - dists[0] if self.space == "ip" else -dists[0]
+        return labels[0].astype(np.int64), sims.astype(np.float32)
 
     def vectors(self, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(labels, vectors) for those of `labels` that are live, as stored in the graph."""
@@ -195,6 +201,7 @@ class HnswIndex(VectorIndex):
                 for block in iter(lambda: fh.read(_BLOCK), b""):
                     digest.update(block)
             meta = json.dumps({**asdict(header), "live": len(live), "graph_dim": self.dim,
+                               "space": self.space,
                                "payload_sha256": digest.hexdigest(),
                                "extra_sha256": hashlib.sha256(extra).hexdigest(),
                                "payload_len": raw.stat().st_size}).encode()
@@ -219,7 +226,8 @@ class HnswIndex(VectorIndex):
                 if size != meta.get("payload_len") or \
                         digest.hexdigest() != meta.get("payload_sha256"):
                     raise EngineError(f"{path} is truncated or corrupted")
-                index = cls(int(meta.get("graph_dim", header.dim)), graph_file=raw)
+                index = cls(int(meta.get("graph_dim", header.dim)),
+                            space=str(meta.get("space", "ip")), graph_file=raw)
         except OSError as exc:
             raise EngineError(f"cannot read {path}: {exc.strerror}") from exc
         except RuntimeError as exc:  # hnswlib's own complaint about its file

@@ -48,7 +48,7 @@ def test_the_reduced_graph_finds_the_true_neighbours(store, tmp_path):
     queries = _realistic(30, seed=2)
     hits = sum(len({c for c, _ in index.search(q, 10)} & _exact(ids, vectors, q, 10))
                for q in queries)
-    assert index.graph is not None and index.graph.dim == reduced_dim(DIM) < DIM
+    assert index.graph is not None and index.graph.dim == reduced_dim(DIM) + 1 < DIM
     assert hits / 300 >= 0.95
     best, score = index.search(vectors[7], 1)[0]
     assert best == ids[7] and score > 0.99  # scores are full cosines, not reduced ones
@@ -130,11 +130,22 @@ def test_the_index_switches_between_scan_and_graph_as_it_grows_and_shrinks(store
 def test_projection_round_trips_and_keeps_the_leading_components():
     x = _realistic(2000, seed=13)
     p = Projection.fit(x, 64)
-    again = Projection.from_bytes(p.to_bytes(), DIM, 64)
+    again = Projection.from_bytes(p.to_bytes(), DIM, p.reduced)
     assert np.array_equal(again.basis, p.basis) and np.array_equal(again.mean, p.mean)
+    assert again.radius == np.float32(p.radius) and p.reduced == 65
     centred = x - x.mean(axis=0)
-    kept = np.linalg.norm(p.passages(x)) ** 2 / np.linalg.norm(centred) ** 2
+    kept = np.linalg.norm(p.passages(x)[:, :-1]) ** 2 / np.linalg.norm(centred) ** 2
     assert kept > 0.5  # a random 64 of 384 directions would keep about 1/6
+
+
+def test_euclidean_order_of_projected_vectors_is_their_inner_product_order():
+    x, q = _realistic(500, seed=16), _realistic(1, seed=17)[0]
+    p = Projection.fit(x, 32)
+    ys, yq = p.passages(x), p.query(q)
+    by_distance = np.argsort(((ys - yq) ** 2).sum(axis=1), kind="stable")
+    by_product = np.argsort(-(ys[:, :-1] @ yq[:-1]), kind="stable")
+    assert np.array_equal(by_distance[:50], by_product[:50])
+    assert np.allclose(np.linalg.norm(ys, axis=1), p.radius, rtol=1e-4)
 
 
 def test_searches_run_while_a_writer_adds_batches(tmp_path):
