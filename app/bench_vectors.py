@@ -37,6 +37,10 @@ BLOCK = 65_536
 SPECTRUM_EXPONENT = 0.96
 MEAN_NORM = 0.4
 # Share of the variance between cluster centres; the rest is spread within clusters.
+# Calibrated on the real vectors, not on the result: at 6,000 vectors, the share of the
+# true top 10 found in the top 20 / top 50 by 64-component PCA inner product was 0.92 /
+# 0.991 for real MiniLM vectors; synthetic with 0.5: 0.88 / 0.94 (harder than real),
+# 0.7: 0.94 / 0.974, 0.8: 0.98 / 0.999.  0.75 sits between the two closest.
 CENTRE_SHARE = 0.75
 FLAT_NOISE = 0.05  # the flat spectrum's noise per coordinate (cosine ~0.7 to the centre)
 
