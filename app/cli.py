@@ -79,6 +79,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="convex weight of the dense side (default 0.7)")
     p.add_argument("--max-queries", type=int, default=0, metavar="N",
                    help="evaluate only the first N queries (default all)")
+    p.add_argument("--graph", action="store_true",
+                   help="search the reduced HNSW graph even where the collection is small "
+                        "enough for an exact scan (to measure what the graph costs)")
     _common(p)
 
     cli_admin.add_parsers(sub, _common)
@@ -283,7 +286,9 @@ def cmd_status(args: argparse.Namespace) -> int:
 def cmd_eval(args: argparse.Namespace) -> int:
     from app.evaluate import evaluate_beir, format_report
 
-    extra = {} if args.alpha is None else {"alpha": args.alpha}
+    extra: dict[str, Any] = {} if args.alpha is None else {"alpha": args.alpha}
+    if args.graph:
+        extra["graph_threshold"] = 0
     report = evaluate_beir(Path(args.beir_dir), _options(args, **extra),
                            max_queries=args.max_queries, progress=ProgressLine())
     print(json.dumps(report) if args.json else format_report(report))

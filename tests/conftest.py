@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import os
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from engine.embedder import OnnxEmbedder, default_model
+from engine.embedder import CACHE_DIR_ENV, OnnxEmbedder, default_model
 from engine.store import Store
+
+# The default model's graph is built once per test session into a private folder (and
+# subprocesses started by tests inherit the variable), never into the user's cache.
+os.environ.setdefault(CACHE_DIR_ENV, tempfile.mkdtemp(prefix="deskfind-test-cache-"))
 
 
 @pytest.fixture(scope="session")

