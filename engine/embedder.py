@@ -14,7 +14,9 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import json
+import logging
 import os
+import tempfile
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -25,6 +27,7 @@ import numpy as np
 from engine.errors import ModelError
 
 CONFIG_NAME = "deskfind-model.json"
+log = logging.getLogger("deskfind.embedder")
 
 # The default model: all-MiniLM-L6-v2 (Apache-2.0) from one registry package that ships
 # its safetensors checkpoint, config and tokenizer.  Pinned by hash so a swapped file is
@@ -105,11 +108,21 @@ def default_model(cache_dir: Path | None = None) -> ModelSpec:
     weights = _package_file(DEFAULT_PACKAGE, DEFAULT_WEIGHTS[0])
     tok = _verified(_package_file(DEFAULT_PACKAGE, DEFAULT_TOKENIZER[0]), DEFAULT_TOKENIZER[1])
     tag = f"{DEFAULT_WEIGHTS[1][:12]}-g{GRAPH_VERSION}"
-    onnx_path = (cache_dir or model_cache_dir()) / f"all-MiniLM-L6-v2-fused-{tag}.onnx"
+    name = f"all-MiniLM-L6-v2-fused-{tag}.onnx"
+    onnx_path = (cache_dir or model_cache_dir()) / name
     if not _built(onnx_path):
         _verified(weights, DEFAULT_WEIGHTS[1])
         _verified(_package_file(DEFAULT_PACKAGE, DEFAULT_CONFIG[0]), DEFAULT_CONFIG[1])
-        _build(weights.parent, onnx_path)
+        try:
+            _build(weights.parent, onnx_path)
+        except ModelError as exc:
+            # An unwritable cache (read-only home, another user's folder): build into a
+            # private per-user folder under the temporary directory instead.
+            folder = Path(tempfile.gettempdir()) / f"deskfind-{os.getuid()}-models"
+            log.warning("%s; building the model graph in %s", exc, folder)
+            onnx_path = _private_dir(folder) / name
+            if not _built(onnx_path):
+                _build(weights.parent, onnx_path)
     return ModelSpec(model_id=f"all-MiniLM-L6-v2-fp32-{tag}", onnx_path=onnx_path,
                      tokenizer_path=tok, pooling="mean", max_length=256)
 
@@ -131,13 +144,23 @@ def _built(onnx_path: Path) -> bool:
     return record.get("sha256") == sha256_of(onnx_path)
 
 
+def _private_dir(folder: Path) -> Path:
+    """Create `folder` (0700) and make sure it is ours: a model graph found in a folder
+    someone else controls could compute anything."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+        owner = folder.stat().st_uid
+    except OSError as exc:
+        raise ModelError(f"cannot create {folder}: {exc.strerror}") from exc
+    if owner != os.getuid():
+        raise ModelError(f"{folder} belongs to another user; not using it")
+    return folder
+
+
 def _build(checkpoint: Path, onnx_path: Path) -> None:
     from engine.bert_onnx import build_bert_onnx
 
-    try:
-        onnx_path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    except OSError as exc:
-        raise ModelError(f"cannot create {onnx_path.parent}: {exc.strerror}") from exc
+    _private_dir(onnx_path.parent)
     build_bert_onnx(checkpoint, onnx_path)
     stat = onnx_path.stat()
     record = {"size": stat.st_size, "mtime_ns": stat.st_mtime_ns,

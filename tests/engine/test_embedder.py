@@ -1,4 +1,5 @@
 import json
+import os
 import shutil
 
 import numpy as np
@@ -101,3 +102,18 @@ def test_a_missing_default_package_says_how_to_install(monkeypatch):
     monkeypatch.setattr(emb, "DEFAULT_PACKAGE", "no_such_package_xyz")
     with pytest.raises(ModelError, match="pip install"):
         emb.default_model()
+
+
+def test_an_unwritable_cache_falls_back_to_a_private_temporary_folder(tmp_path, monkeypatch):
+    import tempfile
+
+    import engine.embedder as emb
+
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("x")
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
+    (tmp_path / "tmp").mkdir()
+    spec = emb.default_model(blocker / "models")
+    assert spec.onnx_path.parent == tmp_path / "tmp" / f"deskfind-{os.getuid()}-models"
+    assert spec.onnx_path.is_file()
+    assert (spec.onnx_path.parent.stat().st_mode & 0o777) == 0o700
