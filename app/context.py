@@ -46,6 +46,10 @@ class Deskfind:
         self._embedder = other.embedder()
 
     def close(self) -> None:
+        if self._dense is not None:
+            # A graph rebuild still running on its thread must not outlive the store
+            # (or the interpreter, which would abort it half-way through native code).
+            self._dense.wait_for_refit()
         self.store.close()
 
     def __enter__(self) -> Deskfind:

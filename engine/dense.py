@@ -70,6 +70,8 @@ class DenseIndex:
         self.rebuilt = False  # built from the store rather than loaded from the cache
         self._saved_version = -1
         self._lock = threading.RLock()
+        self._refit_thread: threading.Thread | None = None
+        self._refitted: tuple[int, HnswIndex, Projection] | None = None
 
     def __len__(self) -> int:
         index = self.graph if self.graph is not None else self.exact
@@ -80,6 +82,7 @@ class DenseIndex:
     def refresh(self) -> None:
         """Apply the vectors that changed in the store since the last look."""
         with self._lock:
+            self._adopt_refit()
             version = self.store.vector_version()
             if version == self.version:
                 return
@@ -93,11 +96,57 @@ class DenseIndex:
             n = len(self)
             if self.graph is None and n >= self.graph_threshold:
                 self._rebuild()  # grown past the scan: build the graph
-            elif self.graph is not None and (n < self.graph_threshold // 2
-                                             or n > 2 * self.fitted_on):
-                # Shrunk well below the threshold (a scan is cheaper again), or doubled
-                # since the projection was fitted: refit it on what the collection is now.
-                self._rebuild()
+            elif self.graph is not None and n < self.graph_threshold // 2:
+                self._rebuild()  # shrunk well below the threshold: a scan is cheaper
+            elif self.graph is not None and n > 2 * self.fitted_on:
+                self._start_refit()
+
+    # A collection that doubled since its projection was fitted gets a new projection
+    # and graph, built on a background thread while the current graph keeps serving
+    # (at a million passages the build takes minutes); searches meanwhile wait only
+    # for the few seconds it takes to read the vectors.
+
+    def _start_refit(self) -> None:
+        if self._refit_thread is not None:
+            return
+        version = self.store.vector_version()
+        ids, q = self.store.load_vectors(self.model_id, self.dim)
+
+        def build() -> None:
+            try:
+                self._refitted = (version, *self._build_graph(ids, _unit_rows(q)))
+            except Exception:  # noqa: BLE001 - keep serving the old graph; say why
+                log.exception("refitting the vector index failed")
+
+        self._refit_thread = threading.Thread(target=build, name="deskfind-refit",
+                                              daemon=True)
+        self._refit_thread.start()
+
+    def _adopt_refit(self) -> None:
+        """Swap in a finished background build and bring it up to date from the log."""
+        if self._refit_thread is None or self._refit_thread.is_alive():
+            return
+        self._refit_thread = None
+        done, self._refitted = self._refitted, None
+        if done is None:
+            self.fitted_on = len(self)  # failed: do not retry on every search
+            return
+        version, graph, projection = done
+        changes = self.store.vector_changes(version)
+        if changes is None:
+            return  # the log moved past the build; the current graph stays
+        self.graph, self.projection, self.fitted_on = graph, projection, len(graph)
+        self.exact = None
+        self._apply(*changes)
+        self.rebuilt = True
+        self.save()
+
+    def wait_for_refit(self) -> None:
+        """Block until a background refit (if any) has finished; the next refresh
+        adopts it.  For shutdown and tests."""
+        thread = self._refit_thread
+        if thread is not None:
+            thread.join()
 
     def _apply(self, version: int, changed: np.ndarray) -> None:
         ids, q = self.store.vectors_for(self.model_id, changed, self.dim)
@@ -121,15 +170,20 @@ class DenseIndex:
             self.graph, self.projection, self.exact = None, None, ExactIndex(self.dim)
             self.exact.add(ids, floats)
             return
+        graph, projection = self._build_graph(ids, floats)
+        self.graph, self.projection, self.exact = graph, projection, None
+        self.fitted_on = len(ids)
+        self.save()
+
+    def _build_graph(self, ids: np.ndarray,
+                     floats: np.ndarray) -> tuple[HnswIndex, Projection]:
         projection = Projection.fit(floats, reduced_dim(self.dim))
         graph = HnswIndex(projection.reduced, space="l2", capacity=len(ids),
                           threads=self.threads, ef_search=RESCORE_POOL)
         for start in range(0, len(ids), 50_000):  # bounded float copies while projecting
             graph.add(ids[start:start + 50_000],
                       projection.passages(floats[start:start + 50_000]))
-        self.graph, self.projection, self.exact = graph, projection, None
-        self.fitted_on = len(ids)
-        self.save()
+        return graph, projection
 
     # -- the cache file -------------------------------------------------------------------
 

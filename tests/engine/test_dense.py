@@ -180,3 +180,22 @@ def test_searches_run_while_a_writer_adds_batches(tmp_path):
     assert len(index) == 1100 + 600
     reader.close()
     writer.close()
+
+
+def test_a_doubled_collection_is_refitted_in_the_background(store, tmp_path):
+    first = _realistic(1100, seed=20)
+    _add(store, first)
+    index = DenseIndex(store, "m", DIM, tmp_path / "g.hnsw", graph_threshold=1000)
+    index.refresh()
+    old_graph = index.graph
+    grown = _realistic(1200, seed=21)
+    grown_ids = _add(store, grown, "b")
+    # The refit starts here; the old graph keeps answering, with the new vectors in it.
+    assert index.search(grown[5], 1)[0][0] == grown_ids[5]
+    late = _realistic(10, seed=22)
+    late_ids = _add(store, late, "c")  # arrives while the new graph is being built
+    assert index.search(late[3], 1)[0][0] == late_ids[3]
+    index.wait_for_refit()
+    assert index.search(late[4], 1)[0][0] == late_ids[4]
+    assert index.graph is not old_graph and index.fitted_on >= 2300
+    assert len(index) == 1100 + 1200 + 10
