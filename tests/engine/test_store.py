@@ -116,3 +116,46 @@ def test_failed_write_rolls_back(store):
         store.upsert_file(_record(b"/r/a.txt"), "indexed")
         raise RuntimeError("disk full, say")
     assert store.counts().files == 0
+
+
+def test_an_index_from_schema_2_is_searchable_before_and_after_migration(tmp_path):
+    """A user upgrades: their v2 index (no vector log) is read as it is, then migrated."""
+    import sqlite3
+
+    from engine.dense import DenseIndex
+
+    db = tmp_path / "data" / "index.sqlite3"
+    db.parent.mkdir()
+    conn = sqlite3.connect(db, isolation_level=None)
+    for script in schema.MIGRATIONS[:2]:
+        for statement in schema._split_statements(script):
+            conn.execute(statement)
+    conn.execute("PRAGMA user_version = 2")
+    conn.close()
+    old = Store.open(db)  # writer: migrates to the current version
+    old.conn.execute("PRAGMA user_version = 2")  # ...so undo that for the readonly case
+    old.conn.execute("DROP TABLE vector_log")
+    old.conn.execute("DROP TRIGGER vectors_log_ai")
+    old.conn.execute("DROP TRIGGER vectors_log_ad")
+    old.conn.execute("DELETE FROM meta WHERE key = 'vector_log_trimmed'")
+    fid = _add(old, b"/r/a", ["alpha", "beta"])
+    ids = [int(i) for i in old.chunk_ids_where("f.id = ?", (fid,))]
+    assert len(ids) == 2, ids
+    vecs = np.eye(2, 8, dtype=np.float32)
+    with old.write():
+        old.put_vectors("m", ids, quantize(vecs))
+    old.close()
+
+    reader = Store.open(db, readonly=True)
+    assert DenseIndex(reader, "m", 8, tmp_path / "r.hnsw").search(vecs[1], 1)[0][0] == ids[1]
+    reader.close()
+    writer = Store.open(db)
+    assert schema.schema_version(writer.conn) == schema.SCHEMA_VERSION
+    index = DenseIndex(writer, "m", 8, tmp_path / "w.hnsw")
+    assert index.search(vecs[0], 1)[0][0] == ids[0]
+    fid2 = _add(writer, b"/r/b", ["gamma"])
+    new = [int(i) for i in writer.chunk_ids_where("f.id = ?", (fid2,))]
+    with writer.write():
+        writer.put_vectors("m", new, quantize(np.eye(1, 8, 5, dtype=np.float32)))
+    assert index.search(np.eye(1, 8, 5, dtype=np.float32)[0], 1)[0][0] == new[0]
+    writer.close()
