@@ -33,14 +33,14 @@ log = logging.getLogger("deskfind.dense")
 
 # Below this many vectors a brute-force scan beats walking a graph.
 DEFAULT_GRAPH_THRESHOLD = 20_000
-# A filter is scanned exactly over the graph's reduced vectors when it keeps at most
-# EXACT_FILTER_SHARE of the passages (a walk with such a filter visits ~1/share nodes
-# per result) and at most EXACT_FILTER_LIMIT of them (fetching them from hnswlib costs
-# about 4 ms per 1,000); else the graph is walked with the filter, which stays quick
-# because many nodes pass it.  Up to EXACT_FILTER_FLOOR passages are always scanned.
-EXACT_FILTER_SHARE = 0.02
-EXACT_FILTER_LIMIT = 20_000
-EXACT_FILTER_FLOOR = 2_000
+# A filter keeping at most this many passages is scanned exactly over the graph's
+# reduced vectors of those passages (fetching them from hnswlib costs ~4 µs each);
+# a broader one walks the graph with hnswlib's filter callback, asking for
+# FILTERED_POOL candidates.  Measured at a million vectors: the walk found 99.0 % of the
+# true top 10 under a 1 % filter in 24 ms (the scan: 99.6 % in 49 ms), 100 % under a
+# 10 % filter in 9 ms; asking for 400 cost twice the time for +0.6 points at 1 %.
+EXACT_FILTER_LIMIT = 2_000
+FILTERED_POOL = 200
 # Candidates taken from the reduced space and rescored exactly (the graph searches with
 # ef = this pool).  On real MiniLM vectors the reduced top 100 held 99.9 % of the true
 # top 10 among 6,000 passages (engine.projection); on a million vectors with their
@@ -233,19 +233,21 @@ class DenseIndex:
                 return [(ChunkId(int(c)), float(s)) for c, s in zip(labels, sims, strict=True)]
             if self.graph is None or self.projection is None:
                 return []
-            candidates = self._candidates(self.graph, self.projection.query(query),
-                                          max(RESCORE_POOL, k), allowed)
+            candidates = self._candidates(self.graph, self.projection.query(query), k,
+                                          allowed)
         return list(self.cosines(candidates, query).items())[:k]
 
     @staticmethod
-    def _candidates(graph: HnswIndex, reduced: np.ndarray, pool: int,
+    def _candidates(graph: HnswIndex, reduced: np.ndarray, k: int,
                     allowed: np.ndarray | None) -> np.ndarray:
-        scan_limit = min(EXACT_FILTER_LIMIT,
-                         max(EXACT_FILTER_FLOOR, int(EXACT_FILTER_SHARE * len(graph))))
-        if allowed is not None and len(allowed) <= scan_limit:
+        if allowed is None:
+            pool = max(RESCORE_POOL, k)
+            return graph.search(reduced, pool, ef=pool)[0]
+        if len(allowed) <= EXACT_FILTER_LIMIT:
             labels, vectors = graph.vectors(allowed)
-            return top_k(labels, vectors @ reduced, pool)[0]
-        return graph.search(reduced, pool, allowed)[0]
+            return top_k(labels, vectors @ reduced, max(RESCORE_POOL, k))[0]
+        pool = max(FILTERED_POOL, k)
+        return graph.search(reduced, pool, allowed, ef=pool)[0]
 
     def cosines(self, chunk_ids: np.ndarray | list[int],
                 query: np.ndarray) -> dict[ChunkId, float]:

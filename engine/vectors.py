@@ -151,13 +151,15 @@ class HnswIndex(VectorIndex):
                 self._index.mark_deleted(int(label))
             self._live = np.delete(self._live, np.searchsorted(self._live, gone))
 
-    def search(self, query: np.ndarray, k: int,
-               allowed: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    def search(self, query: np.ndarray, k: int, allowed: np.ndarray | None = None,
+               ef: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Up to `k` (labels, similarities); `ef` (at least `k`) overrides the graph's
+        search breadth."""
         with self._lock:
             k = min(k, len(self._live))
             if k <= 0:
                 return np.zeros(0, np.int64), np.zeros(0, np.float32)
-            self._index.set_ef(max(self.ef_search, k))
+            self._index.set_ef(max(ef or self.ef_search, k))
             filt = None
             if allowed is not None:
                 allowed_set = set(np.asarray(allowed, dtype=np.int64).tolist())

@@ -199,3 +199,18 @@ def test_a_doubled_collection_is_refitted_in_the_background(store, tmp_path):
     assert index.search(late[4], 1)[0][0] == late_ids[4]
     assert index.graph is not old_graph and index.fitted_on >= 2300
     assert len(index) == 1100 + 1200 + 10
+
+
+def test_broad_filters_walk_the_graph_and_keep_recall(store, tmp_path):
+    vectors = _realistic(3000, seed=23)
+    ids = _add(store, vectors)
+    index = DenseIndex(store, "m", DIM, tmp_path / "g.hnsw", graph_threshold=1000)
+    keep = [i for i in range(3000) if i % 6 != 0]  # 2,500: above the scan limit
+    allowed = np.array([ids[i] for i in keep], np.int64)
+    hits = 0
+    for q in _realistic(20, seed=24):
+        got = [c for c, _ in index.search(q, 10, allowed)]
+        assert len(got) == 10 and set(got) <= set(allowed.tolist())
+        truth = sorted(keep, key=lambda i: -float(vectors[i] @ q))[:10]
+        hits += len(set(got) & {ids[i] for i in truth})
+    assert hits / 200 >= 0.95
