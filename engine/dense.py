@@ -74,8 +74,9 @@ class DenseIndex:
         self._refitted: tuple[int, HnswIndex, Projection] | None = None
 
     def __len__(self) -> int:
-        index = self.graph if self.graph is not None else self.exact
-        return 0 if index is None else len(index.labels())
+        if self.graph is not None:
+            return len(self.graph)
+        return 0 if self.exact is None else len(self.exact.labels())
 
     # -- keeping up with the store ------------------------------------------------------
 
