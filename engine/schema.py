@@ -104,6 +104,10 @@ MIGRATIONS: list[str] = [
     END;
     -- Log entries up to this seq have been deleted; a reader older than that reloads.
     INSERT INTO meta(key, value) VALUES ('vector_log_trimmed', '0');
+    -- The log's seq replaces the generation counter (an extra UPDATE per vector).
+    DROP TRIGGER vectors_ai;
+    DROP TRIGGER vectors_ad;
+    DELETE FROM meta WHERE key = 'vectors_generation';
     """,
 ]
 

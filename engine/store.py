@@ -134,9 +134,6 @@ class Store:
             (key, value),
         )
 
-    def vectors_generation(self) -> int:
-        return int(self.get_meta("vectors_generation") or 0)
-
     # -- roots and files ----------------------------------------------------------------
 
     def add_root(self, root: bytes) -> None:

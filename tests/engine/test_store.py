@@ -71,12 +71,12 @@ def test_deleting_a_file_removes_chunks_fts_and_vectors(store):
     ids = [c for c, _, _ in store.chunks_without_vectors("m", 10)]
     with store.write():
         store.put_vectors("m", ids, quantize(np.ones((2, 4), np.float32)))
-    generation = store.vectors_generation()
+    version = store.vector_version()
     with store.write():
         store.delete_files([fid])
     assert store.fts_search('"alpha"', 10) == []
     assert store.counts().chunks == 0 and store.counts().embedded == 0
-    assert store.vectors_generation() > generation
+    assert store.vector_version() > version
     assert store.integrity_problems() == []
 
 
@@ -131,20 +131,17 @@ def test_an_index_from_schema_2_is_searchable_before_and_after_migration(tmp_pat
         for statement in schema._split_statements(script):
             conn.execute(statement)
     conn.execute("PRAGMA user_version = 2")
-    conn.close()
-    old = Store.open(db)  # writer: migrates to the current version
-    old.conn.execute("PRAGMA user_version = 2")  # ...so undo that for the readonly case
-    old.conn.execute("DROP TABLE vector_log")
-    old.conn.execute("DROP TRIGGER vectors_log_ai")
-    old.conn.execute("DROP TRIGGER vectors_log_ad")
-    old.conn.execute("DELETE FROM meta WHERE key = 'vector_log_trimmed'")
-    fid = _add(old, b"/r/a", ["alpha", "beta"])
-    ids = [int(i) for i in old.chunk_ids_where("f.id = ?", (fid,))]
-    assert len(ids) == 2, ids
+    conn.execute("INSERT INTO files VALUES (1, x'2f722f61', '/r/a', 'txt', 'a', 1, 1, NULL,"
+                 " 'indexed', NULL, 0)")
+    for n, text in enumerate(["alpha", "beta"]):
+        conn.execute("INSERT INTO chunks(file_id, ord, page, char_start, char_end, text, title)"
+                     " VALUES (1, ?, NULL, 0, 5, ?, 'a')", (n, text))
+    ids = [r[0] for r in conn.execute("SELECT id FROM chunks ORDER BY id")]
     vecs = np.eye(2, 8, dtype=np.float32)
-    with old.write():
-        old.put_vectors("m", ids, quantize(vecs))
-    old.close()
+    q = quantize(vecs)
+    conn.executemany("INSERT INTO vectors VALUES (?, 'm', ?, ?)",
+                     [(i, float(sc), row.tobytes()) for i, sc, row in zip(ids, q.scales, q.codes, strict=True)])
+    conn.close()
 
     reader = Store.open(db, readonly=True)
     assert DenseIndex(reader, "m", 8, tmp_path / "r.hnsw").search(vecs[1], 1)[0][0] == ids[1]
