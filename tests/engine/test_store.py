@@ -140,7 +140,8 @@ def test_an_index_from_schema_2_is_searchable_before_and_after_migration(tmp_pat
     vecs = np.eye(2, 8, dtype=np.float32)
     q = quantize(vecs)
     conn.executemany("INSERT INTO vectors VALUES (?, 'm', ?, ?)",
-                     [(i, float(sc), row.tobytes()) for i, sc, row in zip(ids, q.scales, q.codes, strict=True)])
+                     [(i, float(sc), row.tobytes())
+                      for i, sc, row in zip(ids, q.scales, q.codes, strict=True)])
     conn.close()
 
     reader = Store.open(db, readonly=True)
