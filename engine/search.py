@@ -117,7 +117,11 @@ class Searcher:
 
     def _search(self, q: ParsedQuery, limit: int, mode: str, depth: int) -> list[SearchResult]:
         where, params = file_filter_sql(q)
-        keyword_q = self._affordable(q) if mode != "dense" else q
+        # Index statistics of every keyword term and phrase, read once for both the
+        # pruning below and the ideal BM25.
+        stats = dict(zip(q.keyword_terms + q.phrases, self.store.token_counts(
+            q.keyword_terms + q.phrases), strict=True)) if mode != "dense" else {}
+        keyword_q = self._affordable(q, stats) if mode != "dense" else q
         match = fts_expression(keyword_q)
         lexical: dict[ChunkId, float] = {}
         dense: dict[ChunkId, float] = {}
@@ -139,7 +143,7 @@ class Searcher:
                 lexical.update({c: pool[c] for c in dense if c in pool})
                 missing_den = [c for c in lexical if c not in dense]
                 dense.update(index.cosines(np.array(missing_den, np.int64), qvec))
-        ideal = self._ideal_bm25(keyword_q) if lexical else None
+        ideal = self._ideal_bm25(keyword_q, stats) if lexical else None
         alpha = self.settings.alpha
         if ideal:
             alpha = ranking.query_alpha(alpha, max(lexical.values()) / ideal)
@@ -153,13 +157,14 @@ class Searcher:
         rows = self.store.chunk_rows([chunk for _, chunk, _ in shown])
         return [self._result(rows[chunk], f, terms) for _, chunk, f in shown if chunk in rows]
 
-    def _affordable(self, q: ParsedQuery) -> ParsedQuery:
+    def _affordable(self, q: ParsedQuery, stats: dict[str, dict[str, int]]) -> ParsedQuery:
         """`q` with its most frequent keyword terms dropped while together they would
-        match more than SCORED_ROWS_BUDGET passages (see there)."""
+        match more than SCORED_ROWS_BUDGET passages (see there).  A term matches about
+        as many passages as its rarest token (a term like "e-mail" is a phrase)."""
         terms, budget = q.keyword_terms, self.settings.scored_rows_budget
         if len(terms) < 2 or self.store.passage_count() <= budget:
             return q
-        counts = self.store.term_doc_counts(terms)
+        counts = [min(stats[t].values(), default=0) for t in terms]
         if sum(counts) <= budget:
             return q
         rarest_first = sorted(range(len(terms)), key=lambda i: counts[i])
@@ -171,9 +176,11 @@ class Searcher:
             total += counts[i]
         return replace(q, keyword_terms=tuple(terms[i] for i in sorted(keep)))
 
-    def _ideal_bm25(self, q: ParsedQuery) -> float:
-        words = " ".join([*q.keyword_terms, *q.phrases])
-        return ranking.ideal_bm25(self.store.token_doc_counts(words), self.store.passage_count())
+    def _ideal_bm25(self, q: ParsedQuery, stats: dict[str, dict[str, int]]) -> float:
+        tokens: dict[str, int] = {}
+        for text in (*q.keyword_terms, *q.phrases):
+            tokens.update(stats[text])
+        return ranking.ideal_bm25(list(tokens.values()), self.store.passage_count())
 
     def _admissible(self, q: ParsedQuery, dense: dict[ChunkId, float]) -> dict[ChunkId, float]:
         """Apply "phrases" and -exclusions to semantic candidates, as FTS5 does to its own."""

@@ -411,21 +411,16 @@ class Store:
                                 (token,)).fetchone()
         return int(row[0]) if row else 0
 
-    def token_doc_counts(self, text: str) -> list[int]:
-        """For each distinct index token of `text`, how many passages contain it."""
-        tokens = dict.fromkeys(self._tokenize([text])[0])
-        return [self._doc_count(t) for t in tokens]
-
-    def term_doc_counts(self, terms: Sequence[str]) -> list[int]:
-        """For each query term, about how many passages match it: the count of its
-        rarest token (a term like "e-mail" is the phrase of its tokens)."""
+    def token_counts(self, texts: Sequence[str]) -> list[dict[str, int]]:
+        """For each text, its distinct index tokens and how many passages contain each
+        (one scratch tokenization for all texts, one lookup per distinct token)."""
         counts: dict[str, int] = {}
         result = []
-        for tokens in self._tokenize(terms):
+        for tokens in self._tokenize(texts):
             for t in tokens:
                 if t not in counts:
                     counts[t] = self._doc_count(t)
-            result.append(min((counts[t] for t in tokens), default=0))
+            result.append({t: counts[t] for t in tokens})
         return result
 
     def fts_scores(self, match: str, ids: Sequence[ChunkId]) -> dict[ChunkId, float]:

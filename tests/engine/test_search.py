@@ -192,4 +192,5 @@ def test_frequent_terms_leave_the_keyword_side_when_over_budget(store):
     # The dropped word is still highlighted: the user typed it.
     snippet = pruned[0].snippet
     assert {snippet.text[a:b].lower() for a, b in snippet.spans} == {"common", "zebra"}
-    assert store.term_doc_counts(["common", "zebra", "Zebras", "e-mail"]) == [60, 3, 3, 0]
+    counts = store.token_counts(["common", "zebra", "Zebras", "e-mail"])
+    assert [min(c.values(), default=0) for c in counts] == [60, 3, 3, 0]
