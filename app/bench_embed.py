@@ -17,7 +17,7 @@ from typing import Any, cast
 import numpy as np
 
 from app.bench import cranfield_dir, log
-from engine.embedder import DEFAULT_PACKAGE, ModelSpec, OnnxEmbedder, default_model, pool
+from engine.embedder import ModelSpec, OnnxEmbedder, default_model, pool
 
 THREADS = 2
 NAIVE_BATCH = 32
@@ -57,12 +57,18 @@ def _batches(order: list[int], size: int) -> list[list[int]]:
     return [order[i:i + size] for i in range(0, len(order), size)]
 
 
-def _bare(embedder: OnnxEmbedder, docs: list[str]) -> Callable[[], object]:
-    """session.run alone over the pipeline's own batches, tokenized and padded up front."""
+def _pipeline_batches(embedder: OnnxEmbedder,
+                      docs: list[str]) -> tuple[list[int], list[dict[str, np.ndarray]]]:
+    """The pipeline's own batches, tokenized and padded up front: (text order, inputs)."""
     encodings = embedder.tokenizer.encode_batch(docs)
     order = sorted(range(len(docs)), key=lambda i: len(encodings[i].ids))
-    prepared = [feeds(embedder, [encodings[i] for i in b])
-                for b in _batches(order, embedder.batch_size)]
+    return order, [feeds(embedder, [encodings[i] for i in b])
+                   for b in _batches(order, embedder.batch_size)]
+
+
+def _bare(embedder: OnnxEmbedder, docs: list[str]) -> Callable[[], object]:
+    """session.run alone over the pipeline's own batches, tokenized and padded up front."""
+    _, prepared = _pipeline_batches(embedder, docs)
     names = [embedder.output_name]
     return lambda: [embedder.session.run(names, f) for f in prepared]
 
@@ -78,7 +84,6 @@ def _naive(embedder: OnnxEmbedder, docs: list[str]) -> object:
     return out
 
 
-
 def _torch(embedder: OnnxEmbedder, docs: list[str]) -> Callable[[], object] | None:
     """PyTorch fp32, the path a sentence-transformers user takes (transformers' BertModel,
     mean pooling), over the pipeline's own batches tokenized up front; None unless torch
@@ -92,7 +97,7 @@ def _torch(embedder: OnnxEmbedder, docs: list[str]) -> Callable[[], object] | No
 
     from engine.bert_onnx import read_safetensors
 
-    folder = default_checkpoint()
+    folder = embedder.spec.tokenizer_path.parent  # the checkpoint's own folder
     config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
     model = transformers.BertModel(transformers.BertConfig(**config), add_pooling_layer=False)
     weights = {k.removeprefix("bert."): torch.from_numpy(v.copy())
@@ -102,10 +107,7 @@ def _torch(embedder: OnnxEmbedder, docs: list[str]) -> Callable[[], object] | No
         raise RuntimeError(f"checkpoint lacks {missing[:3]}")
     model.eval()
     torch.set_num_threads(THREADS)
-    encodings = embedder.tokenizer.encode_batch(docs)
-    order = sorted(range(len(docs)), key=lambda i: len(encodings[i].ids))
-    batches = [feeds(embedder, [encodings[i] for i in b])
-               for b in _batches(order, embedder.batch_size)]
+    _, batches = _pipeline_batches(embedder, docs)
     tensors = [{k: torch.from_numpy(v) for k, v in f.items()} for f in batches]
 
     def run() -> list[np.ndarray]:
@@ -114,14 +116,6 @@ def _torch(embedder: OnnxEmbedder, docs: list[str]) -> Callable[[], object] | No
                     for t, f in zip(tensors, batches, strict=True)]
 
     return run
-
-
-def default_checkpoint() -> Path:
-    """The folder of the default model's checkpoint files."""
-    found = importlib.util.find_spec(DEFAULT_PACKAGE)
-    if found is None or not found.submodule_search_locations:
-        raise RuntimeError(f"{DEFAULT_PACKAGE} is not installed")
-    return Path(list(found.submodule_search_locations)[0]) / "model"
 
 
 def int8_export(spec: ModelSpec) -> ModelSpec | None:
@@ -192,8 +186,7 @@ def _agreement(torch_run: Callable[[], object] | None, embedder: OnnxEmbedder,
     that the two computed the same model), None without PyTorch."""
     if torch_run is None:
         return None
-    encodings = embedder.tokenizer.encode_batch(docs)
-    order = sorted(range(len(docs)), key=lambda i: len(encodings[i].ids))
+    order, _ = _pipeline_batches(embedder, docs)
     theirs = np.vstack(cast(list[np.ndarray], torch_run()))
     ours = embedder.embed_passages(docs)[order]
     return round(float((theirs * ours).sum(axis=1).min()), 5)
