@@ -37,6 +37,19 @@ def _add(store: Store, vectors: np.ndarray, name: str = "a") -> list[int]:
     return ids
 
 
+def _index(store: Store, tmp_path) -> DenseIndex:
+    """A dense index that switches to the graph from 1,000 vectors."""
+    return DenseIndex(store, "m", DIM, tmp_path / "g.hnsw", graph_threshold=1000)
+
+
+def _loaded(store: Store, tmp_path) -> DenseIndex:
+    """`_index` brought up to date, its `rebuilt` flag cleared for the test to watch."""
+    index = _index(store, tmp_path)
+    index.refresh()
+    index.rebuilt = False
+    return index
+
+
 def _exact(ids: list[int], vectors: np.ndarray, q: np.ndarray, k: int) -> set[int]:
     return {ids[i] for i in np.argsort(-(vectors @ q))[:k]}
 
@@ -44,7 +57,7 @@ def _exact(ids: list[int], vectors: np.ndarray, q: np.ndarray, k: int) -> set[in
 def test_the_reduced_graph_finds_the_true_neighbours(store, tmp_path):
     vectors = _realistic(3000, seed=1)
     ids = _add(store, vectors)
-    index = DenseIndex(store, "m", DIM, tmp_path / "g.hnsw", graph_threshold=1000)
+    index = _index(store, tmp_path)
     queries = _realistic(30, seed=2)
     hits = sum(len({c for c, _ in index.search(q, 10)} & _exact(ids, vectors, q, 10))
                for q in queries)
@@ -57,9 +70,7 @@ def test_the_reduced_graph_finds_the_true_neighbours(store, tmp_path):
 def test_new_and_deleted_vectors_apply_without_a_rebuild(store, tmp_path):
     vectors = _realistic(1200, seed=3)
     ids = _add(store, vectors)
-    index = DenseIndex(store, "m", DIM, tmp_path / "g.hnsw", graph_threshold=1000)
-    index.refresh()
-    index.rebuilt = False
+    index = _loaded(store, tmp_path)
     newcomers = _realistic(40, seed=4)
     new_ids = _add(store, newcomers, "b")
     with store.write():
@@ -71,9 +82,7 @@ def test_new_and_deleted_vectors_apply_without_a_rebuild(store, tmp_path):
 
 def test_a_reader_behind_the_trimmed_log_reloads(store, tmp_path):
     _add(store, _realistic(1200, seed=5))
-    reader = DenseIndex(store, "m", DIM, tmp_path / "g.hnsw", graph_threshold=1000)
-    reader.refresh()
-    reader.rebuilt = False
+    reader = _loaded(store, tmp_path)
     later = _realistic(30, seed=6)
     later_ids = _add(store, later, "b")
     with store.write():
@@ -103,7 +112,7 @@ def test_the_cache_is_reused_and_refused_when_foreign(tmp_path):
 def test_small_filters_are_searched_exactly(store, tmp_path):
     vectors = _realistic(2000, seed=9)
     ids = _add(store, vectors)
-    index = DenseIndex(store, "m", DIM, tmp_path / "g.hnsw", graph_threshold=1000)
+    index = _index(store, tmp_path)
     allowed = np.array(ids[::50], np.int64)  # 2 %
     q = _realistic(1, seed=10)[0]
     got = [c for c, _ in index.search(q, 10, allowed)]
@@ -114,7 +123,7 @@ def test_small_filters_are_searched_exactly(store, tmp_path):
 
 def test_the_index_switches_between_scan_and_graph_as_it_grows_and_shrinks(store, tmp_path):
     ids = _add(store, _realistic(600, seed=11))
-    index = DenseIndex(store, "m", DIM, tmp_path / "g.hnsw", graph_threshold=1000)
+    index = _index(store, tmp_path)
     index.refresh()
     assert index.exact is not None and index.graph is None
     more = _add(store, _realistic(600, seed=12), "b")
@@ -185,7 +194,7 @@ def test_searches_run_while_a_writer_adds_batches(tmp_path):
 def test_a_doubled_collection_is_refitted_in_the_background(store, tmp_path):
     first = _realistic(1100, seed=20)
     _add(store, first)
-    index = DenseIndex(store, "m", DIM, tmp_path / "g.hnsw", graph_threshold=1000)
+    index = _index(store, tmp_path)
     index.refresh()
     old_graph = index.graph
     grown = _realistic(1200, seed=21)
@@ -204,7 +213,7 @@ def test_a_doubled_collection_is_refitted_in_the_background(store, tmp_path):
 def test_broad_filters_walk_the_graph_and_keep_recall(store, tmp_path):
     vectors = _realistic(3000, seed=23)
     ids = _add(store, vectors)
-    index = DenseIndex(store, "m", DIM, tmp_path / "g.hnsw", graph_threshold=1000)
+    index = _index(store, tmp_path)
     keep = [i for i in range(3000) if i % 6 != 0]  # 2,500: above the scan limit
     allowed = np.array([ids[i] for i in keep], np.int64)
     hits = 0
