@@ -6,6 +6,7 @@ import argparse
 import json
 import logging
 import os
+import re
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -61,6 +62,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="hybrid (default), lexical (keywords only) or dense (meaning only)")
     p.add_argument("--fusion", default="convex", metavar="|".join(FUSIONS),
                    help="how hybrid combines the two sides (default convex)")
+    p.add_argument("--strict", action="store_true",
+                   help='never relax: when "phrases" or -exclusions leave nothing, show '
+                        "nothing (by default the words are searched instead, with a note)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     _common(p)
 
@@ -69,11 +73,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print one JSON object")
     _common(p)
 
-    p = sub.add_parser("eval", help="measure search quality on a BEIR-format collection",
+    p = sub.add_parser("eval", help="measure search quality on BEIR-format collections",
                        description="Write a BEIR collection (corpus.jsonl, queries.jsonl, "
                                    "qrels/test.tsv) as files, index them with the real "
                                    "pipeline and score lexical, dense and hybrid search.")
-    p.add_argument("beir_dir", metavar="BEIR_DIR", help="folder in BEIR layout")
+    p.add_argument("beir_dirs", metavar="BEIR_DIR", nargs="+",
+                   help="folders in BEIR layout; several are reported side by side")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument("--alpha", type=float, default=None, metavar="A",
                    help="convex weight of the dense side (default 0.7)")
@@ -188,34 +193,55 @@ def cmd_index(args: argparse.Namespace) -> int:
           f"{report.unchanged} unchanged, {report.deleted} removed, {report.failed} failed, "
           f"{report.skipped} skipped; {report.chunks_embedded} passages embedded")
     for shown, reason in report.failures[:20]:
-        print(f"  failed: {shown}: {reason}")
+        print(f"  failed: {printable(shown)}: {printable(reason)}")
     return 0
 
 
 def _highlighted(r: dict[str, Any], color: bool) -> str:
     text, pos, parts = str(r["snippet"]), 0, []
+
+    def plain(piece: str) -> str:  # runs of whitespace (newlines too) read as one space
+        return printable(_SPACE.sub(" ", piece))
+
     for a, b in r["highlights"]:
-        parts.append(text[pos:a])
-        parts.append(f"\033[1;33m{text[a:b]}\033[0m" if color else f"[{text[a:b]}]")
+        parts.append(plain(text[pos:a]))
+        word = plain(text[a:b])
+        parts.append(f"\033[1;33m{word}\033[0m" if color else f"[{word}]")
         pos = b
-    parts.append(text[pos:])
-    return " ".join("".join(parts).split())
+    parts.append(plain(text[pos:]))
+    return "".join(parts).strip()
 
 
-def _search_results(args: argparse.Namespace, query: str) -> list[dict[str, Any]]:
-    """Ask the running service; without one, open the index here."""
+_SPACE = re.compile(r"\s+")
+
+
+def _search_results(args: argparse.Namespace, query: str) -> dict[str, Any]:
+    """Ask the running service; without one, open the index here.  Returns
+    {"results": [...], "relaxed": note or None}."""
     options = _options(args, fusion=args.fusion)
     if args.fusion == "convex":  # the service searches with its own settings
         try:
             reply = ipc.call(Deskfind.resolve_data_dir(options),
                              {"op": "search", "query": query, "mode": args.mode,
-                              "limit": args.limit})
-            return list(reply["results"])
+                              "limit": args.limit, "strict": args.strict})
+            return {"results": list(reply["results"]), "relaxed": reply.get("relaxed")}
         except ipc.ServiceUnavailable:
             pass
     with Deskfind(options, readonly=True) as df:
-        results = df.searcher().search(query, limit=args.limit, mode=args.mode)
-        return [result_json(r) for r in results]
+        response = df.searcher().query(query, limit=args.limit, mode=args.mode,
+                                       strict=args.strict)
+        return {"results": [result_json(r) for r in response.results],
+                "relaxed": response.relaxed}
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def printable(text: str) -> str:
+    """`text` safe for a terminal: control characters (escape sequences, newlines,
+    carriage returns) shown as escapes, so a file name or content cannot drive the
+    terminal or forge lines of output."""
+    return _CONTROL.sub(lambda m: ascii(m.group())[1:-1], text)
 
 
 def cmd_search(args: argparse.Namespace) -> int:
@@ -229,19 +255,23 @@ def cmd_search(args: argparse.Namespace) -> int:
     if args.limit < 1:
         raise UsageError("--limit must be at least 1")
     parse_query(query)  # a syntax error is reported before the index is opened
-    results = _search_results(args, query)
+    answer = _search_results(args, query)
+    results = answer["results"]
     if args.json:
-        print(json.dumps({"query": query, "mode": args.mode, "results": results},
-                         ensure_ascii=False))
+        print(json.dumps({"query": query, "mode": args.mode, "relaxed": answer["relaxed"],
+                          "results": results}, ensure_ascii=False))
         return 0
+    if answer["relaxed"]:
+        print(f"deskfind: {printable(answer['relaxed'])} (--strict to search as typed)",
+              file=sys.stderr)
     if not results:
         print("no results")
         return 0
     color = sys.stdout.isatty()
     for i, r in enumerate(results, 1):
         page = f" (page {r['page']})" if r["page"] else ""
-        print(f"{i:>2}. {r['title']}  [{r['matched_by']}, {r['score']:.3f}]")
-        print(f"    {r['path']}{page}")
+        print(f"{i:>2}. {printable(r['title'])}  [{r['matched_by']}, {r['score']:.3f}]")
+        print(f"    {printable(r['path'])}{page}")
         print(f"    {_highlighted(r, color)}")
     return 0
 
@@ -279,7 +309,7 @@ def cmd_status(args: argparse.Namespace) -> int:
           f"{data['failed']} failed, {data['skipped']} skipped), {data['queue']} queued")
     print(f"passages: {data['chunks']} ({data['embedded_chunks']} embedded)")
     for f in data["failures"][:10]:
-        print(f"  {f['status']}: {f['path']}: {f['reason']}")
+        print(f"  {f['status']}: {printable(f['path'])}: {printable(str(f['reason']))}")
     return 0
 
 
@@ -289,9 +319,9 @@ def cmd_eval(args: argparse.Namespace) -> int:
     extra: dict[str, Any] = {} if args.alpha is None else {"alpha": args.alpha}
     if args.graph:
         extra["graph_threshold"] = 0
-    report = evaluate_beir(Path(args.beir_dir), _options(args, **extra),
-                           max_queries=args.max_queries, progress=ProgressLine())
-    print(json.dumps(report) if args.json else format_report(report))
+    reports = [evaluate_beir(Path(d), _options(args, **extra), max_queries=args.max_queries,
+                             progress=ProgressLine()) for d in args.beir_dirs]
+    print(json.dumps({"collections": reports}) if args.json else format_report(reports))
     return 0
 
 

@@ -113,7 +113,9 @@ class Config:
         self.values[key] = _check(_BY_KEY[key], value)
 
     def save(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        # A folder we create is private whatever the umask (settings name the folders
+        # a user indexes); one that exists already (a DESKFIND_CONFIG elsewhere) is left.
+        self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         atomic_write(self.path, to_toml(self.values).encode("utf-8"))
 
 

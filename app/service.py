@@ -107,10 +107,12 @@ class Service:
             return {"pid": os.getpid()}
         if op == "search":
             with self._search_lock:
-                results = self.reader.searcher().search(
+                response = self.reader.searcher().query(
                     str(request.get("query", "")), limit=int(request.get("limit", 10)),
-                    mode=str(request.get("mode", "hybrid")))
-            return {"results": [result_json(r) for r in results]}
+                    mode=str(request.get("mode", "hybrid")),
+                    strict=bool(request.get("strict", False)))
+            return {"results": [result_json(r) for r in response.results],
+                    "relaxed": response.relaxed}
         if op == "best_sentences":
             passages = [str(p) for p in request.get("passages", [])][:MAX_MARKED]
             with self._search_lock:

@@ -250,14 +250,25 @@ class DenseIndex:
         pool = max(FILTERED_POOL, k)
         return graph.search(reduced, pool, allowed, ef=pool)[0]
 
+    def unit_vectors(self, chunk_ids: np.ndarray | list[int]) -> tuple[np.ndarray, np.ndarray]:
+        """(ids, float32 unit rows) of the given passages that have a vector."""
+        if len(chunk_ids) == 0:
+            return np.empty(0, np.int64), np.empty((0, self.dim), np.float32)
+        self.refresh()
+        with self._lock:
+            if self.exact is not None:  # the exact scan holds them in memory already
+                return self.exact.rows(np.asarray(chunk_ids, dtype=np.int64))
+        ids, q = self.store.vectors_for(self.model_id, chunk_ids, self.dim)
+        return ids, _unit_rows(q)
+
     def cosines(self, chunk_ids: np.ndarray | list[int],
                 query: np.ndarray) -> dict[ChunkId, float]:
         """Exact cosine of the query with each given passage that has a vector, best
         first."""
         if len(chunk_ids) == 0:
             return {}
-        ids, q = self.store.vectors_for(self.model_id, chunk_ids, self.dim)
-        sims = _unit_rows(q) @ np.asarray(query, dtype=np.float32)
+        ids, rows = self.unit_vectors(chunk_ids)
+        sims = rows @ np.asarray(query, dtype=np.float32)
         order = np.argsort(-sims, kind="stable")
         return {ChunkId(int(ids[i])): float(sims[i]) for i in order}
 

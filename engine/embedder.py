@@ -209,6 +209,7 @@ class Embedder(ABC):
 
     model_id: str
     dim: int
+    _unrelated_cosine: float | None = None  # measured on first use
 
     @abstractmethod
     def embed_passages(self, texts: Sequence[str]) -> np.ndarray:
@@ -217,6 +218,16 @@ class Embedder(ABC):
     @abstractmethod
     def embed_query(self, text: str) -> np.ndarray:
         """One float32 vector."""
+
+    def unrelated_cosine(self) -> float:
+        """The cosine this model gives unrelated texts at most, as a rule (measured once
+        per instance; see engine.calibration)."""
+        cached = self._unrelated_cosine
+        if cached is None:
+            from engine.calibration import unrelated_cosine
+
+            cached = self._unrelated_cosine = unrelated_cosine(self)
+        return float(cached)
 
 
 class OnnxEmbedder(Embedder):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 
 from engine.errors import QueryError
@@ -24,6 +24,7 @@ yourself yourselves
 _TOKEN = re.compile(r'-?"[^"]*"?|\S+')
 _WORD = re.compile(r"\w+", re.UNICODE)
 _FILTER_KEYS = ("ext", "path", "after", "before")
+_INT64_MAX = 2**63 - 1
 
 
 @dataclass(frozen=True)
@@ -46,6 +47,19 @@ class ParsedQuery:
                     or self.before_ns is not None)
 
     @property
+    def is_strict(self) -> bool:
+        """Whether the query narrows results beyond its words: phrases or exclusions."""
+        return bool(self.phrases or self.excluded)
+
+    def relaxed(self, *, keep_exclusions: bool = True) -> ParsedQuery:
+        """The query with its phrases read as plain words (and, unless kept, without its
+        exclusions); filters stay."""
+        words = [*self.terms, *(w for p in self.phrases for w in _WORD.findall(p))]
+        return replace(self, terms=tuple(words), phrases=(),
+                       excluded=self.excluded if keep_exclusions else (),
+                       keyword_terms=_keyword_terms(words))
+
+    @property
     def highlight_terms(self) -> tuple[str, ...]:
         words = [w for p in self.phrases for w in _WORD.findall(p)]
         return tuple(dict.fromkeys(t.lower() for t in (*self.keyword_terms, *words)))
@@ -59,17 +73,22 @@ def _parse_date(value: str, key: str) -> int:
     except ValueError as exc:
         raise QueryError(f"{key}: wants a date like 2024-05-31, got '{value}'") from exc
     moment = datetime(day.year, day.month, day.day, tzinfo=UTC)
-    return int(moment.timestamp()) * 1_000_000_000
+    # Clamped to SQLite's 64-bit integers: years 1 and 9999 lie beyond any file anyway.
+    return max(min(int(moment.timestamp()) * 1_000_000_000, _INT64_MAX), -_INT64_MAX)
 
 
 def parse_query(raw: str) -> ParsedQuery:
     """Split `raw` into terms, phrases, exclusions and filters.  Raises QueryError."""
+    if any("\ud800" <= ch <= "\udfff" for ch in raw):
+        raise QueryError("the query is not valid text: it holds bytes that are not UTF-8")
     terms: list[str] = []
     phrases: list[str] = []
     excluded: list[str] = []
     filters: dict[str, list[str]] = {k: [] for k in _FILTER_KEYS}
     for token in _TOKEN.findall(raw):
-        negative = token.startswith("-") and len(token) > 1
+        # "-word" and '-"phrase"' exclude; "--" or a lone "-" in pasted text do not.
+        negative = token.startswith("-") and (token[1:2] == '"' or
+                                              bool(_WORD.match(token, 1)))
         body = token[1:] if negative else token
         if body.startswith('"'):
             phrase = body.strip('"').strip()
@@ -89,7 +108,6 @@ def parse_query(raw: str) -> ParsedQuery:
             terms.extend(words)
     if not terms and not phrases:
         raise QueryError("the query has no words to search for")
-    keyword_terms = tuple(t for t in terms if t.lower() not in STOPWORDS) or tuple(terms)
     return ParsedQuery(
         text=" ".join([*terms, *phrases]),
         terms=tuple(terms),
@@ -99,8 +117,12 @@ def parse_query(raw: str) -> ParsedQuery:
         paths=tuple(filters["path"]),
         after_ns=_parse_date(filters["after"][-1], "after") if filters["after"] else None,
         before_ns=_parse_date(filters["before"][-1], "before") if filters["before"] else None,
-        keyword_terms=keyword_terms,
+        keyword_terms=_keyword_terms(terms),
     )
+
+
+def _keyword_terms(terms: list[str]) -> tuple[str, ...]:
+    return tuple(t for t in terms if t.lower() not in STOPWORDS) or tuple(terms)
 
 
 def _example(key: str) -> str:

@@ -1,21 +1,30 @@
-"""Score normalisation, hybrid fusion and passage-to-document aggregation (pure functions).
+"""Score normalisation, hybrid fusion, feedback and passage-to-document aggregation
+(pure functions).
 
-Hybrid search combines the two sides convexly, `α·dense + (1−α)·lexical`, after putting
-each on a [0, 1] scale whose ends mean the same thing for every query (the theoretical
-min-max idea of Bruch, Gai & Ingber, "An Analysis of Fusion Functions for Hybrid
-Retrieval", TOIS 2023, with theoretical bounds at both ends):
+Hybrid search combines the two sides convexly, `α·dense + (1−α)·lexical`, with α fixed
+at 0.7 (the middle of the 0.6–0.8 that Bruch, Gai & Ingber, "An Analysis of Fusion
+Functions for Hybrid Retrieval", TOIS 2023, find best across collections), after
+putting each side on [0, 1] by theoretical min-max:
 
-- lexical: BM25 / the BM25 of an ideal passage that holds every query token once
-  (`ideal_bm25`), clipped to 1.  A passage matching one word of three scores about a
-  third, where dividing by the best observed score would call it perfect.
-- dense: the cosine itself, negatives clipped to 0 (no evidence).  Measured on our tests,
-  the theoretical floor of −1 squeezes real cosines (0.1–0.7 for MiniLM) into a narrow
-  band that keyword matches on the wrong documents outvote.
+- lexical: BM25 / the best BM25 of the query (BM25's theoretical minimum is 0), or /
+  the BM25 of a passage holding the query's three rarest words when no passage scores
+  that much (`reference_bm25`).  The scale means "as good a keyword match as this
+  collection has for the query" whatever the query's length: a fifty-word request is
+  not penalised for matching no passage fully (which the ideal passage as reference
+  did), and a short question whose words only occur in the wrong files does not get a
+  perfect keyword score for one shared word.  In that case α also leans toward meaning
+  in proportion (`query_alpha`); a long request never triggers it.
+- dense: the cosine itself, negatives clipped to 0 (no evidence).
 
-α adapts per query (`query_alpha`): when the best keyword match covers the whole query,
-α is the configured weight; the less of the query any passage matches, the more the
-ranking leans on meaning.  Noise on either side therefore stays small in absolute terms
-and cannot outvote real evidence on the other.
+The semantic side then gets one round of pseudo-relevance feedback (Rocchio on the
+query vector, as Li et al. found robust for dense retrievers, "Pseudo Relevance
+Feedback with Deep Language Models and Dense Retrievers: Successes and Pitfalls", TOIS
+2023): the query vector moves toward the mean of the top fused passages, which carry
+both sides' agreement, and the candidates are scored again.
+
+How strong each side's evidence is in absolute terms (keyword coverage of the query,
+the raw cosine) is kept apart from the fusion: it decides the relevance floor and the
+cues shown to the user, not the order.
 """
 
 from __future__ import annotations
@@ -33,6 +42,12 @@ COSINE_FLOOR = 0.0
 # Bruch et al. find the best convex weight toward the dense side at 0.6–0.8 across
 # collections; the middle of that range is our default.
 DEFAULT_ALPHA = 0.7
+# Rocchio feedback: the top 3 passages (the depth ANCE-PRF and Li et al. use), weighted
+# like the query itself.
+FEEDBACK_DEPTH = 3
+FEEDBACK_WEIGHT = 1.0
+# Matching three informative query words is as strong as keyword evidence gets.
+REFERENCE_TERMS = 3
 RRF_K = 60
 MODES = ("hybrid", "lexical", "dense")
 FUSIONS = ("convex", "rrf")
@@ -72,27 +87,58 @@ class Fused:
     dense: float
 
 
+def token_idfs(doc_counts: Sequence[int], n_docs: int) -> list[float]:
+    """FTS5's idf of each query token (floored at 1e-6 as FTS5 does), largest first."""
+    idfs = [max(float(np.log((n_docs - n + 0.5) / (n + 0.5))) if n_docs else 0.0, 1e-6)
+            for n in doc_counts]
+    return sorted(idfs, reverse=True)
+
+
 def ideal_bm25(doc_counts: Sequence[int], n_docs: int) -> float:
     """BM25 of an average-length passage holding each query token once: Σ idf.
 
     With term frequency 1 and average length, BM25's saturation term is exactly 1, so
-    the score is the sum of the tokens' idf (FTS5's formula, floored at 1e-6 as FTS5
-    does).  It is the score of a passage that fully matches the query, which makes it a
-    query-specific upper reference: a passage matching one word of three lands near a
-    third of it, whereas dividing by the best observed score would call it perfect.
+    the score is the sum of the tokens' idf: the score of a passage that fully matches
+    the query.
     """
-    total = 0.0
-    for n in doc_counts:
-        idf = float(np.log((n_docs - n + 0.5) / (n + 0.5))) if n_docs else 0.0
-        total += max(idf, 1e-6)
-    return total
+    return sum(token_idfs(doc_counts, n_docs))
 
 
-def normalise_lexical(scores: np.ndarray, ideal: float | None) -> np.ndarray:
-    """BM25 on [0, 1]: against the ideal passage when known, else the best seen (TMM)."""
-    if ideal and ideal > 0:
-        return np.clip(np.asarray(scores, dtype=np.float64) / ideal, 0.0, 1.0)
-    return tmm(scores, BM25_MIN)
+def reference_bm25(doc_counts: Sequence[int], n_docs: int,
+                   terms: int = REFERENCE_TERMS) -> float:
+    """BM25 of an average passage holding the query's `terms` rarest tokens once.
+
+    The lexical side is normalised by the larger of this and the best BM25 seen: when
+    no passage matches even that much (one common word of a short question), the
+    keyword side stays weak instead of calling its best match perfect, while a long
+    request, whose good matches easily exceed it, is normalised by its best match.
+    """
+    return sum(token_idfs(doc_counts, n_docs)[:terms])
+
+
+def keyword_coverage(bm25: float, ideal: float | None) -> float:
+    """How much of the query a passage matches, on [0, 1]: its BM25 over the ideal's."""
+    if not ideal or ideal <= 0:
+        return 0.0
+    return float(min(max(bm25 / ideal, 0.0), 1.0))
+
+
+def query_alpha(alpha: float, strength: float) -> float:
+    """The dense weight for one query: `alpha` when the best keyword match reaches the
+    reference (`strength` ≥ 1), leaning toward meaning as it falls short, 1 at none."""
+    strength = min(max(strength, 0.0), 1.0)
+    return 1.0 - (1.0 - alpha) * strength
+
+
+def normalise_lexical(scores: np.ndarray, top: float | None = None) -> np.ndarray:
+    """BM25 on [0, 1] by theoretical min-max: against the query's best BM25 `top`
+    (the best of `scores` when not given)."""
+    scores = np.asarray(scores, dtype=np.float64)
+    if top is None:
+        return tmm(scores, BM25_MIN)
+    if top <= BM25_MIN:
+        return np.zeros_like(scores)
+    return np.clip(scores / top, 0.0, 1.0)
 
 
 def normalise_dense(cosines: np.ndarray) -> np.ndarray:
@@ -100,31 +146,27 @@ def normalise_dense(cosines: np.ndarray) -> np.ndarray:
     return np.clip(np.asarray(cosines, dtype=np.float64), COSINE_FLOOR, 1.0)
 
 
-def query_alpha(alpha: float, coverage: float) -> float:
-    """The dense weight for one query: `alpha` at full keyword coverage, 1 at none."""
-    coverage = min(max(coverage, 0.0), 1.0)
-    return 1.0 - (1.0 - alpha) * coverage
-
-
 def fuse(lexical: Mapping[K, float], dense: Mapping[K, float], *, mode: str = "hybrid",
          alpha: float = DEFAULT_ALPHA, method: str = "convex",
-         ideal: float | None = None) -> dict[K, Fused]:
+         lexical_top: float | None = None) -> dict[K, Fused]:
     """Combine raw BM25 scores and cosines of the same candidates.
 
-    A candidate absent from `lexical` did not match the keywords (BM25 0).  One absent
+    `lexical_top` is the query's best BM25 (default: the best in `lexical`).  A
+    candidate absent from `lexical` did not match the keywords (BM25 0).  One absent
     from `dense` has no vector yet; it gets the median normalised dense score, so a
     passage still waiting for its embedding is neither favoured nor buried.
     """
     keys = list(dict.fromkeys([*lexical, *dense]))
     if not keys:
         return {}
-    lex = normalise_lexical(np.array([lexical.get(k, BM25_MIN) for k in keys]), ideal)
+    raw_lex = np.array([lexical.get(k, BM25_MIN) for k in keys])
+    lex = normalise_lexical(raw_lex, lexical_top)
     has_dense = np.array([k in dense for k in keys])
     den = normalise_dense(np.array([dense.get(k, COSINE_FLOOR) for k in keys]))
     if has_dense.any() and not has_dense.all():
         den[~has_dense] = float(np.median(den[has_dense]))
-    if mode == "lexical":  # rank by BM25 itself: clipping at the ideal would tie the best
-        scores = tmm(np.array([lexical.get(k, BM25_MIN) for k in keys]), BM25_MIN)
+    if mode == "lexical":  # rank by BM25 itself
+        scores = tmm(raw_lex, BM25_MIN)
     elif mode == "dense":
         scores = den
     elif method == "rrf":
@@ -136,6 +178,22 @@ def fuse(lexical: Mapping[K, float], dense: Mapping[K, float], *, mode: str = "h
         scores = convex(lex, den, alpha)
     return {k: Fused(float(s), float(lx), float(d))
             for k, s, lx, d in zip(keys, scores, lex, den, strict=True)}
+
+
+def top_keys(fused: Mapping[K, Fused], n: int) -> list[K]:
+    """The `n` best-scoring keys, best first (ties by insertion order)."""
+    return sorted(fused, key=lambda k: -fused[k].score)[:n]
+
+
+def rocchio(query: np.ndarray, feedback: np.ndarray,
+            weight: float = FEEDBACK_WEIGHT) -> np.ndarray:
+    """The unit query vector moved toward the mean of the `feedback` rows (unit vectors)."""
+    query = np.asarray(query, dtype=np.float32)
+    if len(feedback) == 0:
+        return query
+    moved = query + weight * np.asarray(feedback, dtype=np.float32).mean(axis=0)
+    norm = float(np.linalg.norm(moved))
+    return moved / norm if norm > 1e-12 else query
 
 
 def aggregate(scores: Mapping[K, Fused], owner: Mapping[K, int]) -> list[tuple[int, K, Fused]]:

@@ -31,6 +31,11 @@ SCORED_ROWS_BUDGET = 10_000
 # models reach only between texts on the same subject.
 KEYWORD_CUE = 0.25
 MEANING_CUE = 0.4
+# The relevance floor: a result is shown when its passage matches at least half of what
+# the query's keywords carry (by idf), or when its cosine is above what the model gives
+# unrelated texts (Embedder.unrelated_cosine).  Weak evidence on one side alone, such
+# as one common word of a question, is not enough.
+KEYWORD_FLOOR = 0.5
 
 
 @dataclass(frozen=True)
@@ -44,8 +49,8 @@ class SearchResult:
     ext: str
     mtime_ns: int
     score: float
-    lexical: float  # normalised keyword contribution, 0..1
-    dense: float  # normalised semantic contribution, 0..1
+    lexical: float  # keyword coverage of the query, 0..1 (BM25 / ideal passage's)
+    dense: float  # cosine, clipped at 0
     chunk_id: ChunkId
     page: int | None
     char_start: int
@@ -65,13 +70,19 @@ class SearchResult:
 
 
 @dataclass(frozen=True)
+class SearchResponse:
+    """Results of one query, and what was loosened to find them (None: nothing was)."""
+
+    results: list[SearchResult]
+    relaxed: str | None = None
+
+
+@dataclass(frozen=True)
 class SearchSettings:
     alpha: float = ranking.DEFAULT_ALPHA
     fusion: str = "convex"
     min_candidates: int = 100
-    # Results below this fused score are dropped: on the absolute scales of
-    # engine.ranking it means neither a fair keyword match nor a related meaning.
-    min_score: float = 0.1
+    feedback_depth: int = ranking.FEEDBACK_DEPTH
     scored_rows_budget: int = SCORED_ROWS_BUDGET
 
 
@@ -89,6 +100,7 @@ class Searcher:
         self._make_semantic = semantic
         self._semantic: tuple[Embedder, DenseIndex] | None = None
         self.settings = settings or SearchSettings()
+        self._query_vector: tuple[str, np.ndarray] | None = None
 
     def semantic(self) -> tuple[Embedder, DenseIndex]:
         if self._semantic is None:
@@ -98,8 +110,20 @@ class Searcher:
         return self._semantic
 
     def search(self, raw: str, *, limit: int = 10, mode: str = "hybrid",
-               min_score: float | None = None) -> list[SearchResult]:
-        """Documents for `raw`, best first; `min_score` overrides the settings' floor."""
+               floor: bool = True) -> list[SearchResult]:
+        """Documents for `raw`, best first (see `query`)."""
+        return self.query(raw, limit=limit, mode=mode, floor=floor).results
+
+    def query(self, raw: str, *, limit: int = 10, mode: str = "hybrid", floor: bool = True,
+              strict: bool = False) -> SearchResponse:
+        """Documents for `raw`, best first.
+
+        `floor` drops results with too little evidence (see KEYWORD_FLOOR).  Quote marks
+        and dashes are often pasted text rather than syntax, so unless `strict`, a query
+        whose phrases leave no result is answered with the phrases read as words, and
+        then, if its exclusions still leave nothing, without them; `relaxed` says so.
+        Filters always hold.
+        """
         if mode not in ranking.MODES:
             raise QueryError(f"unknown mode '{mode}' (choose {', '.join(ranking.MODES)})")
         if limit < 1:
@@ -107,55 +131,111 @@ class Searcher:
         q = parse_query(raw)
         if mode != "lexical" and self._make_semantic is None:
             mode = "lexical"
-        depth = max(3 * limit, self.settings.min_candidates)
         try:
-            results = self._search(q, limit, mode, depth)
+            results = self._run(q, limit, mode, floor)
+            if results or strict:
+                return SearchResponse(results)
+            for loose, what in _relaxations(q):
+                results = self._run(loose, limit, mode, floor)
+                if results:
+                    return SearchResponse(results, what)
+            return SearchResponse([])
         except sqlite3.OperationalError as exc:
             raise StoreError(f"search failed: {exc}") from exc
-        floor = self.settings.min_score if min_score is None else min_score
-        return [r for r in results if r.score >= floor]
 
-    def _search(self, q: ParsedQuery, limit: int, mode: str, depth: int) -> list[SearchResult]:
+    def _run(self, q: ParsedQuery, limit: int, mode: str, floor: bool) -> list[SearchResult]:
+        return self._search(q, limit, mode, max(3 * limit, self.settings.min_candidates),
+                            floor)
+
+    def _floor(self, mode: str) -> Callable[[float, float], bool]:
+        """Whether (keyword coverage, cosine) is evidence enough to show a result."""
+        if mode == "lexical":
+            return lambda coverage, cosine: True
+        unrelated = self.semantic()[0].unrelated_cosine()
+        if mode == "dense":
+            return lambda coverage, cosine: cosine > unrelated
+        return lambda coverage, cosine: cosine > unrelated or coverage >= KEYWORD_FLOOR
+
+    def _embed_query(self, embedder: Embedder, text: str) -> np.ndarray:
+        # A relaxed second pass asks for the same text: embed it once.
+        if self._query_vector is None or self._query_vector[0] != text:
+            self._query_vector = (text, embedder.embed_query(text))
+        return self._query_vector[1]
+
+    def _search(self, q: ParsedQuery, limit: int, mode: str, depth: int,
+                floor: bool) -> list[SearchResult]:
         where, params = file_filter_sql(q)
         # Index statistics of every keyword term and phrase, read once for both the
         # pruning below and the ideal BM25.
         stats = dict(zip(q.keyword_terms + q.phrases, self.store.token_counts(
             q.keyword_terms + q.phrases), strict=True)) if mode != "dense" else {}
         keyword_q = self._affordable(q, stats) if mode != "dense" else q
-        match = fts_expression(keyword_q)
         lexical: dict[ChunkId, float] = {}
         dense: dict[ChunkId, float] = {}
         pool: dict[ChunkId, float] = {}
         if mode != "dense":
             # One ranked FTS5 query scores every match anyway; keeping a deeper pool than
             # we fuse lets most semantic candidates find their BM25 score here for free.
-            pool = dict(self.store.fts_search(match, max(depth, LEXICAL_POOL), where, params))
+            pool = dict(self.store.fts_search(fts_expression(keyword_q),
+                                              max(depth, LEXICAL_POOL), where, params))
             lexical = dict(list(pool.items())[:depth])
-        if mode != "lexical":
+        if mode == "lexical":
+            fused = ranking.fuse(lexical, {}, mode=mode)
+        else:
             embedder, index = self.semantic()
-            qvec = embedder.embed_query(q.text)
+            qvec = self._embed_query(embedder, q.text)
             allowed = self.store.chunk_ids_where(where, params) if q.has_filters else None
             dense = self._admissible(q, dict(index.search(qvec, depth, allowed)))
-            if mode == "hybrid":
-                # Score every candidate on both sides, so fusion compares like with like.
-                # A candidate outside the pool scores below the pool's last entry; after
-                # normalisation that is close to 0, which is what it gets.
-                lexical.update({c: pool[c] for c in dense if c in pool})
-                missing_den = [c for c in lexical if c not in dense]
-                dense.update(index.cosines(np.array(missing_den, np.int64), qvec))
-        ideal = self._ideal_bm25(keyword_q, stats) if lexical else None
-        alpha = self.settings.alpha
-        if ideal:
-            alpha = ranking.query_alpha(alpha, max(lexical.values()) / ideal)
-        fused = ranking.fuse(lexical, dense, mode=mode, alpha=alpha,
-                             method=self.settings.fusion, ideal=ideal)
+            if mode == "dense":
+                fused = ranking.fuse({}, dense, mode=mode)
+            else:
+                reference = ranking.reference_bm25(
+                    list(self._query_tokens(keyword_q, stats).values()),
+                    self.store.passage_count())
+                top = max(max(pool.values(), default=0.0), reference)
+                fused, dense = self._hybrid(lexical, dense, pool, index, qvec, top)
         # Only the owning file is needed to aggregate; text is fetched for what is shown.
         owner = {c: int(f) for c, f in self.store.chunk_owners(list(fused)).items()}
         ranked = ranking.aggregate({c: f for c, f in fused.items() if c in owner}, owner)
-        terms = q.highlight_terms
+        ideal = self._ideal_bm25(keyword_q, stats) if lexical else None
+        evidence = {chunk: (ranking.keyword_coverage(lexical.get(chunk, 0.0), ideal),
+                            dense.get(chunk, 0.0)) for _, chunk, _ in ranked}
+        if floor:
+            enough = self._floor(mode)
+            ranked = [item for item in ranked if enough(*evidence[item[1]])]
         shown = ranked[:limit]
         rows = self.store.chunk_rows([chunk for _, chunk, _ in shown])
-        return [self._result(rows[chunk], f, terms) for _, chunk, f in shown if chunk in rows]
+        terms = q.highlight_terms
+        return [self._result(rows[chunk], f, *evidence[chunk], terms)
+                for _, chunk, f in shown if chunk in rows]
+
+    def _hybrid(self, lexical: dict[ChunkId, float], dense: dict[ChunkId, float],
+                pool: dict[ChunkId, float], index: DenseIndex, qvec: np.ndarray,
+                top: float) -> tuple[dict[ChunkId, ranking.Fused], dict[ChunkId, float]]:
+        """Fused scores of the keyword and semantic candidates, each scored on both sides
+        (so fusion compares like with like), after one round of Rocchio feedback.
+        `top` is the BM25 that normalises to 1 (see engine.ranking)."""
+        # A semantic candidate outside the keyword pool scores below the pool's last
+        # entry; after normalisation that is close to 0, which is what it gets.
+        lexical.update({c: pool[c] for c in dense if c in pool})
+        ids, rows = index.unit_vectors(np.array(list(dict.fromkeys([*dense, *lexical])),
+                                                np.int64))
+        keys = [ChunkId(int(i)) for i in ids]
+        cosines = dict(zip(keys, (rows @ qvec).tolist(), strict=True))
+        if self.settings.fusion == "rrf":
+            return ranking.fuse(lexical, cosines, method="rrf"), cosines
+        best = max(lexical.values(), default=0.0)
+        alpha = ranking.query_alpha(self.settings.alpha, best / top if top > 0 else 0.0)
+        fused = ranking.fuse(lexical, cosines, alpha=alpha, lexical_top=top)
+        depth = self.settings.feedback_depth
+        if depth and keys:
+            position = {k: i for i, k in enumerate(keys)}
+            feedback = [position[k] for k in ranking.top_keys(fused, len(fused))
+                        if k in position][:depth]
+            moved = ranking.rocchio(qvec, rows[feedback])
+            fused = ranking.fuse(lexical, dict(zip(keys, (rows @ moved).tolist(), strict=True)),
+                                 alpha=alpha, lexical_top=top)
+        return fused, cosines
 
     def _affordable(self, q: ParsedQuery, stats: dict[str, dict[str, int]]) -> ParsedQuery:
         """`q` with its most frequent keyword terms dropped while together they would
@@ -176,11 +256,17 @@ class Searcher:
             total += counts[i]
         return replace(q, keyword_terms=tuple(terms[i] for i in sorted(keep)))
 
-    def _ideal_bm25(self, q: ParsedQuery, stats: dict[str, dict[str, int]]) -> float:
+    @staticmethod
+    def _query_tokens(q: ParsedQuery, stats: dict[str, dict[str, int]]) -> dict[str, int]:
+        """The keyword side's distinct index tokens and their passage counts."""
         tokens: dict[str, int] = {}
         for text in (*q.keyword_terms, *q.phrases):
             tokens.update(stats[text])
-        return ranking.ideal_bm25(list(tokens.values()), self.store.passage_count())
+        return tokens
+
+    def _ideal_bm25(self, q: ParsedQuery, stats: dict[str, dict[str, int]]) -> float:
+        return ranking.ideal_bm25(list(self._query_tokens(q, stats).values()),
+                                  self.store.passage_count())
 
     def _admissible(self, q: ParsedQuery, dense: dict[ChunkId, float]) -> dict[ChunkId, float]:
         """Apply "phrases" and -exclusions to semantic candidates, as FTS5 does to its own."""
@@ -195,11 +281,28 @@ class Searcher:
         return {c: dense[c] for c in ids}
 
     @staticmethod
-    def _result(row: ChunkRow, fused: ranking.Fused, terms: tuple[str, ...]) -> SearchResult:
+    def _result(row: ChunkRow, fused: ranking.Fused, coverage: float, cosine: float,
+                terms: tuple[str, ...]) -> SearchResult:
         return SearchResult(
             file_id=row.file_id, path=row.path, display_path=row.display_path,
             title=row.title, ext=row.ext, mtime_ns=row.mtime_ns, score=fused.score,
-            lexical=fused.lexical, dense=fused.dense, chunk_id=row.id, page=row.page,
+            lexical=coverage, dense=max(cosine, 0.0), chunk_id=row.id, page=row.page,
             char_start=row.char_start, char_end=row.char_end,
             snippet=best_window(row.text, terms),
         )
+
+
+def _relaxations(q: ParsedQuery) -> list[tuple[ParsedQuery, str]]:
+    """Looser readings of `q`, in the order to try, each with a line for the user."""
+    steps = []
+    phrases = ", ".join(f'"{p}"' for p in q.phrases)
+    if q.phrases:
+        steps.append((q.relaxed(), f"nothing contains {phrases} exactly; "
+                                   "showing results for its words"))
+    if q.excluded:
+        excluded = " ".join(f"-{w}" for w in q.excluded)
+        steps.append((q.relaxed(keep_exclusions=False),
+                      f"nothing matches with {excluded}"
+                      + (f" and {phrases} exactly" if q.phrases else "")
+                      + "; showing results without the exclusion"))
+    return steps

@@ -88,6 +88,11 @@ class ExactIndex(VectorIndex):
     def labels(self) -> np.ndarray:
         return self._ids.copy()
 
+    def rows(self, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(ids, vectors) of those `ids` held here, in the index's order."""
+        mask = np.isin(self._ids, np.asarray(ids, dtype=np.int64))
+        return self._ids[mask], self._vecs[mask]
+
 
 def top_k(ids: np.ndarray, sims: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     """The `k` highest similarities with their ids, best first."""

@@ -116,6 +116,7 @@ def test_non_utf8_names_round_trip_through_json(tmp_path):
     (["search", "x", "--mode", "fuzzy"], "unknown mode"),
     (["search", "x", "--limit", "0"], "--limit"),
     (["search", "x", "after:soon"], "date like"),
+    (["search", "caf\udce9"], "not valid text"),
     (["index", "/no/such/folder"], "no such file or folder"),
     (["eval", "/no/such/beir"], "not a BEIR folder"),
 ])
@@ -176,3 +177,29 @@ def test_a_read_only_index_can_still_be_searched(tmp_path):
     finally:
         data.chmod(0o700)
         shutil.rmtree(base, ignore_errors=True)
+
+
+def test_a_pasted_request_with_quote_marks_is_relaxed_and_says_so(indexed):
+    _, data, _ = indexed
+    query = 'my plants need "regular watering routines" and pinching'
+    proc = deskfind("search", query, data=data)
+    assert "nothing contains" in proc.stderr and "--strict" in proc.stderr
+    assert "tomatoes.md" in proc.stdout
+    answer = json.loads(deskfind("search", query, "--json", data=data).stdout)
+    assert answer["relaxed"] and answer["results"][0]["path"].endswith("tomatoes.md")
+    strict = json.loads(deskfind("search", query, "--json", "--strict", data=data).stdout)
+    assert strict["results"] == [] and strict["relaxed"] is None
+
+
+def test_control_characters_never_reach_the_terminal(tmp_path):
+    evil = "title\x1b]0;owned\x07 \x1b[2J"
+    write_files(tmp_path / "docs", {"a\x1b[31mred\nfake 2. line.txt":
+                                    f"{evil}\n\nquarterly numbers \x1b[1A\r forged"})
+    deskfind("index", str(tmp_path / "docs"), data=tmp_path / "data")
+    proc = deskfind("search", "quarterly numbers", "--mode", "lexical", data=tmp_path / "data")
+    assert "\x1b" not in proc.stdout and "\r" not in proc.stdout
+    assert "\\x1b" in proc.stdout  # shown, escaped
+    assert len(proc.stdout.splitlines()) == 3  # one result, three lines: nothing forged
+    exact = json.loads(deskfind("search", "quarterly numbers", "--mode", "lexical", "--json",
+                                data=tmp_path / "data").stdout)
+    assert exact["results"][0]["path"].endswith("a\x1b[31mred\nfake 2. line.txt")

@@ -102,3 +102,15 @@ def test_include_and_exclude_patterns_shape_what_is_indexed(tmp_path):
     assert "indexed 1 files" in out
     found = _cli(tmp_path, "search", "puffin", "--mode", "lexical").stdout
     assert "keep.md" in found and "skip.txt" not in found and "old.md" not in found
+
+
+def test_the_config_folder_is_private_under_umask_000(tmp_path):
+    old = os.umask(0)
+    try:
+        config = Config.load(tmp_path / "fresh" / "deskfind" / "config.toml")
+        config.set("alpha", 0.6)
+        config.save()
+    finally:
+        os.umask(old)
+    assert (tmp_path / "fresh" / "deskfind").stat().st_mode & 0o777 == 0o700
+    assert (tmp_path / "fresh" / "deskfind" / "config.toml").stat().st_mode & 0o077 == 0

@@ -1,6 +1,6 @@
 import json
 
-from app.evaluate import mrr_at, ndcg_at, recall_at
+from app.evaluate import mrr_at, naive_fusion, ndcg_at, recall_at
 from tests.app.test_cli import deskfind
 
 
@@ -35,11 +35,21 @@ def test_eval_runs_the_real_pipeline_and_prints_one_json_object(tmp_path):
     queries = ["molten rock erupting", "how does dough rise", "rivers of ice"]
     _beir(tmp_path / "beir", docs, queries, [(0, 0), (1, 1), (2, 2)])
     out = deskfind("eval", str(tmp_path / "beir"), "--json", data=tmp_path / "unused").stdout
-    report = json.loads(out)
+    (report,) = json.loads(out)["collections"]
     assert (report["docs"], report["queries"]) == (4, 3)
     for mode in ("lexical", "dense", "hybrid"):
         assert set(report[mode]) == {"ndcg@10", "recall@100", "mrr@10"}
         assert report[mode]["recall@100"] == 1.0
     assert report["dense"]["mrr@10"] == 1.0 and report["hybrid"]["mrr@10"] == 1.0
+    assert set(report["baselines"]) == {"cc_0.5", "cc_0.7", "rrf_60"}
+    assert report["floor"]["hidden_relevant"] == 0.0  # the floor hides no answer here
     assert report["latency_ms"]["p95"] >= report["latency_ms"]["p50"] > 0
     assert not (tmp_path / "unused").exists()  # eval never touches the user's index
+
+
+def test_naive_fusion_follows_its_definition():
+    lexical = [("a", 10.0), ("b", 5.0)]
+    dense = [("b", 0.9), ("c", 0.8)]
+    # α 0.5: a = 0.5·1, b = 0.5·0.5 + 0.5·0.9, c = 0.5·0.8
+    assert naive_fusion(lexical, dense, 0.5) == ["b", "a", "c"]
+    assert naive_fusion(lexical, dense, None)[0] == "b"  # RRF: in both lists

@@ -62,3 +62,24 @@ def test_stopwords_leave_the_keyword_side_but_not_the_semantic_one():
 def test_bad_queries_say_what_is_wrong(raw, message):
     with pytest.raises(QueryError, match=message):
         parse_query(raw)
+
+
+def test_dashes_in_pasted_text_are_not_exclusions():
+    q = parse_query('types --i.e. classes - and -"draft copy" -old')
+    assert q.excluded == ("draft copy", "old")
+    assert {"i", "e", "classes"} <= set(q.terms)
+
+
+def test_relaxed_reads_phrases_as_words_and_keeps_filters():
+    q = parse_query('"fair share" scheduler -draft ext:txt')
+    loose = q.relaxed()
+    assert loose.phrases == () and loose.excluded == ("draft",) and loose.exts == ("txt",)
+    assert {"fair", "share", "scheduler"} <= set(loose.keyword_terms)
+    assert loose.text == q.text  # the semantic side sees the same text
+    assert q.relaxed(keep_exclusions=False).excluded == ()
+
+
+def test_dates_beyond_any_file_and_non_utf8_bytes_are_clear():
+    assert parse_query("x after:9999-12-31").after_ns == 2**63 - 1
+    with pytest.raises(QueryError, match="not valid text"):
+        parse_query("caf\udce9")

@@ -6,11 +6,13 @@ from engine.ranking import (
     aggregate,
     fuse,
     ideal_bm25,
+    keyword_coverage,
     normalise_dense,
     normalise_lexical,
-    query_alpha,
+    rocchio,
     rrf,
     tmm,
+    top_keys,
 )
 
 bm25s = st.lists(st.floats(0, 50, allow_nan=False), min_size=1, max_size=30)
@@ -35,10 +37,27 @@ def test_dense_normalisation_keeps_order_and_bounds(scores):
 
 
 @given(bm25s, st.floats(0.1, 100))
-def test_lexical_normalisation_against_the_ideal_is_bounded(scores, ideal):
-    n = normalise_lexical(np.array(scores), ideal)
+def test_lexical_normalisation_against_the_best_score_is_bounded(scores, top):
+    n = normalise_lexical(np.array(scores), top)
     assert np.all((n >= 0) & (n <= 1))
-    assert np.allclose(n, np.minimum(np.array(scores) / ideal, 1.0))
+    assert np.allclose(n, np.minimum(np.array(scores) / top, 1.0))
+    assert np.allclose(normalise_lexical(np.array(scores)), tmm(np.array(scores), 0.0))
+
+
+@given(bm25s, st.floats(1.0, 20.0))
+def test_lexical_normalisation_does_not_depend_on_query_length(scores, factor):
+    """A query with more words scores every passage higher in BM25; its normalised
+    scores are the same as long as the passages compare the same way."""
+    base = normalise_lexical(np.array(scores))
+    assert np.allclose(normalise_lexical(np.array(scores) * factor), base)
+
+
+@given(st.floats(0, 100), st.floats(0.1, 100))
+def test_keyword_coverage_is_a_share_of_the_ideal(bm25, ideal):
+    c = keyword_coverage(bm25, ideal)
+    assert 0.0 <= c <= 1.0
+    assert np.isclose(c, min(bm25 / ideal, 1.0))
+    assert keyword_coverage(bm25, None) == 0.0
 
 
 @given(st.lists(st.integers(0, 1000), min_size=1, max_size=6), st.integers(1001, 10**6))
@@ -49,12 +68,25 @@ def test_ideal_bm25_grows_with_rarer_and_more_terms(counts, n_docs):
     assert ideal_bm25([max(c - 1, 0) for c in counts], n_docs) >= ideal
 
 
-@given(st.floats(0, 1), st.floats(0, 1), st.floats(0, 1))
-def test_query_alpha_leans_on_meaning_when_keywords_cover_less(alpha, c1, c2):
-    assert abs(query_alpha(alpha, 1.0) - alpha) < 1e-12
-    assert query_alpha(alpha, 0.0) == 1.0
-    lo, hi = sorted((c1, c2))
-    assert query_alpha(alpha, hi) <= query_alpha(alpha, lo) + 1e-12
+def _unit(rng, n, dim=16):
+    v = rng.standard_normal((n, dim)).astype(np.float32)
+    return v / np.linalg.norm(v, axis=1, keepdims=True)
+
+
+@given(st.integers(0, 10**6), st.integers(1, 5))
+def test_rocchio_moves_the_query_toward_its_feedback(seed, n):
+    rng = np.random.default_rng(seed)
+    query, feedback = _unit(rng, 1)[0], _unit(rng, n)
+    moved = rocchio(query, feedback)
+    assert np.isclose(np.linalg.norm(moved), 1.0, atol=1e-5)
+    centre = feedback.mean(axis=0)
+    assert moved @ centre >= query @ centre - 1e-6
+    assert np.array_equal(rocchio(query, feedback[:0]), query)
+
+
+def test_top_keys_are_the_best_fused_scores():
+    fused = fuse({1: 1.0, 2: 3.0, 3: 2.0}, {}, mode="lexical")
+    assert top_keys(fused, 2) == [2, 3]
 
 
 def _pairs(draw_lex, draw_den):

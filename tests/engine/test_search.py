@@ -1,5 +1,6 @@
 """Hybrid search on stores built through the real indexer, with controlled sides."""
 
+import contextlib
 
 import numpy as np
 import pytest
@@ -169,8 +170,60 @@ def test_unrelated_documents_are_not_listed(store, tmp_path, real_embedder):
     }, real_embedder)
     names = [r.display_path.rsplit("/", 1)[1] for r in s.search("undo a git commit")]
     assert names == ["git.md"]
-    everything = s.search("undo a git commit", min_score=0.0)
+    everything = s.search("undo a git commit", floor=False)
     assert len(everything) == 3  # an evaluation can still ask for the full ranking
+
+
+def test_the_floor_drops_one_weak_word_but_keeps_answers(store, tmp_path, real_embedder):
+    """The GUI's own case: "long" alone must not bring in a marathon plan."""
+    s = _searcher_for(store, tmp_path, {
+        "bread.md": "# Sourdough\n\nLet the dough rise for four hours, then bake it hot.",
+        "run.md": "# Marathon plan\n\nFour easy runs a week and one long run.",
+        "coffee.md": "# Espresso\n\nA sour shot means under-extraction: grind finer.",
+    }, real_embedder)
+    names = [r.display_path.rsplit("/", 1)[1]
+             for r in s.search("how long should the dough rise before baking")]
+    assert names == ["bread.md"]
+    assert len(s.search("how long should the dough rise before baking", floor=False)) == 3
+
+
+PASTED = ('I would like articles on scheduling, e.g. what makes a "fair share" scheduler '
+          '--i.e. one that divides the machine between users.')
+
+
+def test_quoted_text_that_matches_nothing_is_relaxed_and_says_so(store, tmp_path,
+                                                                 real_embedder):
+    s = _searcher_for(store, tmp_path, {
+        "sched.txt": "Schedulers that divide processor time between users equitably.",
+        "paging.txt": "Page replacement algorithms for virtual memory.",
+        "draft.txt": "A fair part of the budget went to new machines.",
+    }, real_embedder)
+    response = s.query(PASTED)
+    assert response.results and response.relaxed
+    assert '"fair share"' in response.relaxed
+    assert response.results[0].display_path.endswith("sched.txt")
+    assert s.query(PASTED, strict=True).results == []
+    # A phrase that has matches stays strict.
+    strict = s.query('"new machines" users')
+    assert strict.relaxed is None
+    assert [r.display_path.rsplit("/", 1)[1] for r in strict.results] == ["draft.txt"]
+
+
+def test_exclusions_that_leave_nothing_are_dropped_last(store, tmp_path, real_embedder):
+    s = _searcher_for(store, tmp_path, {"a.txt": "Quarterly revenue report draft.",
+                                        "b.txt": "Revenue draft for the board."}, real_embedder)
+    assert len(s.query("revenue -board").results) == 1  # strict while it finds something
+    response = s.query("revenue -draft", mode="lexical")
+    assert len(response.results) == 2 and "-draft" in response.relaxed
+    assert s.query("revenue -draft", mode="lexical", strict=True).results == []
+
+
+@pytest.mark.parametrize("query", ["x after:9999-12-31", "x before:0001-01-01",
+                                   "caf\udce9 au lait", "-", '""', "ext:"])
+def test_bad_queries_raise_query_errors_never_other_exceptions(store, query):
+    s = Searcher(store, None)
+    with contextlib.suppress(QueryError):  # anything else fails the test
+        s.search(query, mode="lexical")
 
 
 def test_frequent_terms_leave_the_keyword_side_when_over_budget(store):
@@ -184,8 +237,8 @@ def test_frequent_terms_leave_the_keyword_side_when_over_budget(store):
                                     "indexed")
             words = "common filler" + (" zebra" if i % 20 == 0 else "")
             store.replace_chunks(fid, "t", [ChunkInput(0, words, 0, len(words))])
-    generous = Searcher(store, None, SearchSettings(min_score=0.0))
-    tight = Searcher(store, None, SearchSettings(min_score=0.0, scored_rows_budget=20))
+    generous = Searcher(store, None)
+    tight = Searcher(store, None, SearchSettings(scored_rows_budget=20))
     assert len(generous.search("common zebra", limit=100, mode="lexical")) == 60
     pruned = tight.search("common zebra", limit=100, mode="lexical")
     assert sorted(r.display_path for r in pruned) == ["/r/0.txt", "/r/20.txt", "/r/40.txt"]
