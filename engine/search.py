@@ -170,6 +170,7 @@ class Searcher:
         stats = dict(zip(q.keyword_terms + q.phrases, self.store.token_counts(
             q.keyword_terms + q.phrases), strict=True)) if mode != "dense" else {}
         keyword_q = self._affordable(q, stats) if mode != "dense" else q
+        token_counts = list(self._query_tokens(keyword_q, stats).values()) if stats else []
         lexical: dict[ChunkId, float] = {}
         dense: dict[ChunkId, float] = {}
         pool: dict[ChunkId, float] = {}
@@ -189,25 +190,27 @@ class Searcher:
             if mode == "dense":
                 fused = ranking.fuse({}, dense, mode=mode)
             else:
-                reference = ranking.reference_bm25(
-                    list(self._query_tokens(keyword_q, stats).values()),
-                    self.store.passage_count())
+                reference = ranking.reference_bm25(token_counts, self.store.passage_count())
                 top = max(max(pool.values(), default=0.0), reference)
                 fused, dense = self._hybrid(lexical, dense, pool, index, qvec, top)
         # Only the owning file is needed to aggregate; text is fetched for what is shown.
         owner = {c: int(f) for c, f in self.store.chunk_owners(list(fused)).items()}
         ranked = ranking.aggregate({c: f for c, f in fused.items() if c in owner}, owner)
-        ideal = self._ideal_bm25(keyword_q, stats) if lexical else None
-        evidence = {chunk: (ranking.keyword_coverage(lexical.get(chunk, 0.0), ideal),
-                            dense.get(chunk, 0.0)) for _, chunk, _ in ranked}
-        if floor:
-            enough = self._floor(mode)
-            ranked = [item for item in ranked if enough(*evidence[item[1]])]
-        shown = ranked[:limit]
-        rows = self.store.chunk_rows([chunk for _, chunk, _ in shown])
+        ideal = ranking.ideal_bm25(token_counts, self.store.passage_count()) \
+            if lexical else None
+        enough = self._floor(mode) if floor else None
+        shown: list[tuple[ChunkId, ranking.Fused, tuple[float, float]]] = []
+        for _, chunk, f in ranked:  # best first, until `limit` pass the floor
+            evidence = (ranking.keyword_coverage(lexical.get(chunk, 0.0), ideal),
+                        dense.get(chunk, 0.0))
+            if enough is None or enough(*evidence):
+                shown.append((chunk, f, evidence))
+                if len(shown) == limit:
+                    break
+        rows = self.store.chunk_rows([chunk for chunk, _, _ in shown])
         terms = q.highlight_terms
-        return [self._result(rows[chunk], f, *evidence[chunk], terms)
-                for _, chunk, f in shown if chunk in rows]
+        return [self._result(rows[chunk], f, *evidence, terms)
+                for chunk, f, evidence in shown if chunk in rows]
 
     def _hybrid(self, lexical: dict[ChunkId, float], dense: dict[ChunkId, float],
                 pool: dict[ChunkId, float], index: DenseIndex, qvec: np.ndarray,
@@ -263,10 +266,6 @@ class Searcher:
         for text in (*q.keyword_terms, *q.phrases):
             tokens.update(stats[text])
         return tokens
-
-    def _ideal_bm25(self, q: ParsedQuery, stats: dict[str, dict[str, int]]) -> float:
-        return ranking.ideal_bm25(list(self._query_tokens(q, stats).values()),
-                                  self.store.passage_count())
 
     def _admissible(self, q: ParsedQuery, dense: dict[ChunkId, float]) -> dict[ChunkId, float]:
         """Apply "phrases" and -exclusions to semantic candidates, as FTS5 does to its own."""
