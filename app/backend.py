@@ -152,6 +152,14 @@ class Hit:
                    char_end=int(passage.get("end", 0)), snippet=snippet)
 
 
+@dataclass(frozen=True)
+class Found:
+    """The hits of one search, and what was loosened to find them (None: nothing was)."""
+
+    hits: list[Hit]
+    relaxed: str | None = None
+
+
 class Backend:
     """Search and manage one index on behalf of the GUI.  Safe to call from any thread."""
 
@@ -183,18 +191,24 @@ class Backend:
 
     # -- queries ------------------------------------------------------------------------
 
-    def search(self, query: str, mode: str = "hybrid", limit: int = 50) -> list[Hit]:
-        """Ranked documents for `query`; raises QueryError for a query that cannot run."""
+    def search(self, query: str, mode: str = "hybrid", limit: int = 50,
+               strict: bool = False) -> Found:
+        """Ranked documents for `query`; raises QueryError for a query that cannot run.
+
+        Unless `strict`, phrases or exclusions that leave nothing are relaxed (see
+        Searcher.query) and `Found.relaxed` says how."""
         if self.service == SERVICE_RUNNING:
             try:
                 reply = self._call({"op": "search", "query": query, "mode": mode,
-                                    "limit": limit}, timeout=30.0)
-                return [Hit.from_json(d) for d in reply["results"]]
+                                    "limit": limit, "strict": strict}, timeout=30.0)
+                return Found([Hit.from_json(d) for d in reply["results"]],
+                             reply.get("relaxed"))
             except ipc.ServiceUnavailable:
                 log.warning("the service stopped answering; searching here")
         with self._lock:
-            return [Hit.from_result(r)
-                    for r in self._df.searcher().search(query, limit=limit, mode=mode)]
+            response = self._df.searcher().query(query, limit=limit, mode=mode,
+                                                 strict=strict)
+        return Found([Hit.from_result(r) for r in response.results], response.relaxed)
 
     def mark_sentences(self, query: str, hits: list[Hit]) -> list[Hit]:
         """`hits` with the snippet sentence closest in meaning to `query` marked."""

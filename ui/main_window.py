@@ -116,6 +116,7 @@ class MainWindow(QMainWindow):
         layout.setSpacing(8)
         layout.addLayout(self._build_query_row(page))
         layout.addLayout(self._build_filter_row(page))
+        layout.addWidget(self._build_relaxed_banner(page))
         splitter = QSplitter(Qt.Orientation.Horizontal, page)
         splitter.setChildrenCollapsible(False)
         splitter.setHandleWidth(10)
@@ -156,6 +157,28 @@ class MainWindow(QMainWindow):
         splitter.setSizes([520, 620])
         layout.addWidget(splitter, 1)
         return page
+
+    def _build_relaxed_banner(self, page: QWidget) -> QFrame:
+        """Says when quote marks or exclusions were loosened to find anything, with one
+        click to search exactly as typed."""
+        self.relaxed_banner = QFrame(page)
+        self.relaxed_banner.setFrameShape(QFrame.Shape.StyledPanel)
+        self.relaxed_banner.setBackgroundRole(QPalette.ColorRole.AlternateBase)
+        self.relaxed_banner.setAutoFillBackground(True)
+        row = QHBoxLayout(self.relaxed_banner)
+        row.setContentsMargins(10, 4, 6, 4)
+        self.relaxed_label = QLabel(self.relaxed_banner)
+        self.relaxed_label.setWordWrap(True)
+        self.relaxed_label.setTextFormat(Qt.TextFormat.PlainText)
+        row.addWidget(self.relaxed_label, 1)
+        self.strict_button = QToolButton(self.relaxed_banner)
+        self.strict_button.setText("Search exactly as typed")
+        self.strict_button.setAutoRaise(True)
+        self.strict_button.setStyleSheet("QToolButton { color: palette(link); }")
+        self.strict_button.setCursor(Qt.CursorShape.PointingHandCursor)
+        row.addWidget(self.strict_button)
+        self.relaxed_banner.setVisible(False)
+        return self.relaxed_banner
 
     def _build_query_row(self, page: QWidget) -> QHBoxLayout:
         row = QHBoxLayout()
@@ -273,6 +296,8 @@ class MainWindow(QMainWindow):
         self.search.finished.connect(self._finished)
         self.search.failed.connect(self._failed)
         self.search.cleared.connect(self._cleared)
+        self.search.relaxed.connect(self._relaxed)
+        self.strict_button.clicked.connect(self.search.search_strictly)
         self.list.selectionModel().currentChanged.connect(self._current_changed)
         self.list.doubleClicked.connect(lambda _: self.open_current())
         self.field.installEventFilter(self)
@@ -329,6 +354,10 @@ class MainWindow(QMainWindow):
             self.empty.setText(f"Nothing matches “{self.search.text.strip()}”.{hint}"
                                " or remove a filter.")
             self.preview.clear("No document to preview.")
+
+    def _relaxed(self, note: str) -> None:
+        self.relaxed_label.setText(note[:1].upper() + note[1:] + "." if note else "")
+        self.relaxed_banner.setVisible(bool(note))
 
     def _failed(self, message: str) -> None:
         self.summary.setText(message)

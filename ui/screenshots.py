@@ -15,6 +15,7 @@ from app.context import Deskfind, Options
 SAMPLES = Path(__file__).resolve().parents[1] / "resources" / "sample"
 MAIN_QUERY = "how long should the dough rise before baking"
 POPUP_QUERY = "undo a git commit"
+RELAXED_QUERY = 'the "dough should double overnight" rule'
 
 PDF_PAGES = (
     "Bread science, a short guide\n\nFlour, water, salt and time. This guide follows a loaf "
@@ -87,6 +88,11 @@ def take_screenshots(app: QApplication, out: Path) -> int:
                                or window.preview.pdf_page is not None)
         wait_until(lambda: not runner.busy, 5000)
         _save(window, out / "main-window.png")
+        window.field.setText(RELAXED_QUERY)  # a pasted phrase found nowhere: relaxed
+        ok = ok and wait_until(lambda: window.relaxed_banner.isVisible()
+                               and window.model.rowCount() > 0)
+        wait_until(lambda: not runner.busy, 5000)
+        _save(window, out / "main-window-relaxed.png")
 
         popup = gui.popup
         popup.popup()

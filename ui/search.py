@@ -9,6 +9,7 @@ from datetime import date
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
+from app.backend import Found
 from engine.errors import EngineError
 from ui.results import ResultsModel
 from ui.session import Session
@@ -70,6 +71,7 @@ class SearchController(QObject):
     finished = Signal(str, int, float)  # query, number of results, seconds
     failed = Signal(str)  # a message for the user (bad query syntax, damaged index)
     cleared = Signal()
+    relaxed = Signal(str)  # what was loosened to find the shown results ("" when nothing)
 
     def __init__(self, session: Session, model: ResultsModel, key: str, *,
                  delay_ms: int = 200, limit: int = 50, parent: QObject | None = None) -> None:
@@ -80,6 +82,7 @@ class SearchController(QObject):
         self.limit = limit
         self.text = ""
         self.mode = "hybrid"
+        self.strict = False  # search the current text exactly as typed (set by a click)
         self.filters = Filters()
         self.last_query = ""
         self._started = 0.0
@@ -95,7 +98,13 @@ class SearchController(QObject):
 
     def set_text(self, text: str) -> None:
         self.text = text
+        self.strict = False
         self._schedule()
+
+    def search_strictly(self) -> None:
+        """Search the current text again with its phrases and exclusions as typed."""
+        self.strict = True
+        self._schedule(immediately=True)
 
     def set_mode(self, mode: str) -> None:
         self.mode = mode
@@ -115,6 +124,7 @@ class SearchController(QObject):
             self.last_query = ""
             self.model.set_results([], "")
             self.searching.emit(False)
+            self.relaxed.emit("")
             self.cleared.emit()
             return
         if immediately:
@@ -130,10 +140,13 @@ class SearchController(QObject):
         self._started = time.monotonic()
         self.searching.emit(True)
         self.session.search(query, self.mode, self.limit, self.key,
-                            lambda results: self._done(query, results), self._failed)
+                            lambda found: self._done(query, found), self._failed,
+                            strict=self.strict)
 
-    def _done(self, query: str, results: list) -> None:
+    def _done(self, query: str, found: Found) -> None:
+        results = found.hits
         self.last_query = query
+        self.relaxed.emit(found.relaxed or "")
         self.model.set_results(results, query)
         if self.mode != "lexical" and results:
             # Marking costs embeddings: shown results first, the marks a moment later.
@@ -147,6 +160,7 @@ class SearchController(QObject):
         if not isinstance(exc, EngineError):
             raise exc
         self.model.set_results([], "")
+        self.relaxed.emit("")
         self.failed.emit(str(exc))
 
     def _index_changed(self) -> None:

@@ -79,12 +79,15 @@ class Session(QObject):
     # -- searching ----------------------------------------------------------------------
 
     def search(self, query: str, mode: str, limit: int, key: str,
-               on_done: Callable[[Any], None], on_error: Callable[[BaseException], None]) -> None:
-        """Search off-thread; only the latest search of `key` delivers."""
+               on_done: Callable[[Any], None], on_error: Callable[[BaseException], None],
+               strict: bool = False) -> None:
+        """Search off-thread (delivers a backend.Found); only the latest search of `key`
+        delivers."""
         backend = self.backend
         if backend is None:
             return
-        self.runner.run(lambda: backend.search(query, mode, limit), on_done, on_error, key=key)
+        self.runner.run(lambda: backend.search(query, mode, limit, strict), on_done, on_error,
+                        key=key)
 
     def mark_sentences(self, query: str, hits: list[Any], key: str,
                        on_done: Callable[[Any], None]) -> None:

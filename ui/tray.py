@@ -34,6 +34,8 @@ from ui.search import SearchController
 from ui.session import Session
 from ui.status import counts_text, progress_text, service_text
 
+KEYS_HINT = "↑↓ choose   ↵ open   Ctrl+↵ show in folder   Esc close"
+
 
 class QuickSearch(QWidget):
     """A frameless popup: type, Up/Down, Enter opens, Ctrl+Enter reveals, Esc hides."""
@@ -80,7 +82,7 @@ class QuickSearch(QWidget):
         self.list.setVisible(False)
         self.list.viewport().setAutoFillBackground(False)
         layout.addWidget(self.list, 1)
-        self.hint = QLabel("↑↓ choose   ↵ open   Ctrl+↵ show in folder   Esc close", self)
+        self.hint = QLabel(KEYS_HINT, self)
         self.hint.setForegroundRole(QPalette.ColorRole.PlaceholderText)
         hint_font = self.hint.font()
         hint_font.setPointSizeF(hint_font.pointSizeF() * 0.88)
@@ -90,6 +92,7 @@ class QuickSearch(QWidget):
         self.search.finished.connect(self._finished)
         self.search.failed.connect(self._failed)
         self.search.cleared.connect(lambda: self._show_list(False))
+        self.search.relaxed.connect(lambda note: self.hint.setText(note or KEYS_HINT))
         self.list.clicked.connect(lambda index: self._open(index.row()))
         self.field.installEventFilter(self)
 

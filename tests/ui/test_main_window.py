@@ -82,6 +82,28 @@ def test_bad_filter_syntax_is_explained_not_raised(qtbot, window):
     assert window.model.rowCount() == 0
 
 
+def test_a_phrase_found_nowhere_is_relaxed_with_a_banner_and_one_click_to_be_strict(
+        qtbot, window):
+    search(qtbot, window, '"tomatoes ripen deeply" water', mode="lexical")
+    assert window.model.results[0].display_path.endswith("tomatoes.md")
+    assert window.relaxed_banner.isVisibleTo(window)
+    assert '"tomatoes ripen deeply"' in window.relaxed_label.text()
+    window.strict_button.click()  # exactly as typed: nothing contains that phrase
+    qtbot.waitUntil(lambda: window.list_stack.currentWidget() is window.empty)
+    assert window.model.rowCount() == 0
+    assert not window.relaxed_banner.isVisibleTo(window)
+    qtbot.keyClicks(window.field, "s")  # a new query is relaxed again when it must be
+    qtbot.waitUntil(lambda: window.model.rowCount() > 0, timeout=20_000)
+    assert window.relaxed_banner.isVisibleTo(window)
+
+
+def test_a_phrase_that_is_found_stays_strict_and_shows_no_banner(qtbot, window):
+    search(qtbot, window, '"water the tomatoes"', mode="lexical")
+    assert len(window.model.results) == 1
+    assert window.model.results[0].display_path.endswith("tomatoes.md")
+    assert not window.relaxed_banner.isVisibleTo(window)
+
+
 def test_preview_highlights_every_match_and_steps_through_them(qtbot, window):
     search(qtbot, window, "tomatoes", mode="lexical")
     preview = window.preview
@@ -97,10 +119,10 @@ def test_preview_highlights_every_match_and_steps_through_them(qtbot, window):
 
 
 def test_pdf_preview_shows_the_page_that_matched(qtbot, window, corpus, backend):
-    results = backend.search("quarterly revenue", "lexical", 5)
+    results = backend.search("quarterly revenue", "lexical", 5).hits
     pdf = next((r for r in results if r.ext == "pdf"), None)
     if pdf is None:  # no PDF extractor in this build: preview the file all the same
-        other = backend.search("tomatoes", "lexical", 1)[0]
+        other = backend.search("tomatoes", "lexical", 1).hits[0]
         path = str(corpus[0] / "report.pdf")
         pdf = dataclasses.replace(other, path=path.encode(), display_path=path, ext="pdf",
                                   page=None)

@@ -7,7 +7,7 @@ import threading
 import pytest
 from PySide6.QtCore import QTimer
 
-from app.backend import IndexStatus
+from app.backend import Found, IndexStatus
 from engine.errors import QueryError
 from engine.ids import ChunkId, FileId
 from engine.search import SearchResult
@@ -35,13 +35,13 @@ class SlowBackend:
     def roots(self):
         return ["/tmp"]
 
-    def search(self, query, mode="hybrid", limit=50):
+    def search(self, query, mode="hybrid", limit=50, strict=False):
         self.started.append(query)
         if query in self.blocking:
             assert self.release.wait(20), "test never released the search"
         if query == "bad":
             raise QueryError("the query has no words to search for")
-        return [fake_result(query)]
+        return Found([fake_result(query)])
 
     def status(self):
         return IndexStatus("/tmp/data", ("/tmp",), 1, 1, 0, 0, 1, 1)

@@ -114,7 +114,7 @@ def test_searches_and_status_come_from_a_running_service(qtbot, tmp_path, make_s
         qtbot.waitUntil(lambda: session.status.queue > 0, timeout=20_000)
         assert area.service.text() == f"Indexing paused: {session.status.queue} queued"
         assert session.status.phase == "paused"
-        assert backend.search("wombat", "lexical") == []
+        assert backend.search("wombat", "lexical").hits == []
         assert not area.bar.isHidden()
         area.pause.click()
         qtbot.waitUntil(lambda: area.service.text() == "Up to date", timeout=20_000)
