@@ -311,6 +311,9 @@ class Backend:
     def add_root(self, path: Path | str) -> None:
         """Add a folder to the settings; a running service starts watching it."""
         root = os.path.abspath(os.path.expanduser(os.fspath(path)))
+        refusal = walk_rules(self.config).refusal(root, is_dir=True)
+        if refusal is not None:
+            raise EngineError(refusal)
         self._edit_roots(lambda roots: roots if root in roots else [*roots, root])
 
     def remove_root(self, path: Path | str | bytes) -> int:

@@ -168,11 +168,15 @@ class ProgressLine:
 
 
 def cmd_index(args: argparse.Namespace) -> int:
+    rules = walk_rules(Config.load(config_path(None)))
     roots = []
     for raw in args.paths:
         path = Path(os.path.abspath(os.path.expanduser(raw)))
         if not path.exists():
             raise UsageError(f"no such file or folder: {raw}")
+        refusal = rules.refusal(bytes(path), is_dir=path.is_dir())
+        if refusal is not None:
+            raise UsageError(refusal)
         roots.append(path)
     data_dir = Deskfind.resolve_data_dir(_options(args))
     try:
@@ -182,7 +186,6 @@ def cmd_index(args: argparse.Namespace) -> int:
     else:  # one writer: the service owns this index
         raise UsageError("a Deskfind service is running on this index; add folders with "
                          "`deskfind roots add PATH` and it indexes them")
-    rules = walk_rules(Config.load(config_path(None)))
     progress = ProgressLine()
     with Deskfind(_options(args)) as df:
         try:

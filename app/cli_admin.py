@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from app import ipc
-from app.config import SCHEMA, Config, config_path, parse_value
+from app.config import SCHEMA, Config, config_path, parse_value, walk_rules
 from app.context import Deskfind, Options
 from engine.errors import EngineError
 
@@ -90,6 +90,9 @@ def cmd_roots(args: argparse.Namespace) -> int:
         if args.action == "add":
             if not os.path.isdir(path):
                 raise EngineError(f"not a folder: {raw}")
+            refusal = walk_rules(config).refusal(path, is_dir=True)
+            if refusal is not None:
+                raise EngineError(refusal)
             if path not in roots:
                 roots.append(path)
         elif path in roots:

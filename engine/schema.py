@@ -8,7 +8,7 @@ from pathlib import Path
 
 from engine.errors import StoreError
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 # Each entry upgrades the schema from version i to i + 1.  Never edit a released entry:
 # append a new one, so every existing database walks the same path.
@@ -108,6 +108,11 @@ MIGRATIONS: list[str] = [
     DROP TRIGGER vectors_ai;
     DROP TRIGGER vectors_ad;
     DELETE FROM meta WHERE key = 'vectors_generation';
+    """,
+    # 4: how often a queued path was started, so one that stops the indexer every time
+    # (a crash, a kill) is given up after a few tries instead of blocking the queue.
+    """
+    ALTER TABLE queue ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0;
     """,
 ]
 

@@ -173,6 +173,13 @@ class Store:
     def dequeue(self, paths: Iterable[bytes]) -> None:
         self.conn.executemany("DELETE FROM queue WHERE path = ?", [(p,) for p in paths])
 
+    def start_attempt(self, path: bytes) -> int:
+        """Count one more attempt at a queued path; how many there have been (0 when the
+        path is not queued)."""
+        row = self.conn.execute("UPDATE queue SET attempts = attempts + 1 WHERE path = ? "
+                                "RETURNING attempts", (path,)).fetchone()
+        return 0 if row is None else int(row[0])
+
     def queue_length(self) -> int:
         return int(self.conn.execute("SELECT count(*) FROM queue").fetchone()[0])
 

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import logging
 import os
+import re
+import sqlite3
 import stat
+import threading
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from itertools import pairwise
@@ -18,8 +22,8 @@ from engine.store import ChunkInput, FileRecord, FileState, Store
 from indexer.chunking import chunk_spans, page_of
 from indexer.errors import ExtractionError
 from indexer.extract import Extracted, Extractor, extractor_for, runs_in_process
-from indexer.isolation import ExtractionPool
-from indexer.walk import FoundFile, WalkRules, admits, file_ext, walk
+from indexer.isolation import ExtractionPool, WorkerStartError
+from indexer.walk import FoundFile, WalkRules, admits, file_ext, looks_secret, walk
 
 log = logging.getLogger("deskfind.indexer")
 
@@ -70,6 +74,91 @@ def passages(extracted: Extracted) -> list[ChunkInput]:
     return chunks
 
 
+MAX_ATTEMPTS = 3  # starts of one queued file before it is recorded as failed
+BATCH_CHARS = 16_000_000  # extracted text held for one write transaction, at most
+
+_SURROGATES = re.compile("[\ud800-\udfff]")
+
+
+def storable_text(text: str) -> str:
+    """`text` with lone surrogates replaced: codecs like UTF-7 can decode to them, and
+    SQLite (UTF-8) cannot store them."""
+    return _SURROGATES.sub("\ufffd", text)
+
+
+def storable(extracted: Extracted) -> Extracted:
+    """An extraction whose text and title the store can hold."""
+    return replace(extracted, text=storable_text(extracted.text),
+                   title=storable_text(extracted.title))
+
+
+class NotRegularFile(OSError):
+    """The path is a FIFO, device, socket, folder or symbolic link, not a file to read."""
+
+
+_FILE_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
+_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+
+
+def read_regular_file(root: bytes, path: bytes, limit: int) -> tuple[bytes, os.stat_result]:
+    """The first `limit` + 1 bytes of the regular file at `path`, and its fstat.
+
+    Every component below `root` is opened without following symbolic links, and
+    non-blocking, so a file swapped for a link (to a secret, out of the root) or for a
+    FIFO after the walk is refused instead of read or waited on.
+    """
+    rel = os.path.relpath(path, root) if path != root else b"."
+    parts = [] if rel == b"." else rel.split(b"/")
+    if b".." in parts:
+        raise NotRegularFile(f"outside its root: {display_path(path)}")
+    try:
+        if not parts:  # the root is the file itself
+            fd = os.open(path, _FILE_FLAGS)
+        else:
+            folder = os.open(root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+            try:
+                for part in parts[:-1]:
+                    inner = os.open(part, _DIR_FLAGS, dir_fd=folder)
+                    os.close(folder)
+                    folder = inner
+                fd = os.open(parts[-1], _FILE_FLAGS, dir_fd=folder)
+            finally:
+                os.close(folder)
+    except OSError as exc:
+        if exc.errno in (errno.ELOOP, errno.ENOTDIR):
+            raise NotRegularFile("a symbolic link now stands where the file was") from exc
+        raise
+    with os.fdopen(fd, "rb") as fh:
+        st = os.fstat(fh.fileno())
+        if not stat.S_ISREG(st.st_mode):
+            raise NotRegularFile("not a regular file (a FIFO, device or socket)")
+        os.set_blocking(fh.fileno(), True)
+        return fh.read(limit + 1), st
+
+
+def _file_record(item: FoundFile) -> FileRecord:
+    ext = file_ext(item.path)
+    name = display_path(os.path.basename(item.path))
+    return FileRecord(item.path, display_path(item.path), ext, name, item.size,
+                      item.mtime_ns, None)
+
+
+@dataclass(frozen=True)
+class _Read:
+    """What reading one file found, before anything is written: `outcome` is unchanged,
+    touch (same content, new stat data), indexed, skipped or failed."""
+
+    record: FileRecord
+    state: FileState | None
+    outcome: str
+    reason: str = ""
+    extracted: Extracted | None = None
+
+    @property
+    def chars(self) -> int:
+        return len(self.extracted.text) if self.extracted else 0
+
+
 class Indexer:
     """Keeps a store in step with the files under its roots.
 
@@ -79,8 +168,10 @@ class Indexer:
     """
 
     def __init__(self, store: Store, rules: WalkRules | None = None, *,
-                 commit_every: int = 64, pool: ExtractionPool | None = None) -> None:
+                 commit_every: int = 64, pool: ExtractionPool | None = None,
+                 stop: threading.Event | None = None) -> None:
         self.store = store
+        self.stop = stop or threading.Event()  # set: finish the current file, then return
         self.rules = rules or WalkRules()
         self.commit_every = commit_every
         self._owns_pool = pool is None
@@ -110,34 +201,50 @@ class Indexer:
             self.close()
 
     def _scan_root(self, root: bytes, report: IndexReport, progress: Progress | None) -> None:
+        refusal = self.rules.refusal(root, is_dir=os.path.isdir(root))
+        if refusal is not None:  # the CLI and the settings refuse these before they get here
+            log.warning("not indexing: %s", refusal)
+            return
         with self.store.write():
             self.store.add_root(root)
         self._scan_tree(root, report, progress)
 
     def _scan_tree(self, root: bytes, report: IndexReport,
                    progress: Progress | None = None) -> None:
-        """Index a folder: its files in batched transactions, then its deletions."""
+        """Index a folder: its files read and extracted outside any transaction, then
+        written in short batched ones, then its deletions.
+
+        Stops between files when `stop` is set; what was read so far is written, and
+        the rest waits for the next scan (unchanged files cost a stat then).
+        """
         known = self.store.file_states(root)
         found = list(walk(root, self.rules)) if os.path.isdir(root) else \
             self._single_file(root)
         report.seen += len(found)
-        pending = 0
-        self.store.conn.execute("BEGIN IMMEDIATE")
-        try:
-            for n, item in enumerate(found, 1):
-                self._index_file(item, known.pop(item.path, None), report)
-                pending += 1
-                if pending >= self.commit_every:
-                    self.store.conn.execute("COMMIT")
-                    self.store.conn.execute("BEGIN IMMEDIATE")
-                    pending = 0
-                if progress:
-                    progress("reading", n, len(found))
+        batch: list[_Read] = []
+        chars = 0
+        for n, item in enumerate(found, 1):
+            if self.stop.is_set():
+                self._write_batch(batch, report)
+                return
+            read = self._read(item, known.pop(item.path, None), root)
+            batch.append(read)
+            chars += read.chars
+            if len(batch) >= self.commit_every or chars >= BATCH_CHARS:
+                self._write_batch(batch, report)
+                batch, chars = [], 0
+            if progress:
+                progress("reading", n, len(found))
+        with self.store.write():
+            for read in batch:
+                self._apply(read, report)
             report.deleted += self.store.delete_files(s.id for s in known.values())
-            self.store.conn.execute("COMMIT")
-        except BaseException:
-            self.store.conn.execute("ROLLBACK")
-            raise
+
+    def _write_batch(self, batch: list[_Read], report: IndexReport) -> None:
+        if batch:
+            with self.store.write():
+                for read in batch:
+                    self._apply(read, report)
 
     def sync_paths(self, paths: Sequence[bytes], roots: Sequence[bytes],
                    report: IndexReport) -> None:
@@ -146,79 +253,104 @@ class Indexer:
         A path is a hint that something changed there: a file is re-indexed or dropped,
         a folder is rescanned (moved-in folders, reconcile scans).  Paths under a root
         whose folder is gone (an unmounted drive) are left alone: the root is offline,
-        and its documents must survive until it comes back.
+        and its documents must survive until it comes back.  A file that was started
+        MAX_ATTEMPTS times without finishing (the process died on it) is recorded as
+        failed instead of being tried again.  Stops between paths when `stop` is set.
         """
         for path in paths:
+            if self.stop.is_set():
+                return
             root = next((r for r in roots if path == r or path.startswith(r.rstrip(b"/") + b"/")),
                         None)
-            if root is not None and os.path.isdir(root):
-                if os.path.isdir(path) and not os.path.islink(path) and \
-                        admits(self.rules, root, path, is_dir=True):
-                    self._scan_tree(path, report)
-                    with self.store.write():
-                        self.store.dequeue([path])
-                    continue
-                with self.store.write():
-                    self._sync_file(path, root, report)
-                    self.store.dequeue([path])
-            else:
+            if root is None or not os.path.isdir(root):
                 with self.store.write():
                     self.store.dequeue([path])
+                continue
+            if os.path.isdir(path) and not os.path.islink(path) and \
+                    admits(self.rules, root, path, is_dir=True):
+                self._scan_tree(path, report)
+                with self.store.write():
+                    self.store.dequeue([path])
+                continue
+            with self.store.write():
+                attempts = self.store.start_attempt(path)
+            read = self._read_queued(path, root, attempts)
+            with self.store.write():
+                if read is None:  # gone, excluded, or no longer a regular file
+                    gone = self.store.file_states(path)
+                    report.deleted += self.store.delete_files(s.id for s in gone.values())
+                else:
+                    report.seen += 1
+                    self._apply(read, report)
+                self.store.dequeue([path])
 
-    def _sync_file(self, path: bytes, root: bytes, report: IndexReport) -> None:
+    def _read_queued(self, path: bytes, root: bytes, attempts: int) -> _Read | None:
         try:
             st = os.lstat(path)
         except OSError:
-            st = None
-        if st is not None and stat.S_ISREG(st.st_mode) and admits(self.rules, root, path):
-            item = FoundFile(path, st.st_size, st.st_mtime_ns)
-            report.seen += 1
-            self._index_file(item, self.store.file_state(path), report)
-            return
-        # Gone, excluded, or no longer a regular file: forget it and anything below it.
-        gone = self.store.file_states(path)
-        report.deleted += self.store.delete_files(s.id for s in gone.values())
+            return None
+        if not stat.S_ISREG(st.st_mode) or not admits(self.rules, root, path):
+            return None
+        item = FoundFile(path, st.st_size, st.st_mtime_ns)
+        state = self.store.file_state(path)
+        if attempts > MAX_ATTEMPTS:
+            return _Read(_file_record(item), state, "failed",
+                         f"gave up after {MAX_ATTEMPTS} attempts: the indexer stopped while "
+                         "reading it each time")
+        return self._read(item, state, root)
 
     def _single_file(self, path: bytes) -> list[FoundFile]:
         try:
-            st = os.stat(path)
+            st = os.lstat(path)
         except OSError:
             return []
         return [FoundFile(path, st.st_size, st.st_mtime_ns)]
 
-    def _index_file(self, item: FoundFile, state: FileState | None, report: IndexReport) -> None:
+    def _read(self, item: FoundFile, state: FileState | None, root: bytes) -> _Read:
+        """Everything indexing a file needs, read and extracted; nothing is written.
+
+        Whatever goes wrong with the file (unreadable, not a regular file any more, a
+        failing extractor) becomes its outcome; only the store's own errors propagate.
+        """
+        record = _file_record(item)
         if state and (state.size, state.mtime_ns) == (item.size, item.mtime_ns):
-            report.unchanged += 1
-            return
-        ext = file_ext(item.path)
-        name = display_path(os.path.basename(item.path))
-        record = FileRecord(item.path, display_path(item.path), ext, name, item.size,
-                            item.mtime_ns, None)
-        extractor = extractor_for(ext)
+            return _Read(record, state, "unchanged")
+        extractor = extractor_for(record.ext)
         if extractor is None:
-            self._record(record, "skipped", f"no text extractor for .{ext or '(none)'}", report)
-            return
+            return _Read(record, state, "skipped",
+                         f"no text extractor for .{record.ext or '(none)'}")
         if item.size > self.rules.max_file_bytes:
-            self._record(record, "skipped", f"larger than {self.rules.max_file_bytes} bytes",
-                         report)
-            return
+            return _Read(record, state, "skipped",
+                         f"larger than {self.rules.max_file_bytes} bytes")
         try:
-            with open(item.path, "rb") as fh:
-                data = fh.read(self.rules.max_file_bytes + 1)
+            data, st = read_regular_file(root, item.path, self.rules.max_file_bytes)
+        except NotRegularFile as exc:
+            return _Read(record, state, "skipped", str(exc))
         except OSError as exc:
-            self._record(record, "failed", f"cannot read: {exc.strerror}", report)
-            return
+            return _Read(record, state, "failed", f"cannot read: {exc.strerror or exc}")
+        # Describe what was opened, not what the walk saw a moment before.
+        record = replace(record, size=st.st_size, mtime_ns=st.st_mtime_ns)
+        if len(data) > self.rules.max_file_bytes:
+            return _Read(record, state, "skipped",
+                         f"larger than {self.rules.max_file_bytes} bytes")
+        if looks_secret(data):
+            return _Read(record, state, "skipped",
+                         "holds a private key or credentials; never indexed")
         digest = hashlib.blake2b(data, digest_size=16).hexdigest()
+        record = replace(record, content_hash=digest)
         if state and state.content_hash == digest and state.status == "indexed":
-            self.store.touch_file(state.id, item.size, item.mtime_ns)
-            report.unchanged += 1
-            return
+            return _Read(record, state, "touch")
         try:
-            extracted = self._extract(extractor, data, ext, name)
+            extracted = storable(self._extract(extractor, data, record.ext, record.title))
         except ExtractionError as exc:
-            self._record(replace(record, content_hash=digest), "failed", str(exc), report)
-            return
-        self._store_text(record, digest, extracted, state is not None, report)
+            return _Read(record, state, "failed", str(exc))
+        except WorkerStartError:
+            raise  # no file is to blame: the run stops and every file keeps its state
+        except Exception as exc:  # an in-process extractor's bug costs this file only
+            log.exception("extracting %s failed", record.display_path)
+            return _Read(record, state, "failed",
+                         f"extractor error: {type(exc).__name__}: {exc}"[:300])
+        return _Read(record, state, "indexed", extracted=extracted)
 
     def _extract(self, extractor: Extractor, data: bytes, ext: str, name: str) -> Extracted:
         """Plain text in this process; every other format in the worker."""
@@ -226,10 +358,42 @@ class Indexer:
             return extractor(data, name)
         return self.pool.extract(data, ext, name)
 
-    def _store_text(self, record: FileRecord, digest: str, extracted: Extracted,
-                    existed: bool, report: IndexReport) -> None:
-        record = FileRecord(record.path, record.display_path, record.ext, extracted.title,
-                            record.size, record.mtime_ns, digest)
+    def _apply(self, read: _Read, report: IndexReport) -> None:
+        """Write one file's outcome inside the caller's transaction.
+
+        A write that fails on the file's data is rolled back to before it and recorded
+        as the file's failure; the store's own errors (busy, disk full) propagate and
+        the caller's transaction rolls back whole.
+        """
+        self.store.conn.execute("SAVEPOINT one_file")
+        try:
+            self._write(read, report)
+        except sqlite3.OperationalError:
+            raise
+        except Exception as exc:
+            log.exception("storing %s failed", read.record.display_path)
+            self.store.conn.execute("ROLLBACK TO one_file")
+            self._record(read.record, "failed",
+                         f"cannot store: {type(exc).__name__}: {exc}"[:300], report)
+        self.store.conn.execute("RELEASE one_file")
+
+    def _write(self, read: _Read, report: IndexReport) -> None:
+        state = read.state
+        if read.outcome == "unchanged":
+            report.unchanged += 1
+        elif read.outcome == "touch":
+            assert state is not None
+            self.store.touch_file(state.id, read.record.size, read.record.mtime_ns)
+            report.unchanged += 1
+        elif read.outcome == "indexed":
+            assert read.extracted is not None
+            self._store_text(read.record, read.extracted, state is not None, report)
+        else:
+            self._record(read.record, read.outcome, read.reason, report)
+
+    def _store_text(self, record: FileRecord, extracted: Extracted, existed: bool,
+                    report: IndexReport) -> None:
+        record = replace(record, title=extracted.title)
         file_id = self.store.upsert_file(record, "indexed")
         chunks = passages(extracted)
         self.store.replace_chunks(file_id, extracted.title, chunks)
@@ -240,6 +404,7 @@ class Indexer:
             report.added += 1
 
     def _record(self, record: FileRecord, status: str, reason: str, report: IndexReport) -> None:
+        reason = storable_text(reason)
         file_id = self.store.upsert_file(record, status, reason)
         self.store.replace_chunks(file_id, record.title, [])  # drop what an older version had
         if status == "failed":

@@ -127,6 +127,20 @@ def test_bad_input_gives_one_clear_line_and_nonzero_exit(tmp_path, args, message
     assert "Traceback" not in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
 
 
+def test_naming_a_secret_folder_or_key_file_is_refused_in_one_line(tmp_path):
+    home = tmp_path / "home"
+    write_files(home, {".SSH/notes.txt": "CANARY-in-ssh", "keys/ID_ED25519": "CANARY-key",
+                       "docs/ok.txt": "fine"})
+    for target in (home / ".SSH", home / ".SSH" / "notes.txt", home / "keys" / "ID_ED25519"):
+        proc = deskfind("index", str(target), data=tmp_path / "data", check=False)
+        assert proc.returncode == 2
+        assert "holds secrets" in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
+    proc = deskfind("roots", "add", str(home / ".SSH"), data=tmp_path / "data", check=False)
+    assert proc.returncode != 0 and "holds secrets" in proc.stderr
+    config = Path(f"{tmp_path / 'data'}.config.toml")
+    assert not config.exists() or ".SSH" not in config.read_text()
+
+
 def test_every_command_has_help_text():
     parser = build_parser()
     sub = next(a for a in parser._actions if a.dest == "command")

@@ -65,14 +65,14 @@ def test_bad_files_are_recorded_not_fatal(store, tmp_path, real_embedder):
 def test_unreadable_file_is_recorded(store, tmp_path, real_embedder, monkeypatch):
     root = tmp_path / "docs"
     write_files(root, {"locked.txt": "secret", "open.txt": "visible words"})
-    real_open = open
+    real_open = os.open  # tests run as root here: chmod 000 would not stop the read
 
     def guarded_open(path, *args, **kwargs):
         if os.fsdecode(path).endswith("locked.txt"):
             raise PermissionError(13, "Permission denied")
         return real_open(path, *args, **kwargs)
 
-    monkeypatch.setattr("builtins.open", guarded_open)
+    monkeypatch.setattr(os, "open", guarded_open)
     report = _index(store, root, real_embedder)
     assert report.failures == [(str(root / "locked.txt"), "cannot read: Permission denied")]
     assert report.added == 1
