@@ -72,6 +72,13 @@ class Deskfind:
                                      graph_threshold=self.options.graph_threshold)
         return self._dense
 
+    def save_vector_cache(self) -> None:
+        """Bring the vector cache file up to date, if this process loaded the vectors
+        (a process that never searched by meaning has nothing newer to save)."""
+        if self._dense is not None:
+            self._dense.refresh()
+            self._dense.save()
+
     def searcher(self) -> Searcher:
         settings = SearchSettings(alpha=self.options.alpha, fusion=self.options.fusion)
         return Searcher(self.store, lambda: (self.embedder(), self.dense()), settings)

@@ -14,6 +14,8 @@ import contextlib
 import fcntl
 import logging
 import os
+import signal
+import sqlite3
 import threading
 import time
 from pathlib import Path
@@ -34,6 +36,13 @@ QUIET_SECONDS = 0.3  # a burst of events is handled once it pauses this long…
 MAX_DEBOUNCE_SECONDS = 2.0  # …or after this long, whichever comes first
 BATCH = 256
 MAX_MARKED = 20  # passages per sentence-marking request
+RETRY_FIRST_SECONDS = 1.0  # after a failed step the loop waits this long, doubling…
+RETRY_MAX_SECONDS = 60.0  # …up to this
+
+
+def _transient(exc: Exception) -> bool:
+    """Whether an error is the environment's (busy, locked, full, gone), not a bug."""
+    return isinstance(exc, (StoreError, sqlite3.OperationalError, OSError))
 
 
 class ServiceLock:
@@ -169,8 +178,8 @@ class Service:
             self.reader = Deskfind(self.options, readonly=True)
             self.reader.share_model_with(self.writer)
             server = Server(data_dir, self.handle)
+            previous = self._stop_on_sigterm()
             try:
-                self._watch_roots(full_scan=True)
                 self._loop()
             finally:
                 server.close()
@@ -178,9 +187,30 @@ class Service:
                 # A request still embedding on a handler thread must finish first: the
                 # process exiting under onnxruntime's threads aborts it.
                 with self._search_lock:
+                    self._save_vector_cache()
                     self.reader.close()
                 self.writer.close()
+                if previous is not None:
+                    signal.signal(signal.SIGTERM, previous)
         return 0
+
+    def _stop_on_sigterm(self) -> Any:
+        """Make SIGTERM (logout, systemd, `kill`) a graceful stop: the current file
+        finishes, its transaction commits, the vector cache is saved, the socket goes."""
+        if threading.current_thread() is not threading.main_thread():
+            return None  # signals reach the main thread only (tests run services on others)
+
+        def stop(_signum: int, _frame: object) -> None:
+            self.stop_event.set()
+            self.wake.set()
+
+        return signal.signal(signal.SIGTERM, stop)
+
+    def _save_vector_cache(self) -> None:
+        try:
+            self.reader.save_vector_cache()
+        except (EngineError, OSError, sqlite3.Error) as exc:  # the next start rebuilds it
+            log.warning("could not save the vector cache: %s", exc)
 
     def _roots(self) -> list[str]:
         return [os.path.abspath(os.path.expanduser(r)) for r in self.config.get("roots")]
@@ -200,21 +230,45 @@ class Service:
         self.last_reconcile = time.monotonic()
 
     def _loop(self) -> None:
+        """Work until stopped.  No error ends it: a busy index (another writer), a full
+        disk or a bug in one step is logged, waited out with growing pauses, retried."""
         interval = max(1, int(self.config.get("reconcile_minutes"))) * 60
-        with Indexer(self.writer.store, walk_rules(self.config)) as indexer:
+        delay = RETRY_FIRST_SECONDS
+        started = False
+        with Indexer(self.writer.store, walk_rules(self.config),
+                     stop=self.stop_event) as indexer:
             while not self.stop_event.is_set():
-                self._absorb_events(indexer)
-                for root in self.watcher.dead_roots():
-                    log.warning("restarting the watch on %s", root)
-                    self.watcher.watch(root)
-                    self._on_path(os.fsencode(root))
-                if time.monotonic() - self.last_reconcile > interval:
-                    self._watch_roots(full_scan=True)
-                if not self.paused and self._work(indexer):
+                try:
+                    if not started:
+                        self._watch_roots(full_scan=True)
+                        started = True
+                    busy = self._step(indexer, interval)
+                    delay = RETRY_FIRST_SECONDS
+                except Exception as exc:
+                    level = logging.WARNING if _transient(exc) else logging.ERROR
+                    log.log(level, "indexing stopped (%s); retrying in %g s", exc, delay,
+                            exc_info=level == logging.ERROR)
+                    self.phase, self.current = "waiting", ""
+                    self.stop_event.wait(delay)
+                    delay = min(delay * 2, RETRY_MAX_SECONDS)
+                    continue
+                if busy:
                     continue
                 self.phase, self.current = ("paused" if self.paused else "idle"), ""
                 if not self.stop_event.is_set():
                     self.wake.wait(5.0)
+
+    def _step(self, indexer: Indexer, interval: float) -> bool:
+        """Take in events, keep the watches alive, do one piece of work; whether there
+        may be more work right away."""
+        self._absorb_events(indexer)
+        for root in self.watcher.dead_roots():
+            log.warning("restarting the watch on %s", root)
+            self.watcher.watch(root)
+            self._on_path(os.fsencode(root))
+        if time.monotonic() - self.last_reconcile > interval:
+            self._watch_roots(full_scan=True)
+        return not self.paused and self._work(indexer)
 
     def _absorb_events(self, indexer: Indexer) -> None:
         if not self.wake.is_set():
@@ -227,8 +281,14 @@ class Service:
             self._watch_roots(full_scan=self._rescan)
             self._rescan = False
         if paths:
-            with self.writer.store.write():
-                self.writer.store.enqueue(paths)
+            try:
+                with self.writer.store.write():
+                    self.writer.store.enqueue(paths)
+            except BaseException:  # not queued yet: keep them for the next try
+                with self._pending_lock:
+                    self._pending |= paths
+                self.wake.set()
+                raise
 
     def _work(self, indexer: Indexer) -> bool:
         """One step of work; False when there is nothing left to do."""

@@ -222,3 +222,50 @@ def test_the_service_marks_the_sentence_closest_in_meaning(service):
                                 "passages": [passage, "One sentence only"]})
     (a, b), none = reply["spans"]
     assert "printer" in passage[a:b] and none is None
+
+
+UTF7_PAGE = (b'<html><head><meta charset="utf-7"></head><body><p>Lone +2AA- half, '
+             b"and the word quokka.</p></body></html>")
+
+
+def test_a_page_that_once_stopped_the_service_at_every_start_is_indexed(service):
+    svc, root = service
+    write_files(root, {"seven.html": UTF7_PAGE, "plain.txt": "plain wombat words"})
+    svc.start()
+    wait_until(svc.settled, timeout=120)
+    assert svc.search("quokka") == ["seven.html"] and svc.search("wombat") == ["plain.txt"]
+    write_files(root, {"later/seven.htm": UTF7_PAGE})  # and again, through the queue
+    wait_until(lambda: len(svc.search("quokka")) == 2, timeout=60)
+    assert svc.proc is not None and svc.proc.poll() is None
+
+
+def test_the_service_waits_out_another_writer_instead_of_exiting(service):
+    svc, root = service
+    write_files(root, {"first.txt": "first words"})
+    svc.start()
+    wait_until(svc.settled, timeout=120)
+    import sqlite3
+
+    other = sqlite3.connect(svc.data / "index.sqlite3", isolation_level=None)
+    try:
+        other.execute("BEGIN IMMEDIATE")  # a long transaction of another writer
+        write_files(root, {"second.txt": "the numbat arrived"})
+        wait_until(lambda: svc.status()["phase"] == "waiting", timeout=120)
+        other.execute("COMMIT")
+    finally:
+        other.close()
+    wait_until(lambda: svc.search("numbat") == ["second.txt"], timeout=120)
+    assert svc.proc is not None and svc.proc.poll() is None
+
+
+def test_sigterm_stops_the_service_gracefully(service):
+    svc, root = service
+    write_files(root, {"note.txt": "a note about bilbies"})
+    svc.start()
+    wait_until(svc.settled, timeout=120)
+    assert svc.proc is not None
+    svc.proc.send_signal(signal.SIGTERM)
+    assert svc.proc.wait(timeout=60) == 0
+    assert not ipc.socket_path(svc.data).exists()
+    svc.start()  # the lock is free and the index intact
+    assert svc.search("bilbies") == ["note.txt"]
