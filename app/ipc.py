@@ -1,19 +1,23 @@
 """The service's local channel: a Unix socket in a private folder, an auth key, JSON.
 
-Only the owner can reach it: the socket lives in the 0700 data directory (or a 0700
-folder of ours under the temp dir when that path is too long for a socket), and every
-connection must prove it knows the key in the 0600 `service.key` file.  Messages are
-JSON, never pickles, so a peer can send data but never code.
+Only the owner can reach it: the socket lives in the 0700 data directory (or, when that
+path is too long for a socket, in a 0700 folder of ours under the temp dir or the
+runtime dir), and every connection must prove within AUTH_SECONDS that it knows the key
+in the 0600 `service.key` file.  Each connection has its own thread and at most
+MAX_CONNECTIONS are open at once, so a peer that stalls holds up only itself.  Messages
+are JSON, never pickles, so a peer can send data but never code.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
 import os
 import secrets
 import socket
+import stat
 import struct
 import tempfile
 import threading
@@ -21,7 +25,6 @@ from collections.abc import Callable
 from multiprocessing import AuthenticationError
 from multiprocessing.connection import (
     Connection,
-    Listener,
     answer_challenge,
     deliver_challenge,
 )
@@ -34,6 +37,9 @@ log = logging.getLogger("deskfind.ipc")
 
 KEY_FILE = "service.key"
 _MAX_SOCKET_PATH = 100  # sun_path holds 108 bytes on Linux, 104 on macOS
+AUTH_SECONDS = 5.0  # a peer must prove it knows the key this fast, or it is hung up on
+IDLE_SECONDS = 300.0  # an authenticated connection silent this long is closed
+MAX_CONNECTIONS = 32  # more at once are refused: stalled peers cannot pile up threads
 
 
 class ServiceUnavailable(EngineError):
@@ -41,14 +47,59 @@ class ServiceUnavailable(EngineError):
 
 
 def socket_path(data_dir: Path) -> Path:
+    """Where the service of `data_dir` listens: in the data dir, else (that path is too
+    long for a socket) in a folder that only this user can enter."""
     direct = data_dir / "service.sock"
-    if len(os.fsencode(direct)) <= _MAX_SOCKET_PATH:
+    if _fits(direct):
         return direct
-    private = Path(tempfile.gettempdir()) / f"deskfind-{os.getuid()}"
-    private.mkdir(mode=0o700, exist_ok=True)
-    os.chmod(private, 0o700)
-    digest = hashlib.sha256(os.fsencode(data_dir)).hexdigest()[:16]
-    return private / f"{digest}.sock"
+    name = f"deskfind-{hashlib.sha256(os.fsencode(data_dir)).hexdigest()[:16]}.sock"
+    shared = _claimed(Path(tempfile.gettempdir()) / f"deskfind-{os.getuid()}")
+    runtime = os.environ.get("XDG_RUNTIME_DIR")
+    # The temp dir first: every process of the user finds it whatever its environment
+    # (cron, sudo and some ssh sessions lack XDG_RUNTIME_DIR), so no client misses a
+    # running service and indexes as a second writer.  The runtime dir when it is taken.
+    for folder in (shared, *([Path(runtime)] if runtime else [])):
+        if not _refusal(folder) and _fits(folder / name):
+            return folder / name
+    why = _refusal(shared) or "leaves no room for the socket name"
+    raise EngineError(f"cannot make a private socket folder: {shared} {why}; "
+                      "set XDG_RUNTIME_DIR or use a shorter data dir")
+
+
+def _fits(path: Path) -> bool:
+    return len(os.fsencode(path)) <= _MAX_SOCKET_PATH
+
+
+def _claimed(folder: Path) -> Path:
+    """`folder`, made if missing and closed to others if it is ours."""
+    with contextlib.suppress(OSError):  # it exists, or cannot be made: _refusal says why
+        folder.mkdir(mode=0o700)
+    with contextlib.suppress(OSError):
+        st = folder.lstat()
+        # Ours and not a link, so nobody else can swap it before the chmod (sticky /tmp).
+        if stat.S_ISDIR(st.st_mode) and st.st_uid == os.getuid():
+            os.chmod(folder, 0o700)
+    return folder
+
+
+def _refusal(folder: Path) -> str:
+    """Why `folder` may not hold the socket, or "" when it may.
+
+    Another user's folder, or a link they planted, would let them take the socket's
+    name (the service cannot start) or answer in its place."""
+    try:
+        st = folder.lstat()
+    except OSError as exc:
+        return f"cannot be read ({exc.strerror})"
+    if stat.S_ISLNK(st.st_mode):
+        return "is a link"
+    if not stat.S_ISDIR(st.st_mode):
+        return "is not a folder"
+    if st.st_uid != os.getuid():
+        return "belongs to another user"
+    if st.st_mode & 0o077:
+        return "is open to other users"
+    return ""
 
 
 def _new_key(data_dir: Path) -> bytes:
@@ -61,6 +112,36 @@ def _new_key(data_dir: Path) -> bytes:
     return key
 
 
+def _listen(address: Path) -> socket.socket:
+    """A socket listening at `address` that only this user may connect to."""
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    old = os.umask(0o077)
+    try:
+        sock.bind(str(address))
+        sock.listen()
+    except OSError as exc:
+        sock.close()
+        raise EngineError(f"cannot listen on {address}: {exc.strerror}") from exc
+    finally:
+        os.umask(old)
+    return sock
+
+
+def _set_timeouts(sock: socket.socket, seconds: float) -> None:
+    """Bound each read and write of `sock` in the kernel: Connection reads and writes
+    its file descriptor directly, so socket.settimeout would not apply."""
+    whole = int(seconds)
+    limit = struct.pack("ll", whole, int((seconds - whole) * 1e6))
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, limit)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, limit)
+
+
+def _hang_up(sock: socket.socket) -> None:
+    """End `sock` for every thread blocked on it, which closing alone does not do."""
+    with contextlib.suppress(OSError):  # already ended by the peer
+        sock.shutdown(socket.SHUT_RDWR)
+
+
 Handler = Callable[[dict[str, Any]], dict[str, Any]]
 
 
@@ -70,35 +151,64 @@ class Server:
     def __init__(self, data_dir: Path, handle: Handler) -> None:
         self.address = socket_path(data_dir)
         self.address.unlink(missing_ok=True)  # left by a killed service; we hold the lock
-        key = _new_key(data_dir)
-        old = os.umask(0o077)
-        try:
-            self.listener = Listener(str(self.address), family="AF_UNIX", authkey=key)
-        finally:
-            os.umask(old)
+        self.key = _new_key(data_dir)
+        self.sock = _listen(self.address)
         self.handle = handle
+        self._slots = threading.BoundedSemaphore(MAX_CONNECTIONS)
         self._closed = threading.Event()
         self.thread = threading.Thread(target=self._accept, name="ipc-accept", daemon=True)
         self.thread.start()
 
     def _accept(self) -> None:
+        """Hand each connection to its own thread; the handshake never runs here, so a
+        peer that stalls in it cannot hold up the others."""
         while not self._closed.is_set():
             try:
-                conn = self.listener.accept()
-            except (OSError, EOFError, AuthenticationError) as exc:  # wrong key, or closed
+                sock, _ = self.sock.accept()
+            except OSError as exc:
                 if not self._closed.is_set():
-                    log.warning("refused a connection: %s", exc)
+                    log.warning("cannot accept a connection: %s", exc)
                 continue
-            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
+            if not self._slots.acquire(blocking=False):
+                log.warning("refused a connection: %d already open", MAX_CONNECTIONS)
+                sock.close()
+                continue
+            threading.Thread(target=self._serve, args=(sock,), name="ipc-serve",
+                             daemon=True).start()
 
-    def _serve(self, conn: Connection) -> None:
-        with conn:
-            try:
-                while True:
-                    request = json.loads(conn.recv_bytes(1 << 20))
-                    conn.send_bytes(json.dumps(self._answer(request)).encode())
-            except (EOFError, OSError, ValueError):
-                return
+    def _serve(self, sock: socket.socket) -> None:
+        try:
+            # Connection owns a duplicate, so `sock` stays usable to hang up on the peer.
+            with sock, Connection(os.dup(sock.fileno())) as conn:
+                if self._authenticated(sock, conn):
+                    _set_timeouts(sock, IDLE_SECONDS)
+                    self._answer_all(conn)
+        finally:
+            self._slots.release()
+
+    def _authenticated(self, sock: socket.socket, conn: Connection) -> bool:
+        """Run the handshake (the client's, mirrored) against a deadline for all of it,
+        not for each read: a peer trickling bytes is cut off all the same."""
+        deadline = threading.Timer(AUTH_SECONDS, _hang_up, args=(sock,))
+        deadline.start()
+        try:
+            deliver_challenge(conn, self.key)
+            answer_challenge(conn, self.key)
+            return True
+        except (OSError, EOFError, AuthenticationError) as exc:
+            log.warning("refused a connection: %s", exc or "no answer to the challenge")
+            return False
+        finally:
+            deadline.cancel()
+            deadline.join()  # it must not shut down a socket closed and reused after us
+
+    def _answer_all(self, conn: Connection) -> None:
+        try:
+            while True:
+                request = json.loads(conn.recv_bytes(1 << 20))
+                conn.send_bytes(json.dumps(self._answer(request)).encode())
+        except (EOFError, OSError, ValueError):  # hung up, idle too long, or not JSON
+            return
 
     def _answer(self, request: Any) -> dict[str, Any]:
         if not isinstance(request, dict):
@@ -113,7 +223,8 @@ class Server:
 
     def close(self) -> None:
         self._closed.set()
-        self.listener.close()
+        _hang_up(self.sock)  # wakes the accept thread
+        self.sock.close()
         self.address.unlink(missing_ok=True)
 
 
@@ -124,9 +235,7 @@ def _connect(data_dir: Path, timeout: float) -> Connection:
     try:
         sock.settimeout(timeout)
         sock.connect(str(socket_path(data_dir)))
-        seconds = int(timeout)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO,
-                        struct.pack("ll", seconds, int((timeout - seconds) * 1e6)))
+        _set_timeouts(sock, timeout)
         sock.setblocking(True)
     except BaseException:
         sock.close()
