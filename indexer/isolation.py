@@ -9,46 +9,28 @@ are replaced after a number of files so fragmentation and leaks cannot build up.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import multiprocessing
-import signal
 import traceback
 from collections.abc import Mapping
-from multiprocessing.connection import Connection
-from multiprocessing.context import BaseContext
 from types import TracebackType
 
 from indexer.errors import ExtractionError, IndexerError
 from indexer.extract import EXTRACTORS
 from indexer.formats.base import Extracted, Extractor
+from indexer.workers import WorkerProcess, death_reason
 
 log = logging.getLogger("deskfind.indexer.isolation")
 
 DEFAULT_TIMEOUT_S = 30.0
 DEFAULT_MEMORY_BYTES = 2 * 1024**3
 DEFAULT_FILES_PER_WORKER = 200
-_STOP_GRACE_S = 5.0  # how long a worker asked to stop may take before it is killed
-_START_TIMEOUT_S = 120.0  # a fresh interpreter on a busy machine can be slow to start
-_READY = "ready"
 
 
 class WorkerStartError(IndexerError):
     """No extraction worker can be started; no file is to blame, so none is marked."""
 
 Job = tuple[Extractor, bytes, str]  # the extractor travels by reference (module + name)
-
-
-def _limit_memory(limit: int) -> None:
-    """Cap this process's address space, where the platform supports it."""
-    try:
-        import resource
-    except ImportError:  # pragma: no cover - not on Windows
-        return
-    _, hard = resource.getrlimit(resource.RLIMIT_AS)
-    if hard != resource.RLIM_INFINITY:
-        limit = min(limit, hard)
-    resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
 
 
 def _run_job(job: Job) -> tuple[object, ...]:
@@ -70,73 +52,9 @@ def _run_job(job: Job) -> tuple[object, ...]:
                 traceback.format_exc())
 
 
-def worker_main(conn: Connection, memory_bytes: int) -> None:
-    """Serve extraction jobs from `conn` until told to stop or the pipe closes."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
-    _limit_memory(memory_bytes)
-    conn.send(_READY)
-    while True:
-        try:
-            job = conn.recv()
-        except EOFError:
-            return
-        if job is None:
-            return
-        conn.send(_run_job(job))
-
-
-def _death_reason(exitcode: int | None) -> str:
-    """Why a worker ended, in the words recorded for the file it was reading."""
-    if exitcode is not None and exitcode < 0:
-        return f"extractor crashed (signal {-exitcode})"
-    return f"extractor exited with status {exitcode}"
-
-
-class _Worker:
-    """One worker process and the parent's end of its pipe."""
-
-    def __init__(self, context: BaseContext, memory_bytes: int) -> None:
-        self.conn, child_conn = context.Pipe()
-        self.process = context.Process(  # type: ignore[attr-defined]
-            target=worker_main, args=(child_conn, memory_bytes),
-            name="deskfind-extract", daemon=True)
-        self.process.start()
-        child_conn.close()
-        self.jobs = 0
-        self._await_ready()
-
-    def _await_ready(self) -> None:
-        """Wait for the worker's greeting; a worker that cannot start is an error."""
-        try:
-            if self.conn.poll(_START_TIMEOUT_S) and self.conn.recv() == _READY:
-                return
-        except (EOFError, OSError):
-            pass
-        code = self.reap()
-        raise WorkerStartError(f"the extraction worker did not start (exit status {code}); "
-                               "its error output is on stderr")
-
-    def stop(self) -> None:
-        """Ask the worker to finish; kill it if it does not."""
-        with contextlib.suppress(OSError):  # OSError: it is already gone
-            self.conn.send(None)
-        self.process.join(_STOP_GRACE_S)
-        self.kill()
-
-    def kill(self) -> int | None:
-        """End the worker now and release its resources; return its exit code."""
-        if self.process.is_alive():
-            self.process.kill()
-        self.process.join()
-        code: int | None = self.process.exitcode
-        self.conn.close()
-        self.process.close()
-        return code
-
-    def reap(self) -> int | None:
-        """Exit code of a worker whose pipe closed (it died), after reaping it."""
-        self.process.join(_STOP_GRACE_S)
-        return self.kill()
+def _start_failed(code: int | None) -> WorkerStartError:
+    return WorkerStartError(f"the extraction worker did not start (exit status {code}); "
+                            "its error output is on stderr")
 
 
 class ExtractionPool:
@@ -159,7 +77,7 @@ class ExtractionPool:
         self.files_per_worker = files_per_worker
         self._extractors = extractors
         self._context = multiprocessing.get_context(start_method)
-        self._worker: _Worker | None = None
+        self._worker: WorkerProcess | None = None
         self.workers_started = 0
 
     def __enter__(self) -> ExtractionPool:
@@ -190,7 +108,7 @@ class ExtractionPool:
         try:
             answer = worker.conn.recv()
         except (EOFError, OSError):
-            raise ExtractionError(_death_reason(self._discard(kill=False))) from None
+            raise ExtractionError(death_reason(self._discard(kill=False), "extractor")) from None
         worker.jobs += 1
         return self._settle(worker, answer, name)
 
@@ -201,7 +119,7 @@ class ExtractionPool:
             raise ExtractionError(f"no text extractor for .{ext or '(none)'}")
         return extractor
 
-    def _send(self, job: Job) -> _Worker:
+    def _send(self, job: Job) -> WorkerProcess:
         """Hand a job to a live worker; a worker that died while idle is replaced once."""
         for attempt in (1, 2):
             worker = self._ready_worker()
@@ -211,12 +129,13 @@ class ExtractionPool:
             except OSError:
                 code = self._discard(kill=False)
                 if attempt == 2:
-                    raise ExtractionError(_death_reason(code)) from None
+                    raise ExtractionError(death_reason(code, "extractor")) from None
         raise AssertionError("unreachable")
 
-    def _ready_worker(self) -> _Worker:
+    def _ready_worker(self) -> WorkerProcess:
         if self._worker is None:
-            self._worker = _Worker(self._context, self.memory_bytes)
+            self._worker = WorkerProcess(self._context, self.memory_bytes, _run_job,
+                                         "deskfind-extract", _start_failed)
             self.workers_started += 1
         return self._worker
 
@@ -227,7 +146,7 @@ class ExtractionPool:
             return None
         return worker.kill() if kill else worker.reap()
 
-    def _settle(self, worker: _Worker, answer: tuple[object, ...], name: str) -> Extracted:
+    def _settle(self, worker: WorkerProcess, answer: tuple[object, ...], name: str) -> Extracted:
         """Recycle the worker when due, then return the text or raise the reason."""
         status, payload = answer[0], answer[1]
         if worker.jobs >= self.files_per_worker or payload == "out of memory":

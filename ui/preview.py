@@ -35,12 +35,12 @@ from PySide6.QtWidgets import (
 
 from app.backend import Backend, Hit
 from engine.errors import EngineError
+from indexer.render import PageRenderer, RenderCancelled, RenderError, RenderRequest
 from ui import desktop
 from ui.results import match_colors, mix, short_path
 from ui.session import Session
 
 PDF_ZOOM = 2.0  # render scale: crisp when shown at about half size on HiDPI screens
-MAX_PAGES_SCANNED = 300  # pages searched for a hit when the result names no page
 
 
 @dataclass(frozen=True)
@@ -93,42 +93,21 @@ def pdf_terms(backend: Backend, query: str) -> list[str]:
     return [*phrases, *backend.highlight_terms(query)]
 
 
-def render_pdf_page(path: bytes, page: int | None, terms: Sequence[str],
-                    tint: QColor, exact: bool = False) -> PdfPage:
-    """Render one page with the query's words boxed (runs off-thread).
+def render_pdf_page(renderer: PageRenderer, request: RenderRequest, tint: QColor,
+                    wanted: Callable[[], bool] = lambda: True) -> PdfPage:
+    """Render one page in the renderer's worker process and box its hits (runs off-thread).
 
-    Shows the first page from `page` on (the page the best passage starts on) that has
-    a hit, since a passage can run onto the next page; else `page` itself.
+    MuPDF never runs in the GUI process: a PDF that crashes or hangs it costs this
+    preview (a RenderError), not the window.
     """
-    import pymupdf  # heavy; only needed once a PDF is previewed
-
-    try:
-        doc = pymupdf.open(os.fsdecode(path))
-    except (RuntimeError, ValueError, OSError) as exc:
-        raise EngineError(f"cannot open the PDF: {exc}") from exc
-    with doc:
-        if doc.page_count == 0:
-            raise EngineError("the PDF has no pages")
-        number = (page if exact else None) or _first_page_with_hit(doc, terms, page or 1) \
-            or page or 1
-        number = max(1, min(number, doc.page_count))
-        pg = doc[number - 1]
-        rects = [r for t in terms for r in pg.search_for(t)]
-        pix = pg.get_pixmap(matrix=pymupdf.Matrix(PDF_ZOOM, PDF_ZOOM), alpha=False)
-        fmt = QImage.Format.Format_RGB888
-        image = QImage(pix.samples, pix.width, pix.height, pix.stride, fmt).copy()
-        hits = [QRectF(r.x0 * PDF_ZOOM, r.y0 * PDF_ZOOM, r.width * PDF_ZOOM,
-                       r.height * PDF_ZOOM).adjusted(-2, -1, 2, 1) for r in rects]
-        _paint_hits(image, hits, tint)
-        return PdfPage(image, number, doc.page_count, hits)
-
-
-def _first_page_with_hit(doc: object, terms: Sequence[str], start: int) -> int | None:
-    last = min(doc.page_count, start - 1 + MAX_PAGES_SCANNED)  # type: ignore[attr-defined]
-    for number in range(max(1, start), last + 1):
-        if any(doc[number - 1].search_for(t) for t in terms):  # type: ignore[index]
-            return number
-    return None
+    rendered = renderer.render(request, wanted)
+    if len(rendered.samples) < rendered.stride * rendered.height:
+        raise RenderError("the renderer sent a truncated image")
+    image = QImage(rendered.samples, rendered.width, rendered.height, rendered.stride,
+                   QImage.Format.Format_RGB888).copy()
+    hits = [QRectF(x, y, w, h).adjusted(-2, -1, 2, 1) for x, y, w, h in rendered.hits]
+    _paint_hits(image, hits, tint)
+    return PdfPage(image, rendered.page, rendered.pages, hits)
 
 
 def _paint_hits(image: QImage, hits: Sequence[QRectF], tint: QColor) -> None:
@@ -155,9 +134,14 @@ class PreviewPane(QWidget):
 
     shown = Signal(object)  # TextPreview or PdfPage, once on screen (for tests and shots)
 
-    def __init__(self, session: Session, parent: QWidget | None = None) -> None:
+    def __init__(self, session: Session, parent: QWidget | None = None,
+                 renderer: PageRenderer | None = None) -> None:
         super().__init__(parent)
         self.session = session
+        self.renderer = renderer if renderer is not None else PageRenderer()
+        owned = self.renderer  # not `self`: gone by the time `destroyed` arrives
+        self.destroyed.connect(lambda *_: owned.close())
+        self._pdf_newest = _Newest()
         self.result: Hit | None = None
         self.query = ""
         self.text_preview: TextPreview | None = None
@@ -245,6 +229,7 @@ class PreviewPane(QWidget):
         self.result = None
         self.text_preview = None
         self.pdf_page = None
+        self._pdf_newest.cancel()
         self.session.runner.drop("preview")
         self.title.setText("")
         self.path.setText("")
@@ -273,6 +258,7 @@ class PreviewPane(QWidget):
         backend, result, query = self.session.backend, self.result, self.query
         if backend is None or result is None:
             return
+        self._pdf_newest.cancel()
         self.session.runner.run(lambda: load_text(backend, result, query), self._show_text,
                                 self._show_error, key="preview")
 
@@ -284,15 +270,23 @@ class PreviewPane(QWidget):
         tint = match_colors(self.palette())[0]
         if tint.lightnessF() < 0.5:  # multiply needs a light tint, also in dark themes
             tint = mix(tint, QColor("white"), 0.6)
-        self.session.runner.run(lambda: render_pdf_page(result.path, page, terms, tint, exact),
-                                self._show_pdf, self._show_error, key="preview")
+        request = RenderRequest(result.path, page, tuple(terms), PDF_ZOOM, exact)
+        renderer, wanted = self.renderer, self._pdf_newest.start()
+        self.session.runner.run(lambda: render_pdf_page(renderer, request, tint, wanted),
+                                self._show_pdf, self._show_pdf_error, key="preview")
 
-    def _show_error(self, exc: BaseException) -> None:
+    def _show_error(self, exc: BaseException, prefix: str = "No preview") -> None:
         if not isinstance(exc, EngineError):
             raise exc
+        self.text_preview = self.pdf_page = None
         self.nav.setVisible(False)
-        self.placeholder.setText(f"No preview: {exc}")
+        self.placeholder.setText(f"{prefix}: {exc}")
         self.stack.setCurrentWidget(self.placeholder)
+
+    def _show_pdf_error(self, exc: BaseException) -> None:
+        if isinstance(exc, RenderCancelled):
+            return  # a newer page is on its way
+        self._show_error(exc, "Cannot preview this PDF")
 
     def _show_text(self, preview: TextPreview) -> None:
         self.text_preview, self.pdf_page = preview, None
@@ -399,6 +393,23 @@ class PreviewPane(QWidget):
     def reveal_current(self) -> None:
         if self.result is not None:
             desktop.reveal_file(self.result.path)
+
+
+class _Newest:
+    """Which request is the newest; asked from worker threads, so it holds a plain int."""
+
+    def __init__(self) -> None:
+        self._serial = 0
+
+    def start(self) -> Callable[[], bool]:
+        """Count a new request; the function says whether it is still the newest."""
+        self._serial += 1
+        serial = self._serial
+        return lambda: self._serial == serial
+
+    def cancel(self) -> None:
+        """No request out now is wanted any more."""
+        self._serial += 1
 
 
 def _span_cursor(doc: object, start: int, end: int) -> QTextCursor:
