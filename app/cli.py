@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import os
@@ -12,13 +13,14 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from app import bench, cli_admin, ipc
+from app import bench, cli_admin, ipc, paths
 from app.config import Config, config_path, walk_rules
 from app.context import Deskfind, Options
 from app.present import result_json
-from engine.errors import EngineError
+from engine.errors import EngineError, StoreError
 from engine.query import parse_query
 from engine.ranking import FUSIONS, MODES
+from engine.store import Store
 
 log = logging.getLogger("deskfind.cli")
 
@@ -71,6 +73,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("status", help="show what is indexed",
                        description="Show counts of indexed, embedded and failed files.")
     p.add_argument("--json", action="store_true", help="print one JSON object")
+    _common(p)
+
+    p = sub.add_parser("repair", help="check the index and rebuild a damaged full-text index",
+                       description="Run SQLite's and FTS5's integrity checks and, if the "
+                                   "full-text index is damaged, rebuild it from the stored "
+                                   "passage text. The service must be stopped.")
     _common(p)
 
     p = sub.add_parser("eval", help="measure search quality on BEIR-format collections",
@@ -291,6 +299,22 @@ def _local_status(args: argparse.Namespace) -> dict[str, Any]:
                 "roots": [os.fsdecode(r) for r in df.store.roots()]}
 
 
+def _health(args: argparse.Namespace) -> list[str]:
+    """What SQLite's and FTS5's checks find wrong with the index (empty: healthy).
+
+    The FTS5 check needs a writable connection (it writes nothing); a read-only index
+    gets SQLite's check alone."""
+    path = paths.database_path(Deskfind.resolve_data_dir(_options(args)))
+    try:
+        store = Store.open(path)
+    except StoreError:
+        store = Store.open(path, readonly=True)
+    try:
+        return store.integrity_problems()
+    finally:
+        store.close()
+
+
 def cmd_status(args: argparse.Namespace) -> int:
     data_dir = Deskfind.resolve_data_dir(_options(args))
     try:
@@ -298,6 +322,7 @@ def cmd_status(args: argparse.Namespace) -> int:
     except ipc.ServiceUnavailable:
         data = _local_status(args)
     data["data_dir"] = str(data_dir)
+    data["problems"] = _health(args)
     if args.json:
         print(json.dumps(data, ensure_ascii=False))
         return 0
@@ -311,8 +336,39 @@ def cmd_status(args: argparse.Namespace) -> int:
     print(f"files:    {data['files']} ({data['keyword_indexed']} searchable, "
           f"{data['failed']} failed, {data['skipped']} skipped), {data['queue']} queued")
     print(f"passages: {data['chunks']} ({data['embedded_chunks']} embedded)")
+    damage = [p for p in data["problems"] if "not checked" not in p]
+    health = f"DAMAGED: {printable(damage[0])} (run `deskfind repair`)" if damage else "ok"
+    print(f"health:   {health}")
     for f in data["failures"][:10]:
         print(f"  {f['status']}: {printable(f['path'])}: {printable(str(f['reason']))}")
+    return 0
+
+
+def cmd_repair(args: argparse.Namespace) -> int:
+    from app.service import ServiceLock
+
+    data_dir = Deskfind.resolve_data_dir(_options(args))
+    if not paths.database_path(data_dir).exists():
+        raise UsageError(f"no index at {data_dir}: nothing to repair")
+    with contextlib.ExitStack() as stack:
+        try:  # no service may write while the index is rebuilt
+            stack.enter_context(ServiceLock(data_dir))
+        except StoreError as exc:
+            raise UsageError(f"{exc}; stop it first with `deskfind service --stop`") from exc
+        df = stack.enter_context(Deskfind(_options(args)))
+        found = df.store.integrity_problems()
+        if not found:
+            print("the index is healthy; nothing to repair")
+            return 0
+        more = f" (and {len(found) - 1} more)" if len(found) > 1 else ""
+        print(f"found: {printable(found[0])}{more}")
+        with df.store.write():
+            passages = df.store.rebuild_fulltext()
+        left = df.store.integrity_problems()
+    if left:
+        raise EngineError(f"still damaged after rebuilding the full-text index "
+                          f"({left[0]}); index your folders into a new --data-dir")
+    print(f"repaired: the full-text index was rebuilt from {passages} stored passages")
     return 0
 
 
@@ -338,7 +394,8 @@ def cmd_gui(args: argparse.Namespace) -> int:
     return run_gui(_options(args), hidden=args.hidden, screenshot_dir=shots, quick=args.quick)
 
 
-COMMANDS = {"index": cmd_index, "search": cmd_search, "status": cmd_status, "eval": cmd_eval,
+COMMANDS = {"index": cmd_index, "search": cmd_search, "status": cmd_status,
+            "repair": cmd_repair, "eval": cmd_eval,
             "gui": cmd_gui, "bench": bench.cmd_bench}
 COMMANDS.update(cli_admin.COMMANDS)
 

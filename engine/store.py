@@ -96,13 +96,14 @@ def _prefix_range(root: bytes) -> tuple[bytes, bytes]:
 class Store:
     """One SQLite index database.  A single writer at a time; readers never block it."""
 
-    def __init__(self, conn: sqlite3.Connection, path: Path) -> None:
+    def __init__(self, conn: sqlite3.Connection, path: Path, readonly: bool = False) -> None:
         self.conn = conn
         self.path = path
+        self.readonly = readonly
 
     @classmethod
     def open(cls, path: Path, *, readonly: bool = False) -> Store:
-        return cls(schema.connect(path, readonly=readonly), path)
+        return cls(schema.connect(path, readonly=readonly), path, readonly)
 
     def close(self) -> None:
         self.conn.close()
@@ -117,7 +118,8 @@ class Store:
         try:
             yield self.conn
         except BaseException:
-            self.conn.execute("ROLLBACK")
+            if self.conn.in_transaction:  # SQLite may have rolled back itself (disk full)
+                self.conn.execute("ROLLBACK")
             raise
         self.conn.execute("COMMIT")
 
@@ -451,13 +453,25 @@ class Store:
         return np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
 
     def integrity_problems(self) -> list[str]:
-        """Problems found by SQLite's and FTS5's own checks; empty when healthy."""
+        """Problems found by SQLite's and FTS5's own checks; empty when healthy.
+
+        The FTS5 check is run as an INSERT (it changes nothing), so a read-only
+        connection can only run SQLite's and says the full-text index went unchecked.
+        """
         problems = [r[0] for r in self.conn.execute("PRAGMA integrity_check") if r[0] != "ok"]
+        if self.readonly:
+            return problems + ["fts: not checked (the index is open read-only)"]
         try:
             self.conn.execute("INSERT INTO chunks_fts(chunks_fts) VALUES ('integrity-check')")
         except sqlite3.DatabaseError as exc:
             problems.append(f"fts: {exc}")
         return problems
+
+    def rebuild_fulltext(self) -> int:
+        """Rebuild the full-text index from the stored passage text; how many passages
+        it holds."""
+        self.conn.execute("INSERT INTO chunks_fts(chunks_fts) VALUES ('rebuild')")
+        return int(self.conn.execute("SELECT count(*) FROM chunks").fetchone()[0])
 
 
 _ID_BATCH = 500

@@ -141,6 +141,29 @@ def test_naming_a_secret_folder_or_key_file_is_refused_in_one_line(tmp_path):
     assert not config.exists() or ".SSH" not in config.read_text()
 
 
+def test_damaged_fulltext_tables_are_found_by_status_and_rebuilt_by_repair(tmp_path):
+    import sqlite3
+
+    root, data = tmp_path / "docs", tmp_path / "data"
+    write_files(root, {f"n{i}.txt": f"note {i} about the quokka colony {i}" for i in range(30)})
+    deskfind("index", str(root), data=data)
+    assert "health:   ok" in deskfind("status", data=data).stdout
+    db = sqlite3.connect(data / "index.sqlite3")
+    with db:  # garble the FTS5 index's own pages; the passages' text stays intact
+        db.execute("UPDATE chunks_fts_data SET block = zeroblob(length(block)) WHERE id > 10")
+    db.close()
+    status = deskfind("status", "--json", data=data)
+    assert json.loads(status.stdout)["problems"]
+    assert "DAMAGED" in deskfind("status", data=data).stdout
+    repaired = deskfind("repair", data=data)
+    assert "rebuilt from 30 stored passages" in repaired.stdout
+    assert "health:   ok" in deskfind("status", data=data).stdout
+    found = json.loads(deskfind("search", "quokka", "--mode", "lexical", "--limit", "50",
+                                "--json", data=data).stdout)["results"]
+    assert len(found) == 30
+    assert "nothing to repair" in deskfind("repair", data=data).stdout
+
+
 def test_every_command_has_help_text():
     parser = build_parser()
     sub = next(a for a in parser._actions if a.dest == "command")

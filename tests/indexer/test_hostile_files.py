@@ -160,3 +160,29 @@ def test_a_queued_file_that_stopped_the_indexer_each_time_is_given_up(store, tmp
     assert store.queue_length() == 0
     assert report.failed == 1 and "gave up after" in report.failures[0][1]
     assert store.fts_search("fine", 5)
+
+
+def test_a_full_disk_rolls_back_the_batch_keeps_the_index_intact_and_resumes(store, tmp_path):
+    import sqlite3
+
+    root = tmp_path / "docs"
+    words = "the granite quarry ledger records each block of stone cut and shipped "
+    files = {f"f{i:03d}.txt": f"file {i} token{i} " + words * 40 for i in range(120)}
+    write_files(root, files)
+    pages = store.conn.execute("PRAGMA page_count").fetchone()[0]
+    store.conn.execute(f"PRAGMA max_page_count = {pages + 40}")  # room for a few files
+    with pytest.raises(sqlite3.OperationalError, match="full"), Indexer(
+            store, commit_every=8) as indexer:
+        indexer.scan([bytes(root)], IndexReport())
+    assert store.integrity_problems() == []
+    assert not store.conn.in_transaction
+    done = {p for p, in store.conn.execute("SELECT display_path FROM files")}
+    assert len(done) < len(files)
+    for path in done:  # what committed is whole: every file's passages are there
+        name = os.path.basename(path)
+        assert store.fts_search(f"token{name[1:4].lstrip('0') or '0'}", 5)
+    store.conn.execute("PRAGMA max_page_count = 1073741823")  # space again
+    report = _scan(store, root)
+    assert report.added == len(files) - len(done)
+    assert store.counts().indexed == len(files)
+    assert store.integrity_problems() == []
