@@ -71,8 +71,13 @@ def build_parser() -> argparse.ArgumentParser:
     _common(p)
 
     p = sub.add_parser("status", help="show what is indexed",
-                       description="Show counts of indexed, embedded and failed files.")
+                       description="Show counts of indexed, embedded and failed files, "
+                                   "and the index's health (SQLite and FTS5 integrity "
+                                   f"checks; above {HEALTH_CHECK_PASSAGES:,} passages only "
+                                   "with --check).")
     p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument("--check", action="store_true",
+                   help="check the index's health whatever its size")
     _common(p)
 
     p = sub.add_parser("repair", help="check the index and rebuild a damaged full-text index",
@@ -299,11 +304,19 @@ def _local_status(args: argparse.Namespace) -> dict[str, Any]:
                 "roots": [os.fsdecode(r) for r in df.store.roots()]}
 
 
-def _health(args: argparse.Namespace) -> list[str]:
-    """What SQLite's and FTS5's checks find wrong with the index (empty: healthy).
+# Passages up to which `deskfind status` checks the index's health unasked: the checks
+# read the whole database (about 20 s per million passages on a warm cache).
+HEALTH_CHECK_PASSAGES = 200_000
+
+
+def _health(args: argparse.Namespace, passages: int) -> list[str] | None:
+    """What SQLite's and FTS5's checks find wrong with the index (empty: healthy; None:
+    not checked, the index is too large and --check was not given).
 
     The FTS5 check needs a writable connection (it writes nothing); a read-only index
     gets SQLite's check alone."""
+    if passages > HEALTH_CHECK_PASSAGES and not args.check:
+        return None
     path = paths.database_path(Deskfind.resolve_data_dir(_options(args)))
     try:
         store = Store.open(path)
@@ -315,6 +328,13 @@ def _health(args: argparse.Namespace) -> list[str]:
         store.close()
 
 
+def _health_line(problems: list[str] | None) -> str:
+    if problems is None:
+        return "not checked at this size (`deskfind status --check` reads the whole index)"
+    damage = [p for p in problems if "not checked" not in p]
+    return f"DAMAGED: {printable(damage[0])} (run `deskfind repair`)" if damage else "ok"
+
+
 def cmd_status(args: argparse.Namespace) -> int:
     data_dir = Deskfind.resolve_data_dir(_options(args))
     try:
@@ -322,7 +342,7 @@ def cmd_status(args: argparse.Namespace) -> int:
     except ipc.ServiceUnavailable:
         data = _local_status(args)
     data["data_dir"] = str(data_dir)
-    data["problems"] = _health(args)
+    data["problems"] = _health(args, data["chunks"])
     if args.json:
         print(json.dumps(data, ensure_ascii=False))
         return 0
@@ -336,9 +356,7 @@ def cmd_status(args: argparse.Namespace) -> int:
     print(f"files:    {data['files']} ({data['keyword_indexed']} searchable, "
           f"{data['failed']} failed, {data['skipped']} skipped), {data['queue']} queued")
     print(f"passages: {data['chunks']} ({data['embedded_chunks']} embedded)")
-    damage = [p for p in data["problems"] if "not checked" not in p]
-    health = f"DAMAGED: {printable(damage[0])} (run `deskfind repair`)" if damage else "ok"
-    print(f"health:   {health}")
+    print(f"health:   {_health_line(data['problems'])}")
     for f in data["failures"][:10]:
         print(f"  {f['status']}: {printable(f['path'])}: {printable(str(f['reason']))}")
     return 0
