@@ -269,3 +269,25 @@ def test_sigterm_stops_the_service_gracefully(service):
     assert not ipc.socket_path(svc.data).exists()
     svc.start()  # the lock is free and the index intact
     assert svc.search("bilbies") == ["note.txt"]
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to run a client as another user")
+def test_another_user_cannot_reach_the_service(service, tmp_path):
+    svc, root = service
+    write_files(root, {"note.txt": "the private narwhal memo"})
+    svc.start()
+    wait_until(svc.settled, timeout=120)
+    os.chmod(tmp_path, 0o755)  # let the stranger see the folders, as a home dir might
+    probe = ("import socket, sys\n"
+             "s = socket.socket(socket.AF_UNIX)\n"
+             "try:\n    s.connect(sys.argv[1])\nexcept OSError as e:\n"
+             "    print('refused', e.errno)\nelse:\n    print('connected')\n"
+             "try:\n    open(sys.argv[2], 'rb').read()\nexcept OSError as e:\n"
+             "    print('no key', e.errno)\nelse:\n    print('key read')\n")
+    run = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+                          sys.executable, "-c", probe, str(ipc.socket_path(svc.data)),
+                          str(svc.data / ipc.KEY_FILE)],
+                         capture_output=True, text=True, timeout=60, cwd="/")
+    assert run.stdout.split("\n")[0].startswith("refused"), run.stdout + run.stderr
+    assert run.stdout.split("\n")[1].startswith("no key"), run.stdout + run.stderr
+    assert svc.search("narwhal") == ["note.txt"]  # and the owner is still served
