@@ -6,6 +6,7 @@ import contextlib
 import os
 import random
 import signal
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -57,6 +58,15 @@ class Running:
         reply = ipc.call(self.data, {"op": "search", "query": query, "mode": mode,
                                      "limit": 50})
         return [os.path.basename(r["path"]) for r in reply["results"]]
+
+    def start_on(self, root: Path, files: dict[str, str | bytes]) -> None:
+        """Write `files` under `root`, start, and wait until they are all indexed."""
+        write_files(root, files)
+        self.start()
+        wait_until(self.settled, timeout=120)
+
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
 
     def settled(self) -> dict | None:
         s = self.status()
@@ -230,22 +240,16 @@ UTF7_PAGE = (b'<html><head><meta charset="utf-7"></head><body><p>Lone +2AA- half
 
 def test_a_page_that_once_stopped_the_service_at_every_start_is_indexed(service):
     svc, root = service
-    write_files(root, {"seven.html": UTF7_PAGE, "plain.txt": "plain wombat words"})
-    svc.start()
-    wait_until(svc.settled, timeout=120)
+    svc.start_on(root, {"seven.html": UTF7_PAGE, "plain.txt": "plain wombat words"})
     assert svc.search("quokka") == ["seven.html"] and svc.search("wombat") == ["plain.txt"]
     write_files(root, {"later/seven.htm": UTF7_PAGE})  # and again, through the queue
     wait_until(lambda: len(svc.search("quokka")) == 2, timeout=60)
-    assert svc.proc is not None and svc.proc.poll() is None
+    assert svc.alive()
 
 
 def test_the_service_waits_out_another_writer_instead_of_exiting(service):
     svc, root = service
-    write_files(root, {"first.txt": "first words"})
-    svc.start()
-    wait_until(svc.settled, timeout=120)
-    import sqlite3
-
+    svc.start_on(root, {"first.txt": "first words"})
     other = sqlite3.connect(svc.data / "index.sqlite3", isolation_level=None)
     try:
         other.execute("BEGIN IMMEDIATE")  # a long transaction of another writer
@@ -255,14 +259,12 @@ def test_the_service_waits_out_another_writer_instead_of_exiting(service):
     finally:
         other.close()
     wait_until(lambda: svc.search("numbat") == ["second.txt"], timeout=120)
-    assert svc.proc is not None and svc.proc.poll() is None
+    assert svc.alive()
 
 
 def test_sigterm_stops_the_service_gracefully(service):
     svc, root = service
-    write_files(root, {"note.txt": "a note about bilbies"})
-    svc.start()
-    wait_until(svc.settled, timeout=120)
+    svc.start_on(root, {"note.txt": "a note about bilbies"})
     assert svc.proc is not None
     svc.proc.send_signal(signal.SIGTERM)
     assert svc.proc.wait(timeout=60) == 0
@@ -274,9 +276,7 @@ def test_sigterm_stops_the_service_gracefully(service):
 @pytest.mark.skipif(os.geteuid() != 0, reason="needs root to run a client as another user")
 def test_another_user_cannot_reach_the_service(service, tmp_path):
     svc, root = service
-    write_files(root, {"note.txt": "the private narwhal memo"})
-    svc.start()
-    wait_until(svc.settled, timeout=120)
+    svc.start_on(root, {"note.txt": "the private narwhal memo"})
     os.chmod(tmp_path, 0o755)  # let the stranger see the folders, as a home dir might
     probe = ("import socket, sys\n"
              "s = socket.socket(socket.AF_UNIX)\n"

@@ -18,6 +18,7 @@ from indexer.errors import ExtractionError
 from indexer.extract import EXTRACTORS, runs_in_process
 from indexer.formats import paged
 from indexer.formats.base import PagedText
+from indexer.isolation import ExtractionPool
 from indexer.pipeline import Indexer, IndexReport
 from tests.indexer import documents
 
@@ -130,21 +131,26 @@ def test_documents_run_in_workers_and_plain_text_does_not():
     assert runs_in_process("txt") and runs_in_process("md")
 
 
-def _index(tmp_path: Path, files: dict[str, bytes]) -> tuple[Store, IndexReport]:
+def index_files(tmp_path: Path, files: dict[str, bytes],
+                pool: ExtractionPool | None = None) -> tuple[Store, IndexReport]:
+    """Index `files` written to a fresh folder into a fresh store (the caller closes it)."""
     root = tmp_path / "docs"
     root.mkdir()
     for name, data in files.items():
         (root / name).write_bytes(data)
     store = Store.open(tmp_path / "data" / "index.sqlite3")
     report = IndexReport()
-    Indexer(store).scan([bytes(root)], report)
+    with Indexer(store, pool=pool) as indexer:
+        indexer.scan([bytes(root)], report)
+    if pool is not None:
+        pool.close()
     return store, report
 
 
 def test_an_encrypted_pdf_is_recorded_with_a_reason(tmp_path):
     locked = documents.pdf(["secret walrus plans"], encryption=pymupdf.PDF_ENCRYPT_AES_256,
                            user_pw="user", owner_pw="owner")
-    store, report = _index(tmp_path, {"locked.pdf": locked})
+    store, report = index_files(tmp_path, {"locked.pdf": locked})
     try:
         assert [reason for _, reason in report.failures] == ["encrypted (password required)"]
         assert store.fts_search('"walrus"', 5) == []
@@ -175,7 +181,7 @@ def test_damaged_pdfs_end_indexed_or_failed_and_the_pool_survives(tmp_path):
     base = documents.pdf([f"page {n} " + filler(60) for n in range(1, 4)], title="Base")
     files = _damaged_pdfs(base, 200)
     files["zz_good.pdf"] = documents.pdf(["the heron survived"])
-    store, report = _index(tmp_path, files)
+    store, report = index_files(tmp_path, files)
     try:
         assert report.added + report.failed == 201
         assert report.failed > 0
@@ -210,7 +216,7 @@ def _zero_bomb(megabytes: int) -> bytes:
 
 
 def test_a_zip_bomb_docx_is_rejected_before_inflating(tmp_path):
-    store, report = _index(tmp_path, {"bomb.docx": _zero_bomb(16)})
+    store, report = index_files(tmp_path, {"bomb.docx": _zero_bomb(16)})
     try:
         [(_, reason)] = report.failures
         assert reason.startswith("compression bomb: word/document.xml ratio")

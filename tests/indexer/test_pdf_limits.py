@@ -4,28 +4,13 @@ a gigabyte (RELIABILITY.md rows 7 and 8)."""
 from __future__ import annotations
 
 import zlib
-from pathlib import Path
 
 import pymupdf
 
-from engine.store import Store
 from indexer.isolation import ExtractionPool
-from indexer.pipeline import Indexer, IndexReport
 from indexer.render import MAX_PIXELS, RenderRequest, render_page
 from tests.indexer import documents
-
-
-def _index(tmp_path: Path, files: dict[str, bytes], pool: ExtractionPool) -> tuple[Store,
-                                                                                  IndexReport]:
-    root = tmp_path / "docs"
-    root.mkdir()
-    for name, data in files.items():
-        (root / name).write_bytes(data)
-    store = Store.open(tmp_path / "data" / "index.sqlite3")
-    report = IndexReport()
-    with pool, Indexer(store, pool=pool) as indexer:
-        indexer.scan([bytes(root)], report)
-    return store, report
+from tests.indexer.test_formats import index_files
 
 
 def _giant_page_pdf() -> bytes:
@@ -66,7 +51,7 @@ def _stream_bomb_pdf(inflated: int = 1 << 30) -> bytes:
 
 def test_a_giant_page_is_indexed_and_previewed_within_the_pixel_budget(tmp_path):
     data = _giant_page_pdf()
-    store, report = _index(tmp_path, {"poster.pdf": data}, ExtractionPool(timeout_s=60))
+    store, report = index_files(tmp_path, {"poster.pdf": data}, ExtractionPool(timeout_s=60))
     try:
         assert report.added == 1 and store.fts_search("squid", 5)
     finally:
@@ -80,7 +65,7 @@ def test_a_giant_page_is_indexed_and_previewed_within_the_pixel_budget(tmp_path)
 def test_a_content_stream_bomb_costs_its_file_only(tmp_path):
     files = {"bomb.pdf": _stream_bomb_pdf(), "zz_after.pdf": documents.pdf(["the heron"])}
     pool = ExtractionPool(timeout_s=30, memory_bytes=1 << 30)
-    store, report = _index(tmp_path, files, pool)
+    store, report = index_files(tmp_path, files, pool)
     try:
         assert report.added + report.failed == 2
         assert all(reason for _, reason in report.failures)  # failed: it says why
