@@ -40,9 +40,8 @@ from engine.query import parse_query
 from engine.search import SearchResult
 from engine.sentences import best_sentences
 from engine.snippets import Snippet, match_spans
-from indexer import extract as extract_module
 from indexer.errors import ExtractionError
-from indexer.extract import extractor_for
+from indexer.extract import extractor_for, runs_in_process
 from indexer.pipeline import IndexReport
 
 log = logging.getLogger("deskfind.backend")
@@ -240,15 +239,20 @@ class Backend:
         """Where `terms` occur in `text`, by the same rule as result snippets."""
         return match_spans(text, terms)[:MAX_HIGHLIGHTS]
 
-    @staticmethod
-    def document_text(path: bytes, ext: str) -> str:
-        """A text document as the indexer read it, so passage offsets line up."""
+    def document_text(self, path: bytes, ext: str) -> str:
+        """A document's text as the indexer read it, so passage offsets line up.
+
+        Plain text is read again from the file.  Formats whose parsers the indexer
+        isolates in worker processes (HTML, office, e-books…) are never parsed in the
+        GUI process: their text is put back together from the passages the index holds.
+        """
         extract = extractor_for(ext)
-        # Formats whose parsers the indexer isolates in worker processes (office, HTML…)
-        # are not parsed here, inside the GUI process.
-        in_process = getattr(extract_module, "runs_in_process", lambda _ext: True)
-        if extract is None or not in_process(ext):
-            raise EngineError(f"no text preview for .{ext} files yet")
+        if extract is None or not runs_in_process(ext):
+            with self._lock:
+                text = self._df.store.document_text(path)
+            if text is None:
+                raise EngineError(f"{os.fsdecode(path)} is not in the index (any more)")
+            return text
         try:
             with open(path, "rb") as f:
                 data = f.read(PREVIEW_BYTES)

@@ -273,6 +273,26 @@ class Store:
                 out[ChunkId(r[0])] = FileId(r[1])
         return out
 
+    def document_text(self, path: bytes) -> str | None:
+        """An indexed file's extracted text, put back together from its passages (None
+        when the file has none).  Passages are exact slices at their offsets and overlap,
+        so only the whitespace before the first, between pages and after the last is
+        lost; it comes back as line breaks, keeping every offset."""
+        rows = self.conn.execute(
+            "SELECT c.char_start, c.text FROM chunks c JOIN files f ON f.id = c.file_id "
+            "WHERE f.path = ? ORDER BY c.ord", (path,)).fetchall()
+        if not rows:
+            return None
+        out: list[str] = []
+        pos = 0
+        for start, text in sorted(rows):
+            if start > pos:
+                out.append("\n" * (start - pos))
+            if start + len(text) > pos:
+                out.append(text[max(0, pos - start):])
+                pos = start + len(text)
+        return "".join(out)
+
     def chunk_rows(self, ids: Sequence[ChunkId]) -> dict[ChunkId, ChunkRow]:
         if not ids:
             return {}
