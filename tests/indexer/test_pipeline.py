@@ -107,3 +107,37 @@ def test_titles_come_from_the_content_or_the_name(store, tmp_path, real_embedder
     title = store.conn.execute("SELECT title FROM files").fetchone()[0]
     assert title == {"notes.md": "Heading Here", "code.py": "code.py",
                      "plain.txt": "First line title"}[name]
+
+
+RST_PAGE = (".. _api-reference:\n\n.. highlight:: none\n   :linenothreshold: 5\n\n"
+            ":mod:`json` --- JSON encoder and decoder\n"
+            "========================================\n\nThe json module encodes values.\n")
+
+
+def test_titles_are_what_each_format_calls_a_title_never_markup_or_a_licence(store,
+                                                                             tmp_path):
+    from tests.indexer import documents
+
+    root = tmp_path / "docs"
+    write_files(root, {
+        "library/json.rst": RST_PAGE,
+        "_sources/library/json.rst.txt": RST_PAGE,
+        "notes.md": "<!-- draft -->\n\n# Meeting notes\n\nbody\n",
+        "page.html": "<html><head><title>Release notes</title></head><body><p>x</p></body>",
+        "license-first.txt": "# Copyright 2024 Example Ltd.\n# SPDX-License-Identifier: MIT\n\n"
+                             "Backup procedure\n\nSteps follow.\n",
+        "todo.org": "#+TITLE: Garden plans\n#+AUTHOR: me\n\n* Tomatoes\n",
+        "guide.adoc": "= Install guide\n\n== Requirements\n",
+        "report.pdf": documents.pdf(["Quarterly report\n\nRevenue grew."], title="Q3 report"),
+    })
+    with Indexer(store) as indexer:
+        indexer.scan([bytes(root)], IndexReport())
+    titles = {os.path.relpath(p.decode(), root): t for p, t in
+              store.conn.execute("SELECT path, title FROM files")}
+    assert titles == {
+        "library/json.rst": "json --- JSON encoder and decoder",
+        "_sources/library/json.rst.txt": "json --- JSON encoder and decoder",
+        "notes.md": "Meeting notes", "page.html": "Release notes",
+        "license-first.txt": "Backup procedure", "todo.org": "Garden plans",
+        "guide.adoc": "Install guide", "report.pdf": "Q3 report",
+    }
