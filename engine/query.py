@@ -61,8 +61,12 @@ class ParsedQuery:
 
     @property
     def highlight_terms(self) -> tuple[str, ...]:
+        """The words to mark in snippets and previews: those that carry the match, never
+        stopwords or single letters (unless the query has nothing else)."""
         words = [w for p in self.phrases for w in _WORD.findall(p)]
-        return tuple(dict.fromkeys(t.lower() for t in (*self.keyword_terms, *words)))
+        terms = tuple(dict.fromkeys(t.lower() for t in (*self.keyword_terms, *words)))
+        telling = tuple(t for t in terms if len(t) > 1 and t not in STOPWORDS)
+        return telling or terms
 
 
 def _parse_date(value: str, key: str) -> int:

@@ -83,3 +83,9 @@ def test_dates_beyond_any_file_and_non_utf8_bytes_are_clear():
     assert parse_query("x after:9999-12-31").after_ns == 2**63 - 1
     with pytest.raises(QueryError, match="not valid text"):
         parse_query("caf\udce9")
+
+
+def test_only_words_that_carry_the_match_are_highlighted():
+    assert parse_query('"water the tomatoes" a x deeply').highlight_terms == (
+        "deeply", "water", "tomatoes")
+    assert parse_query("the a").highlight_terms == ("the", "a")  # nothing else to mark
