@@ -6,6 +6,7 @@ int8 vectors in the store (see engine.dense).
 
 from __future__ import annotations
 
+import glob
 import hashlib
 import json
 import os
@@ -167,13 +168,25 @@ class HnswIndex(VectorIndex):
             self._index.set_ef(max(ef or self.ef_search, k))
             filt = None
             if allowed is not None:
-                allowed_set = set(np.asarray(allowed, dtype=np.int64).tolist())
-                k = min(k, len(allowed_set))
+                # Only labels the graph holds count: hnswlib returns k results or raises,
+                # and a filter's passages may be deleted or not embedded yet.
+                allowed = np.unique(np.asarray(allowed, dtype=np.int64))
+                allowed = allowed[_sorted_contains(self._live, allowed)]
+                k = min(k, len(allowed))
                 if k == 0:
                     return np.zeros(0, np.int64), np.zeros(0, np.float32)
-                filt = allowed_set.__contains__
-            labels, dists = self._index.knn_query(
-                np.asarray(query, dtype=np.float32)[None, :], k=k, filter=filt)
+                filt = set(allowed.tolist()).__contains__
+            while True:
+                try:
+                    labels, dists = self._index.knn_query(
+                        np.asarray(query, dtype=np.float32)[None, :], k=k, filter=filt)
+                    break
+                except RuntimeError:
+                    # Fewer than k live labels reachable (deletions and in-place
+                    # updates can cut some off): take fewer rather than fail the search.
+                    if k == 1:
+                        return np.zeros(0, np.int64), np.zeros(0, np.float32)
+                    k //= 2
         # hnswlib's "ip" distance is 1 - inner product; "l2" is the squared distance.
         sims = 1.0 - dists[0] if self.space == "ip" else -dists[0]
         return labels[0].astype(np.int64), sims.astype(np.float32)
@@ -199,7 +212,9 @@ class HnswIndex(VectorIndex):
 
         The graph is streamed from hnswlib's own file, never held in memory a second time.
         """
-        with self._lock, tempfile.TemporaryDirectory(dir=path.parent) as tmp:
+        remove_stale_temporaries(path)
+        with self._lock, tempfile.TemporaryDirectory(dir=path.parent,
+                                                     prefix=_temp_prefix(path)) as tmp:
             raw = Path(tmp) / "graph.bin"
             self._index.save_index(str(raw))
             live = self._live
@@ -220,8 +235,10 @@ class HnswIndex(VectorIndex):
     def load(cls, path: Path,
              expected: IndexHeader | None = None) -> tuple[HnswIndex, IndexHeader, bytes]:
         """Read an index written by `save`; raise EngineError if it is damaged or foreign."""
+        remove_stale_temporaries(path)
         try:
-            with path.open("rb") as fh, tempfile.TemporaryDirectory(dir=path.parent) as tmp:
+            with path.open("rb") as fh, tempfile.TemporaryDirectory(
+                    dir=path.parent, prefix=_temp_prefix(path)) as tmp:
                 header, meta, live, extra = _read_head(fh, path, expected)
                 raw = Path(tmp) / "graph.bin"
                 digest, size = hashlib.sha256(), 0
@@ -291,7 +308,7 @@ def _read_head(fh: BinaryIO, path: Path, expected: IndexHeader | None
 def atomic_write(path: Path, data: bytes, then: Path | None = None) -> None:
     """Replace `path` with `data` (followed by the file `then`, streamed) so readers see
     the old or the new file, never a mix."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=_temp_prefix(path), suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
@@ -310,3 +327,38 @@ def atomic_write(path: Path, data: bytes, then: Path | None = None) -> None:
         os.fsync(dir_fd)
     finally:
         os.close(dir_fd)
+
+
+def _temp_prefix(path: Path) -> str:
+    """Prefix of this process's temporary files and folders beside `path`.
+
+    The pid in it tells a later process the debris of a killed save or load (each
+    leaves a whole copy of the graph) from the files of a writer still running.
+    """
+    return f".{path.name}.{os.getpid()}."
+
+
+def remove_stale_temporaries(path: Path) -> None:
+    """Delete the temporary files and folders beside `path` of processes that died."""
+    try:
+        entries = list(path.parent.glob(f".{glob.escape(path.name)}.*"))
+        for entry in entries:
+            pid = entry.name[len(path.name) + 2:].partition(".")[0]
+            if not pid.isdigit() or _process_exists(int(pid)):
+                continue
+            if entry.is_dir():
+                shutil.rmtree(entry, ignore_errors=True)
+            else:
+                entry.unlink(missing_ok=True)
+    except OSError:  # a read-only data dir: the debris stays, the index still works
+        pass
+
+
+def _process_exists(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)  # signal 0: only asks whether the process exists
+    except ProcessLookupError:
+        return False
+    except (OSError, OverflowError):  # another user's process, or no pid at all
+        return True
+    return True

@@ -14,10 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import random
-import signal
-import subprocess
 import sys
 import tempfile
 import time
@@ -27,6 +24,7 @@ REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 
 from app import ipc  # noqa: E402
+from tests.app.test_service import Running  # noqa: E402
 
 WORDS = ("harbour lantern quarry meadow ledger basalt orchard turbine cobalt willow "
          "sextant granite saffron kestrel violin glacier").split()
@@ -49,28 +47,17 @@ def peak_rss_mb(pid: int) -> float:
     return 0.0
 
 
-class Service:
-    def __init__(self, work: Path, root: Path) -> None:
-        self.data = work / "data"
-        config = work / "config.toml"
-        config.write_text(f'roots = ["{root}"]\nreconcile_minutes = 600\n')
-        self.env = {**os.environ, "DESKFIND_DATA_DIR": str(self.data),
-                    "DESKFIND_CONFIG": str(config), "PYTHONPATH": str(REPO)}
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        self.proc = subprocess.Popen([sys.executable, "-m", "app.cli", "service"],
-                                     env=self.env, stdin=subprocess.DEVNULL,
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+class Service(Running):
+    """The tests' service process, with what this benchmark reads of it."""
 
     def searchable(self) -> int:
         try:
-            return int(ipc.call(self.data, {"op": "status"}, timeout=10)["keyword_indexed"])
+            return int(self.status()["keyword_indexed"])
         except ipc.ServiceUnavailable:
             return 0
 
     def wait_for(self, count: int) -> float:
-        """Seconds until `count` files are searchable; samples the peak RSS meanwhile."""
+        """Seconds until `count` files are searchable."""
         started = time.monotonic()
         while self.searchable() < count:
             time.sleep(0.5)  # a benchmark's polling interval, not a test's synchronisation
@@ -79,19 +66,6 @@ class Service:
     def peak_mb(self) -> float:
         assert self.proc is not None
         return peak_rss_mb(self.proc.pid)
-
-    def kill(self) -> None:
-        assert self.proc is not None
-        self.proc.send_signal(signal.SIGKILL)
-        self.proc.wait()
-
-    def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            try:
-                ipc.call(self.data, {"op": "stop"})
-                self.proc.wait(timeout=60)
-            except (ipc.ServiceUnavailable, subprocess.TimeoutExpired):
-                self.kill()
 
 
 def main() -> None:
@@ -105,7 +79,7 @@ def main() -> None:
         started = time.monotonic()
         write_tree(root, args.files)
         written_s = time.monotonic() - started
-        service = Service(work, root)
+        service = Service(work, [root])
         try:
             service.start()
             kill_at = int(args.files * args.kill_at)
