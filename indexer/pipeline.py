@@ -17,6 +17,7 @@ from types import TracebackType
 
 from engine.dense import LOG_KEEP
 from engine.embedder import Embedder
+from engine.ids import FileId
 from engine.quantize import quantize
 from engine.store import ChunkInput, FileRecord, FileState, Store
 from indexer.chunking import chunk_spans, page_of
@@ -235,16 +236,16 @@ class Indexer:
                 batch, chars = [], 0
             if progress:
                 progress("reading", n, len(found))
-        with self.store.write():
-            for read in batch:
-                self._apply(read, report)
-            report.deleted += self.store.delete_files(s.id for s in known.values())
+        self._write_batch(batch, report, gone=[s.id for s in known.values()])
 
-    def _write_batch(self, batch: list[_Read], report: IndexReport) -> None:
-        if batch:
+    def _write_batch(self, batch: list[_Read], report: IndexReport,
+                     gone: Sequence[FileId] = ()) -> None:
+        """Write the files read, and forget the `gone` ones, in one short transaction."""
+        if batch or gone:
             with self.store.write():
                 for read in batch:
                     self._apply(read, report)
+                report.deleted += self.store.delete_files(gone)
 
     def sync_paths(self, paths: Sequence[bytes], roots: Sequence[bytes],
                    report: IndexReport) -> None:
@@ -319,9 +320,10 @@ class Indexer:
         if extractor is None:
             return _Read(record, state, "skipped",
                          f"no text extractor for .{record.ext or '(none)'}")
+        too_large = _Read(record, state, "skipped",
+                          f"larger than {self.rules.max_file_bytes} bytes")
         if item.size > self.rules.max_file_bytes:
-            return _Read(record, state, "skipped",
-                         f"larger than {self.rules.max_file_bytes} bytes")
+            return too_large
         try:
             data, st = read_regular_file(root, item.path, self.rules.max_file_bytes)
         except NotRegularFile as exc:
@@ -330,9 +332,8 @@ class Indexer:
             return _Read(record, state, "failed", f"cannot read: {exc.strerror or exc}")
         # Describe what was opened, not what the walk saw a moment before.
         record = replace(record, size=st.st_size, mtime_ns=st.st_mtime_ns)
-        if len(data) > self.rules.max_file_bytes:
-            return _Read(record, state, "skipped",
-                         f"larger than {self.rules.max_file_bytes} bytes")
+        if len(data) > self.rules.max_file_bytes:  # it grew since the walk
+            return replace(too_large, record=record)
         if looks_secret(data):
             return _Read(record, state, "skipped",
                          "holds a private key or credentials; never indexed")
