@@ -46,11 +46,6 @@ class ParsedQuery:
         return bool(self.exts or self.paths or self.after_ns is not None
                     or self.before_ns is not None)
 
-    @property
-    def is_strict(self) -> bool:
-        """Whether the query narrows results beyond its words: phrases or exclusions."""
-        return bool(self.phrases or self.excluded)
-
     def relaxed(self, *, keep_exclusions: bool = True) -> ParsedQuery:
         """The query with its phrases read as plain words (and, unless kept, without its
         exclusions); filters stay."""
