@@ -10,6 +10,8 @@ than unrelated text usually is.
 
 from __future__ import annotations
 
+import math
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -56,8 +58,29 @@ TOPICS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
 PERCENTILE = 99.0
 
 
-def unrelated_cosine(embedder: Embedder, percentile: float = PERCENTILE) -> float:
-    """The `percentile` of cosines between questions and passages of other topics."""
+@dataclass(frozen=True)
+class Unrelated:
+    """Where a model's cosines between unrelated texts fall."""
+
+    cosine: float  # the PERCENTILE of them: one unrelated pair stays below, as a rule
+    mean: float
+    sd: float
+
+    def best_of(self, n: int) -> float:
+        """The cosine the best of `n` unrelated passages stays below, as a rule.
+
+        The largest of n draws from a normal distribution is about Gumbel-distributed,
+        with location mean + sd·√(2 ln n) and scale sd / √(2 ln n) (Fisher–Tippett); we
+        take the same percentile of it as for one pair.  A query whose best candidate
+        scores no higher has found nothing the model tells apart from chance.
+        """
+        root = math.sqrt(2.0 * math.log(max(n, 2)))
+        gumbel = -math.log(-math.log(PERCENTILE / 100.0))
+        return self.mean + self.sd * (root + gumbel / root)
+
+
+def measure_unrelated(embedder: Embedder) -> Unrelated:
+    """The cosines between questions and the passages of other topics, summarised."""
     questions: list[str] = []
     passages: list[str] = []
     q_topic: list[int] = []
@@ -71,4 +94,5 @@ def unrelated_cosine(embedder: Embedder, percentile: float = PERCENTILE) -> floa
     pv = np.asarray(embedder.embed_passages(passages))
     sims = qv @ pv.T
     unrelated = sims[np.array(q_topic)[:, None] != np.array(p_topic)[None, :]]
-    return float(np.percentile(unrelated, percentile))
+    return Unrelated(float(np.percentile(unrelated, PERCENTILE)), float(unrelated.mean()),
+                     float(unrelated.std()))

@@ -24,6 +24,8 @@ from pathlib import Path
 
 import numpy as np
 
+from engine.calibration import Unrelated, measure_unrelated
+
 from engine.errors import ModelError
 
 CONFIG_NAME = "deskfind-model.json"
@@ -209,7 +211,7 @@ class Embedder(ABC):
 
     model_id: str
     dim: int
-    _unrelated_cosine: float | None = None  # measured on first use
+    _unrelated: Unrelated | None = None  # measured on first use
 
     @abstractmethod
     def embed_passages(self, texts: Sequence[str]) -> np.ndarray:
@@ -219,15 +221,16 @@ class Embedder(ABC):
     def embed_query(self, text: str) -> np.ndarray:
         """One float32 vector."""
 
-    def unrelated_cosine(self) -> float:
-        """The cosine this model gives unrelated texts at most, as a rule (measured once
-        per instance; see engine.calibration)."""
-        cached = self._unrelated_cosine
-        if cached is None:
-            from engine.calibration import unrelated_cosine
+    def unrelated(self) -> Unrelated:
+        """Where this model's cosines between unrelated texts fall (measured once per
+        instance; see engine.calibration)."""
+        if self._unrelated is None:
+            self._unrelated = measure_unrelated(self)
+        return self._unrelated
 
-            cached = self._unrelated_cosine = unrelated_cosine(self)
-        return float(cached)
+    def unrelated_cosine(self) -> float:
+        """The cosine this model gives unrelated texts at most, as a rule."""
+        return self.unrelated().cosine
 
 
 class OnnxEmbedder(Embedder):

@@ -19,8 +19,12 @@ putting each side on [0, 1] by theoretical min-max:
 The semantic side then gets one round of pseudo-relevance feedback (Rocchio on the
 query vector, as Li et al. found robust for dense retrievers, "Pseudo Relevance
 Feedback with Deep Language Models and Dense Retrievers: Successes and Pitfalls", TOIS
-2023): the query vector moves toward the mean of the top fused passages, which carry
-both sides' agreement, and the candidates are scored again.
+2023): the query vector moves toward the mean of a few feedback passages and the
+candidates are scored again.  Feedback helps only as far as those passages are
+relevant, and one side's confident mistake (a wrong document the model likes) would
+otherwise pull the query further toward itself, so the feedback passages are the ones
+*both* sides rank high: by the smaller of the two scores, each over its side's best
+(CombMIN, Fox & Shaw, TREC-2 1994), the fused score breaking ties (`feedback_keys`).
 
 How strong each side's evidence is in absolute terms (keyword coverage of the query,
 the raw cosine) is kept apart from the fusion: it decides the relevance floor and the
@@ -180,9 +184,41 @@ def fuse(lexical: Mapping[K, float], dense: Mapping[K, float], *, mode: str = "h
             for k, s, lx, d in zip(keys, scores, lex, den, strict=True)}
 
 
-def top_keys(fused: Mapping[K, Fused], n: int) -> list[K]:
-    """The `n` best-scoring keys, best first (ties by insertion order)."""
-    return sorted(fused, key=lambda k: -fused[k].score)[:n]
+def feedback_keys(fused: Mapping[K, Fused], n: int, *, agreement_weight: float = 1.0
+                  ) -> list[K]:
+    """The `n` candidates to take pseudo-relevance feedback from: those both sides agree on.
+
+    Agreement is the smaller of the keyword score (already over the query's best BM25)
+    and the cosine over the best cosine among the candidates (CombMIN).  It has
+    `agreement_weight` of the say (see `agreement_weight`), the fused score the rest;
+    ties go by the fused score.
+    """
+    best_dense = max((f.dense for f in fused.values()), default=0.0)
+    best_score = max((f.score for f in fused.values()), default=0.0)
+    weight = min(max(agreement_weight, 0.0), 1.0)
+
+    def key(f: Fused) -> float:
+        agreement = min(f.lexical, f.dense / best_dense) if best_dense > 0 else 0.0
+        order = f.score / best_score if best_score > 0 else 0.0
+        return weight * agreement + (1.0 - weight) * order
+
+    return sorted(fused, key=lambda k: (-key(fused[k]), -fused[k].score))[:n]
+
+
+def agreement_weight(keyword_strength: float, best_cosine: float, chance_cosine: float
+                     ) -> float:
+    """How much both sides' agreement should choose the feedback passages.
+
+    Agreement means something only where both sides hold evidence: the keyword side in
+    proportion to its strength (as in `query_alpha`), the semantic side when its best
+    candidate beats what the best of as many unrelated passages would reach
+    (`chance_cosine`, see engine.calibration.Unrelated.best_of).  Otherwise, as for a
+    question whose words sit in the wrong files or a model that cannot read the text,
+    the feedback comes from the fused order.
+    """
+    if best_cosine <= chance_cosine:
+        return 0.0
+    return min(max(keyword_strength, 0.0), 1.0)
 
 
 def rocchio(query: np.ndarray, feedback: np.ndarray,

@@ -192,7 +192,9 @@ class Searcher:
             else:
                 reference = ranking.reference_bm25(token_counts, self.store.passage_count())
                 top = max(max(pool.values(), default=0.0), reference)
-                fused, dense = self._hybrid(lexical, dense, pool, index, qvec, top)
+                searched = len(allowed) if allowed is not None else len(index)
+                fused, dense = self._hybrid(lexical, dense, pool, index, qvec, top,
+                                            searched)
         # Only the owning file is needed to aggregate; text is fetched for what is shown.
         owner = {c: int(f) for c, f in self.store.chunk_owners(list(fused)).items()}
         ranked = ranking.aggregate({c: f for c, f in fused.items() if c in owner}, owner)
@@ -214,10 +216,12 @@ class Searcher:
 
     def _hybrid(self, lexical: dict[ChunkId, float], dense: dict[ChunkId, float],
                 pool: dict[ChunkId, float], index: DenseIndex, qvec: np.ndarray,
-                top: float) -> tuple[dict[ChunkId, ranking.Fused], dict[ChunkId, float]]:
+                top: float, searched: int
+                ) -> tuple[dict[ChunkId, ranking.Fused], dict[ChunkId, float]]:
         """Fused scores of the keyword and semantic candidates, each scored on both sides
-        (so fusion compares like with like), after one round of Rocchio feedback.
-        `top` is the BM25 that normalises to 1 (see engine.ranking)."""
+        (so fusion compares like with like), after one round of Rocchio feedback from
+        the passages both sides rank high.  `top` is the BM25 that normalises to 1 (see
+        engine.ranking); `searched` is how many passages the semantic side chose from."""
         # A semantic candidate outside the keyword pool scores below the pool's last
         # entry; after normalisation that is close to 0, which is what it gets.
         lexical.update({c: pool[c] for c in dense if c in pool})
@@ -227,14 +231,16 @@ class Searcher:
         cosines = dict(zip(keys, (rows @ qvec).tolist(), strict=True))
         if self.settings.fusion == "rrf":
             return ranking.fuse(lexical, cosines, method="rrf"), cosines
-        best = max(lexical.values(), default=0.0)
-        alpha = ranking.query_alpha(self.settings.alpha, best / top if top > 0 else 0.0)
+        strength = max(lexical.values(), default=0.0) / top if top > 0 else 0.0
+        alpha = ranking.query_alpha(self.settings.alpha, strength)
         fused = ranking.fuse(lexical, cosines, alpha=alpha, lexical_top=top)
         depth = self.settings.feedback_depth
         if depth and keys:
             position = {k: i for i, k in enumerate(keys)}
-            feedback = [position[k] for k in ranking.top_keys(fused, len(fused))
-                        if k in position][:depth]
+            chance = self.semantic()[0].unrelated().best_of(searched)
+            weight = ranking.agreement_weight(strength, max(cosines.values()), chance)
+            feedback = [position[k] for k in ranking.feedback_keys(
+                fused, len(fused), agreement_weight=weight) if k in position][:depth]
             moved = ranking.rocchio(qvec, rows[feedback])
             fused = ranking.fuse(lexical, dict(zip(keys, (rows @ moved).tolist(), strict=True)),
                                  alpha=alpha, lexical_top=top)

@@ -3,7 +3,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from engine.ranking import (
+    Fused,
     aggregate,
+    agreement_weight,
+    feedback_keys,
     fuse,
     ideal_bm25,
     keyword_coverage,
@@ -12,7 +15,6 @@ from engine.ranking import (
     rocchio,
     rrf,
     tmm,
-    top_keys,
 )
 
 bm25s = st.lists(st.floats(0, 50, allow_nan=False), min_size=1, max_size=30)
@@ -84,9 +86,26 @@ def test_rocchio_moves_the_query_toward_its_feedback(seed, n):
     assert np.array_equal(rocchio(query, feedback[:0]), query)
 
 
-def test_top_keys_are_the_best_fused_scores():
-    fused = fuse({1: 1.0, 2: 3.0, 3: 2.0}, {}, mode="lexical")
-    assert top_keys(fused, 2) == [2, 3]
+def test_feedback_comes_from_what_both_sides_rank_high():
+    # 1: the model's favourite, no keyword in it; 2: the best keyword match, unrelated
+    # in meaning; 3 and 4: good on both sides, though neither side's best.
+    fused = {1: Fused(0.70, 0.0, 0.9), 2: Fused(0.45, 1.0, 0.2),
+             3: Fused(0.66, 0.6, 0.7), 4: Fused(0.60, 0.7, 0.6)}
+    assert feedback_keys(fused, 2) == [4, 3]  # min(0.7, 0.6/0.9) > min(0.6, 0.7/0.9)
+    assert feedback_keys(fused, 4)[2:] == [2, 1]  # 2 still has some agreement
+    # Without a say for agreement, the fused order decides.
+    assert feedback_keys(fused, 4, agreement_weight=0.0) == [1, 3, 4, 2]
+
+
+def test_feedback_without_keyword_matches_follows_the_fused_order():
+    fused = {1: Fused(0.3, 0.0, 0.3), 2: Fused(0.6, 0.0, 0.6), 3: Fused(0.5, 0.0, 0.5)}
+    assert feedback_keys(fused, 3) == [2, 3, 1]
+
+
+def test_agreement_needs_evidence_on_both_sides():
+    assert agreement_weight(1.0, 0.6, 0.4) == 1.0
+    assert agreement_weight(0.3, 0.6, 0.4) == 0.3  # a weak keyword match has less say
+    assert agreement_weight(1.0, 0.35, 0.4) == 0.0  # the model found nothing past chance
 
 
 def _pairs(draw_lex, draw_den):
