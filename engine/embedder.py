@@ -25,7 +25,6 @@ from pathlib import Path
 import numpy as np
 
 from engine.calibration import Unrelated, measure_unrelated
-
 from engine.errors import ModelError
 
 CONFIG_NAME = "deskfind-model.json"
