@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from app import ipc
-from app.config import Config, config_path, walk_rules
+from app.config import Config, config_path, run_options, walk_rules
 from app.context import Deskfind, Options
 from app.service import ServiceLock
 from engine.errors import EngineError, QueryError
@@ -179,9 +179,9 @@ class Backend:
 
     def _effective_options(self) -> Options:
         base = self._base_options
-        return replace(base, model_dir=base.model_dir or self.config.get("model_dir") or None,
-                       threads=base.threads or self.config.get("threads"),
-                       alpha=self.config.get("alpha"))
+        return run_options(self.config, data_dir=base.data_dir, model_dir=base.model_dir,
+                           threads=base.threads, fusion=base.fusion,
+                           graph_threshold=base.graph_threshold)
 
     def close(self) -> None:
         """Close the index; a service keeps running (stop it with `stop_service`)."""

@@ -14,10 +14,11 @@ from pathlib import Path
 from typing import Any
 
 from app import bench, cli_admin, ipc, paths
-from app.config import Config, config_path, walk_rules
+from app.config import Config, config_path, run_options, walk_rules
 from app.context import Deskfind, Options
 from app.present import result_json
-from engine.errors import EngineError, StoreError
+from engine.embedder import resolve_model
+from engine.errors import EngineError, ModelError, StoreError
 from engine.query import parse_query
 from engine.ranking import FUSIONS, MODES
 from engine.store import Store
@@ -152,9 +153,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
 
 
-def _options(args: argparse.Namespace, **extra: object) -> Options:
-    return Options(data_dir=args.data_dir, model_dir=args.model_dir, threads=args.threads,
-                   **extra)  # type: ignore[arg-type]
+def _command_line(args: argparse.Namespace) -> dict[str, Any]:
+    """The options given on the command line (None or 0 where not given)."""
+    return {"data_dir": args.data_dir, "model_dir": args.model_dir, "threads": args.threads}
+
+
+def _options(args: argparse.Namespace, **extra: Any) -> Options:
+    """The command line's options over the settings file's (see run_options)."""
+    return run_options(Config.load(config_path(None)), **_command_line(args), **extra)
+
+
+def _model_failed(exc: ModelError, args: argparse.Namespace) -> ModelError:
+    """`exc`, saying where the model came from when the settings chose it."""
+    if args.model_dir:
+        return exc
+    return ModelError(f"{exc} (set by model_dir in {config_path(None)}; change it with "
+                      "`deskfind config model_dir DIR`, or '' for the bundled model)")
 
 
 class ProgressLine:
@@ -181,7 +195,8 @@ class ProgressLine:
 
 
 def cmd_index(args: argparse.Namespace) -> int:
-    rules = walk_rules(Config.load(config_path(None)))
+    config = Config.load(config_path(None))
+    options, rules = run_options(config, **_command_line(args)), walk_rules(config)
     roots = []
     for raw in args.paths:
         path = Path(os.path.abspath(os.path.expanduser(raw)))
@@ -191,7 +206,12 @@ def cmd_index(args: argparse.Namespace) -> int:
         if refusal is not None:
             raise UsageError(refusal)
         roots.append(path)
-    data_dir = Deskfind.resolve_data_dir(_options(args))
+    if options.model_dir:  # a model that cannot load fails here, not after the scan
+        try:
+            resolve_model(options.model_dir)
+        except ModelError as exc:
+            raise _model_failed(exc, args) from exc
+    data_dir = Deskfind.resolve_data_dir(options)
     try:
         ipc.call(data_dir, {"op": "ping"}, timeout=5)
     except ipc.ServiceUnavailable:
@@ -200,7 +220,7 @@ def cmd_index(args: argparse.Namespace) -> int:
         raise UsageError("a Deskfind service is running on this index; add folders with "
                          "`deskfind roots add PATH` and it indexes them")
     progress = ProgressLine()
-    with Deskfind(_options(args)) as df:
+    with Deskfind(options) as df:
         try:
             report = df.index(roots, progress, rules)
         finally:
@@ -244,8 +264,11 @@ def _search_results(args: argparse.Namespace, query: str) -> dict[str, Any]:
         except ipc.ServiceUnavailable:
             pass
     with Deskfind(options, readonly=True) as df:
-        response = df.searcher().query(query, limit=args.limit, mode=args.mode,
-                                       strict=args.strict)
+        try:
+            response = df.searcher().query(query, limit=args.limit, mode=args.mode,
+                                           strict=args.strict)
+        except ModelError as exc:
+            raise _model_failed(exc, args) from exc
         return {"results": [result_json(r) for r in response.results],
                 "relaxed": response.relaxed}
 
@@ -409,7 +432,9 @@ def cmd_gui(args: argparse.Namespace) -> int:
         raise UsageError(f"the GUI needs PySide6 ({exc}); install it with "
                          "'pip install pyside6'") from exc
     shots = Path(args.screenshot).expanduser() if args.screenshot else None
-    return run_gui(_options(args), hidden=args.hidden, screenshot_dir=shots, quick=args.quick)
+    # The window merges the settings itself, and again whenever they change.
+    return run_gui(Options(**_command_line(args)), hidden=args.hidden, screenshot_dir=shots,
+                   quick=args.quick)
 
 
 COMMANDS = {"index": cmd_index, "search": cmd_search, "status": cmd_status,

@@ -11,6 +11,7 @@ from typing import Any
 
 import platformdirs
 
+from app.context import Options
 from app.paths import APP_NAME
 from engine.errors import EngineError
 from engine.vectors import atomic_write
@@ -51,6 +52,18 @@ SCHEMA: tuple[Setting, ...] = (
     Setting("nice", int, 10, "Scheduling niceness of the background service (0-19)"),
 )
 _BY_KEY = {s.key: s for s in SCHEMA}
+
+
+def run_options(config: Config, *, data_dir: str | None = None, model_dir: str | None = None,
+                threads: int = 0, alpha: float | None = None, **fixed: Any) -> Options:
+    """The options a command runs with: what its command line gives (None or 0: not
+    given) over config.toml.  The index directory's environment variable is read later,
+    by app.paths.  Every entry point (CLI commands, service, GUI) comes through here, so
+    an index is never embedded with one model by one door and searched with another."""
+    return Options(data_dir=data_dir,
+                   model_dir=model_dir or config.get("model_dir") or None,
+                   threads=threads or config.get("threads"),
+                   alpha=config.get("alpha") if alpha is None else alpha, **fixed)
 
 
 def walk_rules(config: Config) -> WalkRules:
