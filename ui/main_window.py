@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from datetime import date, timedelta
+from functools import partial
 
 from PySide6.QtCore import (
     QDate,
@@ -70,6 +71,14 @@ def handle_result_keys(event: QKeyEvent, view: QListView, on_open, on_reveal,
         on_escape()
         return True
     return False
+
+
+def _open(path: bytes) -> None:
+    desktop.open_file(path)
+
+
+def _reveal(path: bytes) -> None:
+    desktop.reveal_file(path)
 
 
 def move_selection(view: QListView, delta: int) -> None:
@@ -435,9 +444,9 @@ class MainWindow(QMainWindow):
             menu.addSection(f"The same text ({copies_label(len(r.copies))})")
             for c in r.copies:
                 menu.addAction(f"Open {short_path(c.display_path)}",
-                               lambda path=c.path: desktop.open_file(path))
+                               partial(_open, c.path))
                 menu.addAction(f"Show {os.path.basename(c.display_path)} in folder",
-                               lambda path=c.path: desktop.reveal_file(path))
+                               partial(_reveal, c.path))
         return menu
 
     def _show_result_menu(self, pos: QPoint) -> None:
