@@ -266,8 +266,6 @@ def test_text_size_is_capped_and_pages_stop_when_full():
 def _paper(metadata_title: str) -> bytes:
     """A first page as papers set it: a small running head, the title large over two
     lines, authors, then body text."""
-    import pymupdf
-
     doc = pymupdf.open()
     page = doc.new_page()
     page.insert_text((72, 50), "Proceedings of the Harbour Society, vol. 3", fontsize=8)
