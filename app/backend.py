@@ -34,10 +34,11 @@ from typing import Any
 from app import ipc
 from app.config import Config, config_path, run_options, walk_rules
 from app.context import Deskfind, Options
+from app.present import copy_from_json
 from app.service import ServiceLock
 from engine.errors import EngineError, QueryError
 from engine.query import parse_query
-from engine.search import SearchResult
+from engine.search import Copy, SearchResult
 from engine.sentences import best_sentences
 from engine.snippets import Snippet, match_spans
 from indexer.errors import ExtractionError
@@ -129,11 +130,13 @@ class Hit:
     char_end: int
     snippet: Snippet
     sentence: tuple[int, int] | None = None  # the snippet's sentence closest in meaning
+    copies: tuple[Copy, ...] = ()  # other files holding the same text
 
     @classmethod
     def from_result(cls, r: SearchResult) -> Hit:
         return cls(r.path, r.display_path, r.title, r.ext, r.mtime_ns, r.score, r.lexical,
-                   r.dense, r.matched_by, r.page, r.char_start, r.char_end, r.snippet)
+                   r.dense, r.matched_by, r.page, r.char_start, r.char_end, r.snippet,
+                   copies=r.copies)
 
     @classmethod
     def from_json(cls, d: dict[str, Any]) -> Hit:
@@ -148,7 +151,8 @@ class Hit:
                    score=float(d.get("score", 0.0)), lexical=float(d.get("lexical", 0.0)),
                    dense=float(d.get("dense", 0.0)), matched_by=str(d.get("matched_by", "")),
                    page=d.get("page"), char_start=int(passage.get("start", 0)),
-                   char_end=int(passage.get("end", 0)), snippet=snippet)
+                   char_end=int(passage.get("end", 0)), snippet=snippet,
+                   copies=tuple(copy_from_json(c) for c in d.get("copies", ())))
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ from typing import Any
 from app import bench, cli_admin, ipc, paths
 from app.config import Config, config_path, run_options, walk_rules
 from app.context import Deskfind, Options
-from app.present import result_json
+from app.present import copies_label, result_json
 from engine.embedder import resolve_model
 from engine.errors import EngineError, ModelError, StoreError
 from engine.query import parse_query
@@ -311,6 +311,9 @@ def cmd_search(args: argparse.Namespace) -> int:
         page = f" (page {r['page']})" if r["page"] else ""
         print(f"{i:>2}. {printable(r['title'])}  [{r['matched_by']}, {r['score']:.3f}]")
         print(f"    {printable(r['path'])}{page}")
+        if r.get("copies"):
+            print(f"    {copies_label(len(r['copies']))}: "
+                  + ", ".join(printable(c["path"]) for c in r["copies"]))
         print(f"    {_highlighted(r, color)}")
     return 0
 

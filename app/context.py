@@ -89,6 +89,7 @@ class Deskfind:
         report = IndexReport()
         indexer = Indexer(self.store, rules)
         indexer.scan([bytes(r) for r in roots], report, progress)
+        indexer.fingerprint_pending()
         indexer.embed_pending(self.embedder(), report, progress)
         self.dense().refresh()  # brings the graph up to date with the new vectors
         self.dense().save()

@@ -299,6 +299,8 @@ class Service:
             self.current = os.fsdecode(batch[0])
             indexer.sync_paths(batch, roots, self.report)
             return True
+        if indexer.fingerprint_pending(limit=BATCH):  # an index from before fingerprints
+            return True
         self.phase = "embedding"
         done = indexer.embed_pending(self.writer.embedder(), self.report, limit=64)
         if 0 < done < 64:  # caught up: bring the vector cache file up to date once

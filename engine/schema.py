@@ -8,7 +8,7 @@ from pathlib import Path
 
 from engine.errors import StoreError
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 # Each entry upgrades the schema from version i to i + 1.  Never edit a released entry:
 # append a new one, so every existing database walks the same path.
@@ -113,6 +113,16 @@ MIGRATIONS: list[str] = [
     # (a crash, a kill) is given up after a few tries instead of blocking the queue.
     """
     ALTER TABLE queue ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0;
+    """,
+    # 5: each document's text fingerprint (engine.fingerprint), to group results that
+    # hold the same text.  Files indexed before have none; the indexer fills them in
+    # from the stored passages, so upgrading never re-reads the files.
+    """
+    CREATE TABLE fingerprints (
+        file_id  INTEGER PRIMARY KEY REFERENCES files(id) ON DELETE CASCADE,
+        shingles INTEGER NOT NULL,
+        minhash  BLOB                -- NULL: the text is too short to have one
+    );
     """,
 ]
 

@@ -10,6 +10,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from engine import ranking
+from engine.copies import group_copies
 from engine.dense import DenseIndex
 from engine.embedder import Embedder
 from engine.errors import QueryError, StoreError
@@ -39,8 +40,20 @@ KEYWORD_FLOOR = 0.5
 
 
 @dataclass(frozen=True)
+class Copy:
+    """Another file holding the same text as a result (see engine.copies)."""
+
+    path: bytes
+    display_path: str
+    title: str
+    ext: str
+    mtime_ns: int
+    score: float
+
+
+@dataclass(frozen=True)
 class SearchResult:
-    """One document, with the passage that matched best."""
+    """One document, with the passage that matched best, and its copies."""
 
     file_id: FileId
     path: bytes
@@ -56,6 +69,7 @@ class SearchResult:
     char_start: int
     char_end: int
     snippet: Snippet
+    copies: tuple[Copy, ...] = ()
 
     @property
     def matched_by(self) -> str:
@@ -144,8 +158,11 @@ class Searcher:
             raise StoreError(f"search failed: {exc}") from exc
 
     def _run(self, q: ParsedQuery, limit: int, mode: str, floor: bool) -> list[SearchResult]:
-        return self._search(q, limit, mode, max(3 * limit, self.settings.min_candidates),
-                            floor)
+        depth = max(3 * limit, self.settings.min_candidates)
+        results, short = self._search(q, limit, mode, depth, floor)
+        if short:  # copies used up candidates that other answers could have filled
+            results, _ = self._search(q, limit, mode, 2 * depth, floor)
+        return results
 
     def _floor(self, mode: str) -> Callable[[float, float], bool]:
         """Whether (keyword coverage, cosine) is evidence enough to show a result."""
@@ -163,7 +180,9 @@ class Searcher:
         return self._query_vector[1]
 
     def _search(self, q: ParsedQuery, limit: int, mode: str, depth: int,
-                floor: bool) -> list[SearchResult]:
+                floor: bool) -> tuple[list[SearchResult], bool]:
+        """Up to `limit` results, each with its copies, and whether copies left the page
+        short of `limit` when more candidates would have filled it."""
         where, params = file_filter_sql(q)
         # Index statistics of every keyword term and phrase, read once for both the
         # pruning below and the ideal BM25.
@@ -180,6 +199,7 @@ class Searcher:
             pool = dict(self.store.fts_search(fts_expression(keyword_q),
                                               max(depth, LEXICAL_POOL), where, params))
             lexical = dict(list(pool.items())[:depth])
+        deeper = len(lexical) >= depth  # a deeper search would find more candidates
         if mode == "lexical":
             fused = ranking.fuse(lexical, {}, mode=mode)
         else:
@@ -187,6 +207,7 @@ class Searcher:
             qvec = self._embed_query(embedder, q.text)
             allowed = self.store.chunk_ids_where(where, params) if q.has_filters else None
             dense = self._admissible(q, dict(index.search(qvec, depth, allowed)))
+            deeper = deeper or len(dense) >= depth
             if mode == "dense":
                 fused = ranking.fuse({}, dense, mode=mode)
             else:
@@ -201,18 +222,22 @@ class Searcher:
         ideal = ranking.ideal_bm25(token_counts, self.store.passage_count()) \
             if lexical else None
         enough = self._floor(mode) if floor else None
-        shown: list[tuple[ChunkId, ranking.Fused, tuple[float, float]]] = []
-        for _, chunk, f in ranked:  # best first, until `limit` pass the floor
-            evidence = (ranking.keyword_coverage(lexical.get(chunk, 0.0), ideal),
-                        dense.get(chunk, 0.0))
-            if enough is None or enough(*evidence):
-                shown.append((chunk, f, evidence))
-                if len(shown) == limit:
-                    break
-        rows = self.store.chunk_rows([chunk for chunk, _, _ in shown])
+        evidence = {chunk: (ranking.keyword_coverage(lexical.get(chunk, 0.0), ideal),
+                            dense.get(chunk, 0.0)) for _, chunk, _ in ranked}
+        prints = self.store.fingerprints([FileId(doc) for doc, _, _ in ranked])
+        groups = group_copies(
+            [chunk for _, chunk, _ in ranked],
+            {chunk: prints[FileId(doc)] for doc, chunk, _ in ranked if doc in prints},
+            lambda chunk: enough is None or enough(*evidence[chunk]), limit)
+        fusion = {chunk: f for _, chunk, f in ranked}
+        rows = self.store.chunk_rows([c for lead, copies in groups for c in (lead, *copies)])
         terms = q.highlight_terms
-        return [self._result(rows[chunk], f, *evidence, terms)
-                for chunk, f, evidence in shown if chunk in rows]
+        results = [self._result(rows[lead], fusion[lead], *evidence[lead], terms,
+                                tuple(_copy(rows[c], fusion[c]) for c in copies if c in rows))
+                   for lead, copies in groups if lead in rows]
+        # Grouping left the page short while a deeper search could have found more.
+        short = deeper and len(groups) < limit and any(copies for _, copies in groups)
+        return results, short
 
     def _hybrid(self, lexical: dict[ChunkId, float], dense: dict[ChunkId, float],
                 pool: dict[ChunkId, float], index: DenseIndex, qvec: np.ndarray,
@@ -287,14 +312,18 @@ class Searcher:
 
     @staticmethod
     def _result(row: ChunkRow, fused: ranking.Fused, coverage: float, cosine: float,
-                terms: tuple[str, ...]) -> SearchResult:
+                terms: tuple[str, ...], copies: tuple[Copy, ...] = ()) -> SearchResult:
         return SearchResult(
             file_id=row.file_id, path=row.path, display_path=row.display_path,
             title=row.title, ext=row.ext, mtime_ns=row.mtime_ns, score=fused.score,
             lexical=coverage, dense=max(cosine, 0.0), chunk_id=row.id, page=row.page,
             char_start=row.char_start, char_end=row.char_end,
-            snippet=best_window(row.text, terms),
+            snippet=best_window(row.text, terms), copies=copies,
         )
+
+
+def _copy(row: ChunkRow, fused: ranking.Fused) -> Copy:
+    return Copy(row.path, row.display_path, row.title, row.ext, row.mtime_ns, fused.score)
 
 
 def _relaxations(q: ParsedQuery) -> list[tuple[ParsedQuery, str]]:

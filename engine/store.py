@@ -13,6 +13,7 @@ import numpy as np
 
 from engine import schema
 from engine.errors import StoreError
+from engine.fingerprint import Fingerprint
 from engine.ids import ChunkId, FileId
 from engine.quantize import QuantizedVectors
 
@@ -226,6 +227,42 @@ class Store:
             "VALUES (?, ?, ?, ?, ?, ?, ?)",
             [(file_id, c.ord, c.page, c.char_start, c.char_end, c.text, title) for c in chunks],
         )
+
+    # -- fingerprints -------------------------------------------------------------------
+
+    def put_fingerprint(self, file_id: FileId, fingerprint: Fingerprint | None) -> None:
+        """Record a document's fingerprint (None: its text is too short for one)."""
+        self.conn.execute(
+            "INSERT OR REPLACE INTO fingerprints(file_id, shingles, minhash) VALUES (?, ?, ?)",
+            (file_id, fingerprint.shingles if fingerprint else 0,
+             fingerprint.to_bytes() if fingerprint else None))
+
+    def drop_fingerprint(self, file_id: FileId) -> None:
+        self.conn.execute("DELETE FROM fingerprints WHERE file_id = ?", (file_id,))
+
+    def fingerprints(self, file_ids: Sequence[FileId]) -> dict[FileId, Fingerprint]:
+        """The fingerprints of those files that have one."""
+        out: dict[FileId, Fingerprint] = {}
+        if schema.schema_version(self.conn) < FINGERPRINTS_SCHEMA:
+            return out  # an older index opened read-only: nothing is grouped
+        for start in range(0, len(file_ids), _ID_BATCH):
+            part = file_ids[start:start + _ID_BATCH]
+            rows = self.conn.execute(
+                "SELECT file_id, shingles, minhash FROM fingerprints WHERE minhash "
+                f"IS NOT NULL AND file_id IN ({','.join('?' * len(part))})", part)
+            for file_id, shingles, data in rows:
+                found = Fingerprint.from_bytes(bytes(data), int(shingles))
+                if found is not None:
+                    out[FileId(file_id)] = found
+        return out
+
+    def files_without_fingerprint(self, limit: int) -> list[tuple[FileId, bytes]]:
+        """Indexed files whose fingerprint was never taken (indexed before there were)."""
+        rows = self.conn.execute(
+            "SELECT f.id, f.path FROM files f LEFT JOIN fingerprints p ON p.file_id = f.id "
+            "WHERE f.status = 'indexed' AND p.file_id IS NULL ORDER BY f.id LIMIT ?",
+            (limit,))
+        return [(FileId(r[0]), bytes(r[1])) for r in rows]
 
     def delete_files(self, file_ids: Iterable[FileId]) -> int:
         ids = [(int(i),) for i in file_ids]
@@ -495,6 +532,7 @@ class Store:
 
 
 _ID_BATCH = 500
+FINGERPRINTS_SCHEMA = 5  # the schema version that added them
 
 
 def _vector_rows(rows: Sequence[tuple[int, float, bytes]],

@@ -17,6 +17,7 @@ from types import TracebackType
 
 from engine.dense import LOG_KEEP
 from engine.embedder import Embedder
+from engine.fingerprint import Fingerprint, fingerprint
 from engine.ids import FileId
 from engine.quantize import quantize
 from engine.store import ChunkInput, FileRecord, FileState, Store
@@ -154,6 +155,7 @@ class _Read:
     outcome: str
     reason: str = ""
     extracted: Extracted | None = None
+    fingerprint: Fingerprint | None = None
 
     @property
     def chars(self) -> int:
@@ -351,7 +353,9 @@ class Indexer:
             log.exception("extracting %s failed", record.display_path)
             return _Read(record, state, "failed",
                          f"extractor error: {type(exc).__name__}: {exc}"[:300])
-        return _Read(record, state, "indexed", extracted=extracted)
+        # Taken here, outside the write transaction: it reads the whole text.
+        return _Read(record, state, "indexed", extracted=extracted,
+                     fingerprint=fingerprint(extracted.text))
 
     def _extract(self, extractor: Extractor, data: bytes, ext: str, name: str) -> Extracted:
         """Plain text in this process; every other format in the worker."""
@@ -388,16 +392,18 @@ class Indexer:
             report.unchanged += 1
         elif read.outcome == "indexed":
             assert read.extracted is not None
-            self._store_text(read.record, read.extracted, state is not None, report)
+            self._store_text(read, state is not None, report)
         else:
             self._record(read.record, read.outcome, read.reason, report)
 
-    def _store_text(self, record: FileRecord, extracted: Extracted, existed: bool,
-                    report: IndexReport) -> None:
-        record = replace(record, title=extracted.title)
+    def _store_text(self, read: _Read, existed: bool, report: IndexReport) -> None:
+        extracted = read.extracted
+        assert extracted is not None
+        record = replace(read.record, title=extracted.title)
         file_id = self.store.upsert_file(record, "indexed")
         chunks = passages(extracted)
         self.store.replace_chunks(file_id, extracted.title, chunks)
+        self.store.put_fingerprint(file_id, read.fingerprint)
         report.chunks_written += len(chunks)
         if existed:
             report.updated += 1
@@ -408,12 +414,31 @@ class Indexer:
         reason = storable_text(reason)
         file_id = self.store.upsert_file(record, status, reason)
         self.store.replace_chunks(file_id, record.title, [])  # drop what an older version had
+        self.store.drop_fingerprint(file_id)
         if status == "failed":
             report.failed += 1
             report.failures.append((record.display_path, reason))
         else:
             report.skipped += 1
         log.info("%s %s: %s", status, record.display_path, reason)
+
+    def fingerprint_pending(self, limit: int | None = None, batch: int = 64) -> int:
+        """Fingerprint indexed files that have none yet (at most `limit`), from their
+        stored passages: files indexed before fingerprints existed get one without
+        being read again."""
+        done = 0
+        while limit is None or done < limit:
+            want = batch if limit is None else min(batch, limit - done)
+            todo = self.store.files_without_fingerprint(want)
+            if not todo or self.stop.is_set():
+                break
+            prints = [(file_id, fingerprint(self.store.document_text(path) or ""))
+                      for file_id, path in todo]
+            with self.store.write():
+                for file_id, found in prints:
+                    self.store.put_fingerprint(file_id, found)
+            done += len(todo)
+        return done
 
     # -- phase 2: chunks → vectors -------------------------------------------------------
 

@@ -6,6 +6,7 @@ Always through QDesktopServices with a file URL, never through a shell.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 
 from PySide6.QtCore import QProcess, QUrl
 from PySide6.QtGui import QDesktopServices, QGuiApplication
@@ -24,9 +25,41 @@ def open_file(path: bytes, page: int | None = None) -> bool:
     return QDesktopServices.openUrl(QUrl.fromLocalFile(name))
 
 
-def reveal_file(path: bytes) -> bool:
-    """Open the folder holding `path` (file managers differ in how to select a file)."""
-    return QDesktopServices.openUrl(QUrl.fromLocalFile(os.fsdecode(os.path.dirname(path))))
+# The freedesktop file manager interface (Nautilus, Dolphin, Nemo, Caja, Thunar…):
+# ShowItems opens each item's folder with the item selected.
+FILE_MANAGER_SERVICE = "org.freedesktop.FileManager1"
+FILE_MANAGER_PATH = "/org/freedesktop/FileManager1"
+SHOW_ITEMS_TIMEOUT_MS = 3000
+
+ShowItems = Callable[[list[str]], bool]
+
+
+def show_items_over_dbus(uris: list[str]) -> bool:
+    """Ask the session's file manager to show `uris` selected; whether one did."""
+    try:
+        from PySide6.QtDBus import QDBusConnection, QDBusInterface, QDBusMessage
+    except ImportError:  # a Qt built without D-Bus (Windows, macOS)
+        return False
+    bus = QDBusConnection.sessionBus()
+    if not bus.isConnected():
+        return False
+    manager = QDBusInterface(FILE_MANAGER_SERVICE, FILE_MANAGER_PATH, FILE_MANAGER_SERVICE,
+                             bus)
+    if not manager.isValid():
+        return False
+    manager.setTimeout(SHOW_ITEMS_TIMEOUT_MS)
+    reply = manager.call("ShowItems", uris, "")  # (uris, startup id)
+    return reply.type() != QDBusMessage.MessageType.ErrorMessage
+
+
+def reveal_file(path: bytes, show_items: ShowItems | None = None) -> bool:
+    """Show `path` selected in the file manager when it can be asked to (the
+    FileManager1 D-Bus interface), else open the folder holding it."""
+    name = os.fsdecode(path)
+    uri = QUrl.fromLocalFile(name).toString(QUrl.ComponentFormattingOption.FullyEncoded)
+    if (show_items or show_items_over_dbus)([uri]):
+        return True
+    return QDesktopServices.openUrl(QUrl.fromLocalFile(os.path.dirname(name)))
 
 
 def copy_path(path: bytes) -> None:

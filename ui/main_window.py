@@ -4,8 +4,18 @@ from __future__ import annotations
 
 import os
 from datetime import date, timedelta
+from functools import partial
 
-from PySide6.QtCore import QDate, QEvent, QItemSelectionModel, QModelIndex, QObject, Qt, Signal
+from PySide6.QtCore import (
+    QDate,
+    QEvent,
+    QItemSelectionModel,
+    QModelIndex,
+    QObject,
+    QPoint,
+    Qt,
+    Signal,
+)
 from PySide6.QtGui import QAction, QCloseEvent, QKeyEvent, QKeySequence, QPalette
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -28,6 +38,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.backend import Hit, IndexStatus
+from app.present import copies_label
 from ui import desktop
 from ui.icons import app_icon, search_icon
 from ui.pages import ErrorPage, FirstRunPage
@@ -60,6 +71,14 @@ def handle_result_keys(event: QKeyEvent, view: QListView, on_open, on_reveal,
         on_escape()
         return True
     return False
+
+
+def _open(path: bytes) -> None:
+    desktop.open_file(path)
+
+
+def _reveal(path: bytes) -> None:
+    desktop.reveal_file(path)
 
 
 def move_selection(view: QListView, delta: int) -> None:
@@ -300,6 +319,8 @@ class MainWindow(QMainWindow):
         self.strict_button.clicked.connect(self.search.search_strictly)
         self.list.selectionModel().currentChanged.connect(self._current_changed)
         self.list.doubleClicked.connect(lambda _: self.open_current())
+        self.list.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.list.customContextMenuRequested.connect(self._show_result_menu)
         self.field.installEventFilter(self)
         self.list.installEventFilter(self)
         self._cleared()
@@ -411,6 +432,27 @@ class MainWindow(QMainWindow):
         r = self.current_result()
         if r is not None:
             desktop.reveal_file(r.path)
+
+    def result_menu(self, r: Hit) -> QMenu:
+        """Open, show in folder and copy the path of a result, and open each of its
+        copies (files holding the same text, grouped into its row)."""
+        menu = QMenu(self)
+        menu.addAction("Open", lambda: desktop.open_file(r.path, r.page))
+        menu.addAction("Show in folder", lambda: desktop.reveal_file(r.path))
+        menu.addAction("Copy path", lambda: desktop.copy_path(r.path))
+        if r.copies:
+            menu.addSection(f"The same text ({copies_label(len(r.copies))})")
+            for c in r.copies:
+                menu.addAction(f"Open {short_path(c.display_path)}",
+                               partial(_open, c.path))
+                menu.addAction(f"Show {os.path.basename(c.display_path)} in folder",
+                               partial(_reveal, c.path))
+        return menu
+
+    def _show_result_menu(self, pos: QPoint) -> None:
+        r = self.model.result(self.list.indexAt(pos).row())
+        if r is not None:
+            self.result_menu(r).popup(self.list.viewport().mapToGlobal(pos))
 
     def _copy_path(self) -> bool:
         if self.field.hasFocus() and self.field.hasSelectedText():

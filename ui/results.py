@@ -29,6 +29,7 @@ from PySide6.QtGui import (
 from PySide6.QtWidgets import QStyle, QStyledItemDelegate, QStyleOptionViewItem, QWidget
 
 from app.backend import Hit
+from app.present import copies_label
 from ui.icons import file_icon
 
 ResultRole = Qt.ItemDataRole.UserRole + 1
@@ -133,7 +134,11 @@ class ResultsModel(QAbstractListModel):
         if role == Qt.ItemDataRole.DisplayRole:
             return r.title or os.path.basename(r.display_path)
         if role == Qt.ItemDataRole.ToolTipRole:
-            return f"{r.display_path}\n{WHY_TIPS.get(r.matched_by, '')}"
+            tip = f"{r.display_path}\n{WHY_TIPS.get(r.matched_by, '')}"
+            if r.copies:
+                tip += "\n\nThe same text is also in:\n" + "\n".join(
+                    c.display_path for c in r.copies)
+            return tip
         if role == ResultRole:
             return r
         return None
@@ -228,7 +233,9 @@ class ResultDelegate(QStyledItemDelegate):
 
         painter.setFont(small_font)
         painter.setPen(dim)
-        meta = [f"page {r.page}"] if r.page else []
+        meta = [copies_label(len(r.copies))] if r.copies else []
+        if r.page:
+            meta.append(f"page {r.page}")
         if self.show_date:
             meta.append(friendly_date(r.mtime_ns))
         meta_text = "  ·  ".join(meta)

@@ -7,11 +7,20 @@ errors into `ExtractionError`s and keep giant documents bounded.
 
 from __future__ import annotations
 
+import re
 from types import ModuleType
 from typing import Any
 
 from indexer.errors import ExtractionError
-from indexer.formats.base import MAX_PAGES, Extracted, Extractor, PagedText, pick_title
+from indexer.formats.base import (
+    MAX_PAGES,
+    MAX_TITLE_CHARS,
+    Extracted,
+    Extractor,
+    PagedText,
+    clean_title,
+    pick_title,
+)
 
 # MuPDF's names for the formats, where they differ from the extension.
 _FILETYPES = {"pdf": "pdf", "xps": "xps", "oxps": "xps", "epub": "epub", "fb2": "fb2",
@@ -85,19 +94,79 @@ def _read_pages(doc: Any) -> PagedText:
     return pages
 
 
+# Titles that tools write for the user, which name no document: "Untitled", "Microsoft
+# Word - report.doc", "Slide 1", a bare file name.
+_TOOL_TITLE = re.compile(
+    r"^(untitled(\s+document)?(\s*\d+)?|document\s*\d*|slide\s*\d*|title|"
+    r"microsoft\s+\w+\s+-\s+.*|.*\.(docx?|pdf|tex|dvi|ps|rtf|odt|indd|qxd|pptx?|xlsx?|"
+    r"pages|txt|html?))$", re.I)
+
+
+def meaningful_title(metadata_title: str | None, name: str) -> str:
+    """A metadata title worth showing, or '' when a tool made it up."""
+    title = clean_title(metadata_title)
+    if not title or _TOOL_TITLE.match(title) or not re.search(r"[^\W\d_]{2}", title):
+        return ""
+    if title.lower() in (name.lower(), name.rsplit(".", 1)[0].lower()):
+        return ""
+    return title
+
+
+def largest_text_line(page_dict: dict[str, Any]) -> str:
+    """The text set in the largest font on a page (joined when it runs over lines), as
+    PyMuPDF's get_text("dict") describes the page; '' when nothing stands out from the
+    body text (the size most characters are set in)."""
+    lines: list[tuple[float, int, str]] = []  # (font size, block, text)
+    for number, block in enumerate(page_dict.get("blocks", ())):
+        for line in block.get("lines", ()):
+            spans = [span for span in line.get("spans", ()) if span.get("text", "").strip()]
+            text = " ".join(" ".join(span["text"].split()) for span in spans)
+            if spans and re.search(r"[^\W\d_]{2}", text):
+                lines.append((max(float(span.get("size", 0)) for span in spans), number, text))
+    if not lines:
+        return ""
+    top = max(size for size, _, _ in lines)
+    chars: dict[float, int] = {}
+    for size, _, text in lines:
+        chars[round(size, 1)] = chars.get(round(size, 1), 0) + len(text)
+    if top <= max(chars, key=lambda size: chars[size]) + _SIZE_SLACK:
+        return ""
+    first_block = next(block for size, block, _ in lines if size >= top - _SIZE_SLACK)
+    title = " ".join(text for size, block, text in lines
+                     if block == first_block and size >= top - _SIZE_SLACK)
+    return title if len(title) <= MAX_TITLE_CHARS else ""
+
+
+_SIZE_SLACK = 0.5  # points: one heading set in one size reads back within this
+
+
+def _first_page_title(doc: Any) -> str:
+    try:
+        return largest_text_line(doc.load_page(0).get_text("dict"))
+    except MemoryError:
+        raise
+    except Exception:  # a damaged first page: the title falls back to the text
+        return ""
+
+
 def extract_paged(data: bytes, name: str) -> Extracted:
-    """Text of a PDF, XPS, EPUB, FB2, MOBI or SVG document, with page offsets."""
+    """Text of a PDF, XPS, EPUB, FB2, MOBI or SVG document, with page offsets.
+
+    Titled by the metadata title when it is one (see `meaningful_title`), else by the
+    largest text on the first page, else by the first line."""
     ext = name.rsplit(".", 1)[-1].lower() if "." in name else "pdf"
     doc = _open(data, ext)
     try:
         pages = _read_pages(doc)
-        metadata = doc.metadata or {}
+        title = meaningful_title((doc.metadata or {}).get("title"), name)
+        if not title and doc.page_count:
+            title = _first_page_title(doc)
     finally:
         doc.close()
     text = pages.text()
     if not text.strip():
         raise ExtractionError("no text layer (scanned or image-only pages?)")
-    return Extracted(text, pick_title(metadata.get("title"), text, name), pages.page_starts())
+    return Extracted(text, pick_title(title, text, name), pages.page_starts())
 
 
 EXTRACTORS: dict[str, Extractor] = {ext: extract_paged for ext in _FILETYPES}

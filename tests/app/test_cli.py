@@ -240,3 +240,25 @@ def test_control_characters_never_reach_the_terminal(tmp_path):
     exact = json.loads(deskfind("search", "quarterly numbers", "--mode", "lexical", "--json",
                                 data=tmp_path / "data").stdout)
     assert exact["results"][0]["path"].endswith("a\x1b[31mred\nfake 2. line.txt")
+
+
+def test_a_page_and_its_source_are_one_result_with_a_copy(tmp_path):
+    from tests.helpers import manual_page_html, manual_page_rst
+
+    docs, data = tmp_path / "docs", tmp_path / "data"
+    write_files(docs, {"library/glob.html": manual_page_html("glob"),
+                       "_sources/library/glob.rst.txt": manual_page_rst("glob"),
+                       "library/fnmatch.html": manual_page_html("fnmatch")})
+    deskfind("index", str(docs), data=data)
+    answer = json.loads(deskfind("search", "recursive directories pattern", "--json",
+                                 "--mode", "lexical", data=data).stdout)
+    (glob,) = [r for r in answer["results"] if "glob" in r["path"]]
+    (copy,) = glob["copies"]
+    assert {os.path.basename(glob["path"]), os.path.basename(copy["path"])} == \
+        {"glob.html", "glob.rst.txt"}
+    assert copy["score"] <= glob["score"] and copy["modified"]
+    plain = deskfind("search", "recursive directories pattern", "--mode", "lexical",
+                     data=data).stdout
+    assert f"+1 copy: {copy['path']}" in plain
+    rows = [line for line in plain.splitlines() if line[:4].strip().rstrip(".").isdigit()]
+    assert len(rows) == len(answer["results"])  # the copy is no row of its own

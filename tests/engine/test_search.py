@@ -7,7 +7,7 @@ import pytest
 
 from engine.dense import DenseIndex
 from engine.errors import QueryError
-from engine.search import Searcher
+from engine.search import Searcher, SearchSettings
 from indexer.pipeline import Indexer, IndexReport
 from tests.helpers import RandomEmbedder, write_files
 
@@ -249,3 +249,58 @@ def test_frequent_terms_leave_the_keyword_side_when_over_budget(store):
     assert {snippet.text[a:b].lower() for a, b in snippet.spans} == {"common", "zebra"}
     counts = store.token_counts(["common", "zebra", "Zebras", "e-mail"])
     assert [min(c.values(), default=0) for c in counts] == [60, 3, 3, 0]
+
+
+def _manual(tmp_path, store, extra=None):
+    """A manual folder as Debian ships it: each page as HTML and as its .rst.txt."""
+    from tests.helpers import manual_page_html, manual_page_rst
+
+    files = {}
+    for page in ("glob", "fnmatch"):
+        files[f"library/{page}.html"] = manual_page_html(page)
+        files[f"_sources/library/{page}.rst.txt"] = manual_page_rst(page)
+    files.update(extra or {})
+    return _searcher_for(store, tmp_path, files, RandomEmbedder())
+
+
+def _name(path):
+    return path.split("/docs/", 1)[1]
+
+
+def test_a_page_and_its_source_come_back_as_one_result_with_one_copy(store, tmp_path):
+    searcher = _manual(tmp_path, store)
+    for mode in ("lexical", "hybrid"):
+        results = searcher.search("recursive pattern directories", limit=10, mode=mode)
+        glob = [r for r in results if "glob" in r.display_path]
+        assert len(glob) == 1, [_name(r.display_path) for r in results]
+        assert len(glob[0].copies) == 1
+        assert sorted(_name(p) for p in (glob[0].display_path, glob[0].copies[0].display_path)) \
+            == ["_sources/library/glob.rst.txt", "library/glob.html"]
+        assert glob[0].copies[0].score <= glob[0].score
+
+
+def test_two_pages_of_one_manual_stay_apart(store, tmp_path):
+    searcher = _manual(tmp_path, store)
+    results = searcher.search("pattern matching brackets literal", limit=10, mode="lexical")
+    pages = {("glob" if "glob" in r.display_path else "fnmatch") for r in results}
+    assert pages == {"glob", "fnmatch"}
+    assert len(results) == 2 and all(len(r.copies) == 1 for r in results)
+
+
+def test_copies_take_no_place_on_the_page(store, tmp_path):
+    """Twelve texts, each in five files: a page of ten is ten different texts, though
+    the first candidates (three per place on the page) hold only six."""
+    rng = np.random.default_rng(7)
+    files = {}
+    for i in range(12):
+        # Each text its own score, so its five copies rank side by side.
+        text = f"doc{i} " + "needle " * (i + 1) + " ".join(rng.choice(VOCAB, 80))
+        for folder in "abcde":
+            files[f"{folder}/doc{i}.txt"] = text
+    searcher = _searcher_for(store, tmp_path, files, RandomEmbedder())
+    searcher.settings = SearchSettings(min_candidates=10)  # grouping must dig deeper
+    results = searcher.search("needle", limit=10, mode="lexical")
+    names = [r.display_path.rsplit("/", 1)[1] for r in results]
+    assert len(results) == 10 and len(set(names)) == 10
+    assert all({c.display_path.rsplit("/", 1)[1] for c in r.copies} ==
+               {r.display_path.rsplit("/", 1)[1]} and len(r.copies) == 4 for r in results)

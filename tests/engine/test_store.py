@@ -157,3 +157,38 @@ def test_an_index_from_schema_2_is_searchable_before_and_after_migration(tmp_pat
         writer.put_vectors("m", new, quantize(np.eye(1, 8, 5, dtype=np.float32)))
     assert index.search(np.eye(1, 8, 5, dtype=np.float32)[0], 1)[0][0] == new[0]
     writer.close()
+
+
+def test_an_index_from_schema_4_gets_fingerprints_without_reading_files_again(tmp_path):
+    """Upgrading keeps every file; fingerprints come from the stored passages."""
+    from engine.fingerprint import near_duplicates
+    from engine.ids import FileId
+    from indexer.pipeline import Indexer, IndexReport
+    from tests.helpers import manual_page_html, manual_page_rst, write_files
+
+    docs = tmp_path / "docs"
+    write_files(docs, {"glob.html": manual_page_html("glob"),
+                       "glob.rst.txt": manual_page_rst("glob")})
+    db = tmp_path / "data" / "index.sqlite3"
+    store = Store.open(db)
+    Indexer(store).scan([bytes(docs)], IndexReport())
+    with store.write():  # what a schema 4 index looks like: no fingerprints table
+        store.conn.execute("DROP TABLE fingerprints")
+        store.conn.execute("PRAGMA user_version = 4")
+    store.close()
+
+    reader = Store.open(db, readonly=True)  # an older index read as it is: no grouping
+    assert reader.fingerprints([FileId(1), FileId(2)]) == {}
+    reader.close()
+    for name in ("glob.html", "glob.rst.txt"):
+        os.remove(docs / name)  # proves the files are not read again
+    store = Store.open(db)
+    assert schema.schema_version(store.conn) == schema.SCHEMA_VERSION
+    indexer = Indexer(store)
+    assert indexer.fingerprint_pending() == 2
+    assert indexer.fingerprint_pending() == 0
+    ids = [FileId(r[0]) for r in store.conn.execute("SELECT id FROM files")]
+    prints = store.fingerprints(ids)
+    assert len(prints) == 2
+    assert near_duplicates(*prints.values())
+    store.close()

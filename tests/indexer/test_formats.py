@@ -261,3 +261,41 @@ def test_text_size_is_capped_and_pages_stop_when_full():
         pages.add_page(text)
     assert pages.text() == "abcdef\n\ngh" and pages.page_starts() == (8,)
     assert pages.full
+
+
+def _paper(metadata_title: str) -> bytes:
+    """A first page as papers set it: a small running head, the title large over two
+    lines, authors, then body text."""
+    doc = pymupdf.open()
+    page = doc.new_page()
+    page.insert_text((72, 50), "Proceedings of the Harbour Society, vol. 3", fontsize=8)
+    page.insert_text((72, 100), "Tidal Patterns of the", fontsize=20)
+    page.insert_text((72, 126), "Northern Estuary", fontsize=20)
+    page.insert_text((72, 160), "A. Author and B. Author", fontsize=11)
+    for n in range(12):
+        page.insert_text((72, 200 + 16 * n), f"Body line {n} about cormorants and tides.",
+                         fontsize=11)
+    if metadata_title:
+        doc.set_metadata({"title": metadata_title})
+    data: bytes = doc.tobytes()
+    doc.close()
+    return data
+
+
+@pytest.mark.parametrize("metadata_title", [
+    "", "Untitled", "Microsoft Word - tides_draft3.doc", "paper.pdf", "untitled document 2"])
+def test_a_pdf_without_a_real_metadata_title_is_titled_by_its_largest_first_page_line(
+        metadata_title):
+    extracted = paged.extract_paged(_paper(metadata_title), "paper.pdf")
+    assert extracted.title == "Tidal Patterns of the Northern Estuary"
+
+
+def test_a_pdfs_meaningful_metadata_title_wins():
+    extracted = paged.extract_paged(_paper("Estuary Tides, 2026 Survey"), "paper.pdf")
+    assert extracted.title == "Estuary Tides, 2026 Survey"
+
+
+def test_a_pdf_set_in_one_size_is_titled_by_its_first_line():
+    extracted = paged.extract_paged(documents.pdf(["Quarterly Tide Tables\nsandpiper"]),
+                                     "tables.pdf")
+    assert extracted.title == "Quarterly Tide Tables"

@@ -224,3 +224,85 @@ def test_enter_opens_a_pdf_result_at_its_page(qtbot, window, monkeypatch):
     assert window.current_result().display_path.endswith("report.pdf")
     qtbot.keyClick(window.field, Qt.Key.Key_Return)
     assert opened == [2]
+
+
+@pytest.fixture(scope="module")
+def manual_backend(tmp_path_factory):
+    """A manual folder as Debian ships it: each page as HTML and as its .rst.txt."""
+    from app.backend import Backend
+    from app.context import Deskfind, Options
+    from tests.helpers import manual_page_html, manual_page_rst, write_files
+
+    root = tmp_path_factory.mktemp("manual") / "html"
+    write_files(root, {"library/glob.html": manual_page_html("glob"),
+                       "_sources/library/glob.rst.txt": manual_page_rst("glob"),
+                       "library/fnmatch.html": manual_page_html("fnmatch")})
+    data = tmp_path_factory.mktemp("manual-data")
+    with Deskfind(Options(data_dir=str(data))) as df:
+        df.index([root])
+    b = Backend(Options(data_dir=str(data)),
+                tmp_path_factory.mktemp("manual-config") / "config.toml")
+    yield b
+    b.close()
+
+
+def test_a_page_and_its_source_are_one_row_whose_copy_can_be_opened(
+        qtbot, manual_backend, make_session, monkeypatch):
+    opened: list[tuple[str, bytes]] = []
+    monkeypatch.setattr("ui.desktop.open_file",
+                        lambda p, page=None: opened.append(("open", p)))
+    monkeypatch.setattr("ui.desktop.reveal_file", lambda p: opened.append(("reveal", p)))
+    session = make_session(manual_backend)
+    win = MainWindow(session)
+    qtbot.addWidget(win)
+    win.show()
+    paths = search(qtbot, win, "recursive directories pattern", mode="lexical")
+    glob_rows = [i for i, p in enumerate(paths) if "glob" in p]
+    assert len(glob_rows) == 1, paths
+    row = glob_rows[0]
+    hit = win.model.result(row)
+    (copy,) = hit.copies
+    assert {hit.display_path.rsplit("/", 1)[1], copy.display_path.rsplit("/", 1)[1]} == \
+        {"glob.html", "glob.rst.txt"}
+    assert copy.display_path in win.model.data(win.model.index(row), Qt.ItemDataRole.ToolTipRole)
+
+    menu = win.result_menu(hit)
+    actions = {a.text(): a for a in menu.actions() if a.text()}
+    assert any("+1 copy" in text for text in actions)
+    opening = [a for text, a in actions.items() if text.startswith("Open ")]
+    assert len(opening) == 1 and opening[0].text().endswith(copy.display_path.rsplit("/", 1)[1])
+    opening[0].trigger()
+    actions["Open"].trigger()
+    [a for text, a in actions.items() if text.startswith("Show glob")][0].trigger()
+    assert opened == [("open", copy.path), ("open", hit.path), ("reveal", copy.path)]
+
+
+def test_a_grouped_row_says_how_many_copies_it_stands_for(qtbot, manual_backend,
+                                                          make_session):
+    from PySide6.QtGui import QImage, QPainter
+    from PySide6.QtWidgets import QStyleOptionViewItem
+
+    from ui.results import ResultDelegate
+
+    session = make_session(manual_backend)
+    win = MainWindow(session)
+    qtbot.addWidget(win)
+    win.show()
+    paths = search(qtbot, win, "recursive directories pattern", mode="lexical")
+    row = next(i for i, p in enumerate(paths) if "glob" in p)
+    drawn: list[str] = []
+
+    class Recording(QPainter):
+        def drawText(self, *args):  # noqa: N802
+            drawn.extend(a for a in args if isinstance(a, str))
+            return super().drawText(*args)
+
+    image = QImage(600, 120, QImage.Format.Format_ARGB32)
+    painter = Recording(image)
+    option = QStyleOptionViewItem()
+    option.rect = image.rect()
+    option.palette = win.list.palette()
+    option.font = win.list.font()
+    ResultDelegate(win.list).paint(painter, option, win.model.index(row))
+    painter.end()
+    assert any(text.startswith("+1 copy") for text in drawn), drawn

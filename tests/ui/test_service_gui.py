@@ -21,7 +21,7 @@ from app.backend import (
 from app.context import Options
 from app.present import result_json
 from engine.ids import ChunkId, FileId
-from engine.search import SearchResult
+from engine.search import Copy, SearchResult
 from engine.snippets import Snippet
 from tests.app.test_service import Running
 from tests.helpers import write_files
@@ -191,9 +191,12 @@ def test_service_results_convert_back_to_what_the_gui_draws():
                           title="Notes", ext="txt", mtime_ns=int(mtime * 1e9), score=0.8,
                           lexical=0.9, dense=0.7, chunk_id=ChunkId(9), page=4,
                           char_start=120, char_end=480,
-                          snippet=Snippet("water the tomatoes", ((10, 18),), 0))
+                          snippet=Snippet("water the tomatoes", ((10, 18),), 0),
+                          copies=(Copy(raw + b".bak", os.fsdecode(raw + b".bak"), "Notes",
+                                       "bak", int(mtime * 1e9), 0.5),))
     hit = Hit.from_json(result_json(result))
     assert hit == Hit.from_result(result)
+    assert hit.copies[0].path == raw + b".bak"
     assert hit.path == raw and hit.matched_by == result.matched_by == "both"
 
 
