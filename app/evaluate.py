@@ -16,7 +16,7 @@ import numpy as np
 from app.context import Deskfind, Options
 from engine.errors import EngineError
 from engine.ranking import MODES
-from engine.search import Searcher
+from engine.search import Searcher, SearchResult
 from indexer.pipeline import Progress
 
 Qrels = dict[str, dict[str, int]]
@@ -116,6 +116,14 @@ class _Scores:
         return {m: round(float(np.mean(v)), 4) if v else 0.0 for m, v in self.values.items()}
 
 
+def _documents(results: Sequence[SearchResult], names: Mapping[str, str]
+               ) -> list[tuple[str, float]]:
+    """(doc id, score) in the order shown; a result's copies (near-duplicate documents
+    grouped under it) follow it, as they do when a user opens the group."""
+    return [(names[r.display_path], r.score) if c is None else (names[c.display_path], c.score)
+            for r in results for c in (None, *r.copies)]
+
+
 def score_queries(searcher: Searcher, names: Mapping[str, str],
                   queries: Sequence[Mapping[str, str]], qrels: Qrels) -> dict[str, object]:
     """Every search mode, the naive fusions and the floor, over `queries` (doc ids are
@@ -131,12 +139,12 @@ def score_queries(searcher: Searcher, names: Mapping[str, str],
             results = searcher.search(q["text"], limit=100, mode=mode, floor=False)
             if mode == "hybrid":
                 latencies.append((time.perf_counter() - started) * 1000)
-            lists[mode] = [(names[r.display_path], r.score) for r in results]
+            lists[mode] = _documents(results, names)
             scores[mode].add([d for d, _ in lists[mode]], rels)
         for name, alpha in NAIVE_BASELINES.items():
             scores[name].add(naive_fusion(lists["lexical"], lists["dense"], alpha), rels)
-        floored = [names[r.display_path]
-                   for r in searcher.search(q["text"], limit=SHOWN, mode="hybrid")]
+        floored = [d for d, _ in _documents(
+            searcher.search(q["text"], limit=SHOWN, mode="hybrid"), names)][:SHOWN]
         wanted = {d for d, _ in lists["hybrid"][:SHOWN] if rels.get(d, 0) > 0}
         shown += len(floored)
         relevant_shown += sum(1 for d in floored if rels.get(d, 0) > 0)
