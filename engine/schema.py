@@ -9,6 +9,10 @@ from pathlib import Path
 from engine.errors import StoreError
 
 SCHEMA_VERSION = 5
+# How the full-text index splits text into terms.  Migration 1 created chunks_fts with
+# it; whatever else tokenizes like the index (query statistics) uses this constant.
+# Changing it takes a migration that rebuilds chunks_fts.
+FTS_TOKENIZER = "porter unicode61 remove_diacritics 2"
 
 # Each entry upgrades the schema from version i to i + 1.  Never edit a released entry:
 # append a new one, so every existing database walks the same path.

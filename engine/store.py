@@ -5,9 +5,10 @@ from __future__ import annotations
 import sqlite3
 import time
 from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 
@@ -101,6 +102,11 @@ class Store:
         self.conn = conn
         self.path = path
         self.readonly = readonly
+        self._savepoints = 0  # names each `atomic` block uniquely
+        self._vocab_ready = False  # the scratch tables of `_tokenize` exist
+        self._scratch_changes = 0  # rows our scratch tables changed (not index changes)
+        self._count_version: tuple[int, int] | None = None  # when `_passages` was counted
+        self._passages = 0
 
     @classmethod
     def open(cls, path: Path, *, readonly: bool = False) -> Store:
@@ -123,6 +129,23 @@ class Store:
                 self.conn.execute("ROLLBACK")
             raise
         self.conn.execute("COMMIT")
+
+    @contextmanager
+    def atomic(self) -> Iterator[None]:
+        """A savepoint inside the current write transaction: if the block raises, what it
+        wrote is undone (the transaction goes on) and the exception propagates."""
+        self._savepoints += 1
+        name = f"atomic_{self._savepoints}"
+        self.conn.execute(f"SAVEPOINT {name}")
+        try:
+            yield
+        except BaseException:
+            if self.conn.in_transaction:  # SQLite may have rolled back itself (disk full)
+                with suppress(sqlite3.OperationalError):
+                    self.conn.execute(f"ROLLBACK TO {name}")
+                    self.conn.execute(f"RELEASE {name}")
+            raise
+        self.conn.execute(f"RELEASE {name}")
 
     # -- meta ---------------------------------------------------------------------------
 
@@ -245,11 +268,10 @@ class Store:
         out: dict[FileId, Fingerprint] = {}
         if schema.schema_version(self.conn) < FINGERPRINTS_SCHEMA:
             return out  # an older index opened read-only: nothing is grouped
-        for start in range(0, len(file_ids), _ID_BATCH):
-            part = file_ids[start:start + _ID_BATCH]
+        for part, marks in _in_batches(file_ids):
             rows = self.conn.execute(
                 "SELECT file_id, shingles, minhash FROM fingerprints WHERE minhash "
-                f"IS NOT NULL AND file_id IN ({','.join('?' * len(part))})", part)
+                f"IS NOT NULL AND file_id IN ({marks})", part)
             for file_id, shingles, data in rows:
                 found = Fingerprint.from_bytes(bytes(data), int(shingles))
                 if found is not None:
@@ -302,9 +324,7 @@ class Store:
     def chunk_owners(self, ids: Sequence[ChunkId]) -> dict[ChunkId, FileId]:
         """The file of each passage that still exists (no text: cheap for many ids)."""
         out: dict[ChunkId, FileId] = {}
-        for start in range(0, len(ids), 500):
-            part = ids[start:start + 500]
-            marks = ",".join("?" * len(part))
+        for part, marks in _in_batches(ids):
             for r in self.conn.execute(
                     f"SELECT id, file_id FROM chunks WHERE id IN ({marks})", part):
                 out[ChunkId(r[0])] = FileId(r[1])
@@ -334,9 +354,7 @@ class Store:
         if not ids:
             return {}
         out: dict[ChunkId, ChunkRow] = {}
-        for start in range(0, len(ids), 500):
-            part = ids[start:start + 500]
-            marks = ",".join("?" * len(part))
+        for part, marks in _in_batches(ids):
             for r in self.conn.execute(f"{_CHUNK_ROW_SQL} WHERE c.id IN ({marks})", part):
                 row = ChunkRow(ChunkId(r[0]), FileId(r[1]), r[2], r[3], r[4], r[5], r[6],
                                r[7], bytes(r[8]), r[9], r[10], r[11])
@@ -384,12 +402,10 @@ class Store:
         """The vectors of those `ids` that have one from `model_id`, ordered by chunk id."""
         wanted = sorted({int(i) for i in ids})
         rows: list[tuple[int, float, bytes]] = []
-        for start in range(0, len(wanted), _ID_BATCH):
-            part = wanted[start:start + _ID_BATCH]
+        for part, marks in _in_batches(wanted):
             rows.extend(self.conn.execute(
-                f"SELECT chunk_id, scale, data FROM vectors WHERE chunk_id IN "
-                f"({','.join('?' * len(part))}) AND model_id = ? ORDER BY chunk_id",
-                (*part, model_id)))
+                f"SELECT chunk_id, scale, data FROM vectors WHERE chunk_id IN ({marks}) "
+                "AND model_id = ? ORDER BY chunk_id", (*part, model_id)))
         return _vector_rows(rows, dim)
 
     def vector_version(self) -> int:
@@ -440,12 +456,10 @@ class Store:
         # Our own scratch-table writes (term statistics, below) are not changes.
         version = (self.conn.execute("PRAGMA data_version").fetchone()[0],
                    self.conn.total_changes - self._scratch_changes)
-        if getattr(self, "_count_version", None) != version:
+        if self._count_version != version:
             self._passages = int(self.conn.execute("SELECT count(*) FROM chunks").fetchone()[0])
             self._count_version = version
         return self._passages
-
-    _scratch_changes = 0
 
     def _tokenize(self, texts: Sequence[str]) -> list[list[str]]:
         """The index tokens (stemmed, as FTS5 stores them) of each text.
@@ -453,10 +467,10 @@ class Store:
         A scratch FTS5 table with the index's own tokenizer does the work, so the tokens
         are exactly the terms the index holds.
         """
-        if not getattr(self, "_vocab_ready", False):
+        if not self._vocab_ready:
             self.conn.execute(
                 "CREATE VIRTUAL TABLE IF NOT EXISTS temp.query_tokens USING fts5(x, "
-                "tokenize = 'porter unicode61 remove_diacritics 2')")
+                f"tokenize = '{schema.FTS_TOKENIZER}')")
             self.conn.execute("CREATE VIRTUAL TABLE IF NOT EXISTS temp.query_inst "
                               "USING fts5vocab(temp, query_tokens, 'instance')")
             self.conn.execute("CREATE VIRTUAL TABLE IF NOT EXISTS temp.index_vocab "
@@ -491,15 +505,13 @@ class Store:
 
     def fts_scores(self, match: str, ids: Sequence[ChunkId]) -> dict[ChunkId, float]:
         """BM25 scores of the given chunks; chunks that do not match are absent."""
-        if not ids:
-            return {}
-        marks = ",".join("?" * len(ids))
-        rows = self.conn.execute(
-            f"SELECT rowid, -bm25(chunks_fts) FROM chunks_fts WHERE chunks_fts MATCH ? "
-            f"AND rowid IN ({marks})",
-            (match, *ids),
-        )
-        return {ChunkId(r[0]): float(r[1]) for r in rows}
+        out: dict[ChunkId, float] = {}
+        for part, marks in _in_batches(ids):
+            rows = self.conn.execute(
+                "SELECT rowid, -bm25(chunks_fts) FROM chunks_fts WHERE chunks_fts MATCH ? "
+                f"AND rowid IN ({marks})", (match, *part))
+            out.update((ChunkId(r[0]), float(r[1])) for r in rows)
+        return out
 
     def chunk_ids_where(self, sql_filter: str, params: Sequence[object]) -> np.ndarray:
         """Ids of chunks whose file satisfies an SQL condition on `f` (files)."""
@@ -531,7 +543,17 @@ class Store:
         return int(self.conn.execute("SELECT count(*) FROM chunks").fetchone()[0])
 
 
-_ID_BATCH = 500
+T = TypeVar("T")
+_ID_BATCH = 500  # SQLite allows 32,766 host parameters; small batches keep plans cheap
+
+
+def _in_batches(ids: Sequence[T]) -> Iterator[tuple[Sequence[T], str]]:
+    """`ids` in slices for an `IN (…)` list, each with its placeholders."""
+    for start in range(0, len(ids), _ID_BATCH):
+        part = ids[start:start + _ID_BATCH]
+        yield part, ",".join("?" * len(part))
+
+
 FINGERPRINTS_SCHEMA = 5  # the schema version that added them
 
 

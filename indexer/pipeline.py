@@ -370,17 +370,15 @@ class Indexer:
         as the file's failure; the store's own errors (busy, disk full) propagate and
         the caller's transaction rolls back whole.
         """
-        self.store.conn.execute("SAVEPOINT one_file")
         try:
-            self._write(read, report)
+            with self.store.atomic():
+                self._write(read, report)
         except sqlite3.OperationalError:
             raise
         except Exception as exc:
             log.exception("storing %s failed", read.record.display_path)
-            self.store.conn.execute("ROLLBACK TO one_file")
             self._record(read.record, "failed",
                          f"cannot store: {type(exc).__name__}: {exc}"[:300], report)
-        self.store.conn.execute("RELEASE one_file")
 
     def _write(self, read: _Read, report: IndexReport) -> None:
         state = read.state

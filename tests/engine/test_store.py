@@ -8,8 +8,9 @@ import pytest
 
 from engine import schema
 from engine.errors import StoreError
+from engine.ids import ChunkId
 from engine.quantize import quantize
-from engine.store import ChunkInput, FileRecord, Store
+from engine.store import _ID_BATCH, ChunkInput, FileRecord, Store
 
 
 def _record(path: bytes, title: str = "t") -> FileRecord:
@@ -192,3 +193,30 @@ def test_an_index_from_schema_4_gets_fingerprints_without_reading_files_again(tm
     assert len(prints) == 2
     assert near_duplicates(*prints.values())
     store.close()
+
+
+def test_query_statistics_tokenize_as_the_full_text_index_does(store):
+    sql = store.conn.execute(
+        "SELECT sql FROM sqlite_master WHERE name = 'chunks_fts'").fetchone()[0]
+    assert f"tokenize = '{schema.FTS_TOKENIZER}'" in sql
+
+
+def test_an_atomic_block_that_fails_leaves_the_transaction_as_it_was(store):
+    with store.write():
+        store.set_meta("kept", "1")
+        with pytest.raises(ValueError), store.atomic():
+            store.set_meta("undone", "1")
+            raise ValueError("bad file")
+        with store.atomic():
+            store.set_meta("also kept", "1")
+    assert store.get_meta("kept") == "1" and store.get_meta("also kept") == "1"
+    assert store.get_meta("undone") is None
+
+
+def test_lookups_of_more_passages_than_one_batch_holds_find_them_all(store):
+    fid = _add(store, b"/many.txt", [f"word{i} shared" for i in range(2 * _ID_BATCH + 7)])
+    ids = sorted(store.chunk_owners([ChunkId(i) for i in range(1, 3 * _ID_BATCH)]))
+    assert len(ids) == 2 * _ID_BATCH + 7
+    assert set(store.chunk_owners(ids).values()) == {fid}
+    assert len(store.fts_scores("shared", ids)) == len(ids)
+    assert len(store.chunk_rows(ids)) == len(ids)
