@@ -198,13 +198,13 @@ class DenseIndex:
             if self.cache_path.exists():
                 log.warning("rebuilding vector index: %s", exc)
             return False
-        if header.generation > self.store.vector_version():
+        if header.log_position > self.store.vector_version():
             log.warning("rebuilding vector index: %s belongs to another database",
                         self.cache_path)
             return False
         graph.threads = self.threads
         self.graph, self.projection, self.fitted_on = graph, projection, fitted_on
-        self.version = self._saved_version = header.generation
+        self.version = self._saved_version = header.log_position
         return True
 
     def save(self) -> None:

@@ -34,7 +34,7 @@ class IndexHeader:
     model_id: str
     dim: int
     count: int
-    generation: int
+    log_position: int  # the store's vector change-log position the file reflects
 
 
 class VectorIndex(ABC):
@@ -290,8 +290,10 @@ def _read_head(fh: BinaryIO, path: Path, expected: IndexHeader | None
     meta_len, n_live, n_extra = struct.unpack("<III", start[8:20])
     try:
         meta = json.loads(fh.read(meta_len))
+        # Files written before the rename call the log position "generation".
+        position = meta["log_position"] if "log_position" in meta else meta["generation"]
         header = IndexHeader(meta["model_id"], int(meta["dim"]), int(meta["count"]),
-                             int(meta["generation"]))
+                             int(position))
     except (ValueError, KeyError, TypeError) as exc:
         raise EngineError(f"{path} has a damaged header") from exc
     if expected is not None and (header.model_id, header.dim) != (expected.model_id,

@@ -160,7 +160,7 @@ def test_a_save_killed_midway_leaves_a_loadable_cache_and_no_debris(tmp_path, st
     probe.parent.mkdir()
     probe.write_bytes(cache.read_bytes())
     _, header, _ = HnswIndex.load(probe)
-    assert header.generation == versions["current" if stage == "renamed" else "saved"]
+    assert header.log_position == versions["current" if stage == "renamed" else "saved"]
 
     store = Store.open(db)
     dense = DenseIndex(store, MODEL, DIM, cache, graph_threshold=GRAPH_THRESHOLD)

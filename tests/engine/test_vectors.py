@@ -1,3 +1,6 @@
+import json
+import struct
+
 import numpy as np
 import pytest
 
@@ -70,6 +73,22 @@ def test_hnsw_save_and_load_round_trip(tmp_path):
     assert 5 not in loaded.labels().tolist() and len(loaded.labels()) == 299
     got, _ = loaded.search(vecs[7], 1)
     assert got[0] == 7
+
+
+def test_a_file_from_before_the_log_position_was_named_so_still_loads(tmp_path):
+    index = HnswIndex(16)
+    index.add(np.arange(20), _unit(20, 16))
+    path = tmp_path / "v.hnsw"
+    index.save(path, _header(20))
+    data = path.read_bytes()
+    meta_len = struct.unpack("<I", data[8:12])[0]
+    meta = json.loads(data[20:20 + meta_len])
+    meta["generation"] = meta.pop("log_position")  # the key's name until 2026-12
+    old = json.dumps(meta).encode()
+    path.write_bytes(data[:8] + struct.pack("<I", len(old)) + data[12:20] + old
+                     + data[20 + meta_len:])
+    _, header, _ = HnswIndex.load(path, _header())
+    assert header == _header(20) and header.log_position == 7
 
 
 @pytest.mark.parametrize("damage", ["truncate", "flip", "garbage", "empty"])
