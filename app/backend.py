@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from app import ipc
-from app.config import Config, config_path, walk_rules
+from app.config import Config, config_path, merged_options, walk_rules
 from app.context import Deskfind, Options
 from app.service import ServiceLock
 from engine.errors import EngineError, QueryError
@@ -179,9 +179,10 @@ class Backend:
 
     def _effective_options(self) -> Options:
         base = self._base_options
-        return replace(base, model_dir=base.model_dir or self.config.get("model_dir") or None,
-                       threads=base.threads or self.config.get("threads"),
-                       alpha=self.config.get("alpha"))
+        return merged_options(self.config, data_dir=base.data_dir, model_dir=base.model_dir,
+                              threads=base.threads, precision=base.precision,
+                              alpha=self.config.get("alpha"), fusion=base.fusion,
+                              graph_threshold=base.graph_threshold)
 
     def close(self) -> None:
         """Close the index; a service keeps running (stop it with `stop_service`)."""
@@ -310,7 +311,8 @@ class Backend:
         """Every setting's current value, by key."""
         config = self._fresh_config()
         return {key: config.get(key) for key in
-                ("roots", "exclude", "include_hidden", "model_dir", "threads")}
+                ("roots", "exclude", "include_hidden", "model_dir", "embedding_precision",
+                 "threads")}
 
     def add_root(self, path: Path | str) -> None:
         """Add a folder to the settings; a running service starts watching it."""
@@ -354,8 +356,8 @@ class Backend:
         with self._lock:
             old = self.options
             self.options = self._effective_options()
-            engine_changed = (old.model_dir, old.threads) != (self.options.model_dir,
-                                                              self.options.threads)
+            engine_changed = (old.model_dir, old.precision, old.threads) != (
+                self.options.model_dir, self.options.precision, self.options.threads)
             if engine_changed:
                 self._df.close()
                 self._df = Deskfind(self.options)
@@ -500,6 +502,8 @@ class Backend:
                 str(self.config.path), "--data-dir", str(self.data_dir)]
         if self._base_options.model_dir:  # chosen on the command line: passed on
             argv += ["--model-dir", self._base_options.model_dir]
+        if self._base_options.precision:
+            argv += ["--precision", self._base_options.precision]
         if self._base_options.threads:
             argv += ["--threads", str(self._base_options.threads)]
         return argv

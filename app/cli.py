@@ -14,10 +14,11 @@ from pathlib import Path
 from typing import Any
 
 from app import bench, cli_admin, ipc, paths
-from app.config import Config, config_path, walk_rules
+from app.config import Config, config_path, merged_options, walk_rules
 from app.context import Deskfind, Options
 from app.present import result_json
 from engine.errors import EngineError, StoreError
+from engine.precision import PRECISIONS, precision_status
 from engine.query import parse_query
 from engine.ranking import FUSIONS, MODES
 from engine.store import Store
@@ -38,6 +39,9 @@ def _common(parser: argparse.ArgumentParser) -> None:
                              "deskfind-model.json) instead of the bundled MiniLM")
     parser.add_argument("--threads", type=int, default=0, metavar="N",
                         help="CPU threads for the embedding model (default: up to 4)")
+    parser.add_argument("--precision", choices=PRECISIONS, metavar="|".join(PRECISIONS),
+                        help="arithmetic of the bundled model (default: the "
+                             "embedding_precision setting, auto); changing it re-embeds")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -153,8 +157,17 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _options(args: argparse.Namespace, **extra: object) -> Options:
+    """The command line's choices over the settings file's."""
+    return merged_options(Config.load(config_path(None)), data_dir=args.data_dir,
+                          model_dir=args.model_dir, threads=args.threads,
+                          precision=args.precision, **extra)
+
+
+def _chosen_options(args: argparse.Namespace) -> Options:
+    """What the command line alone chose (the GUI merges the settings itself, and again
+    whenever they change)."""
     return Options(data_dir=args.data_dir, model_dir=args.model_dir, threads=args.threads,
-                   **extra)  # type: ignore[arg-type]
+                   precision=args.precision)
 
 
 class ProgressLine:
@@ -304,6 +317,15 @@ def _local_status(args: argparse.Namespace) -> dict[str, Any]:
                 "roots": [os.fsdecode(r) for r in df.store.roots()]}
 
 
+def _embedding_status(options: Options) -> dict[str, Any]:
+    """Which model and precision embed here, without building anything."""
+    if options.model_dir:
+        return {"model_dir": options.model_dir, "precision": None,
+                "line": f"{printable(options.model_dir)} (as it is; embedding_precision "
+                        "applies to the bundled model)"}
+    return precision_status(options.precision or "auto")
+
+
 # Passages up to which `deskfind status` checks the index's health unasked: the checks
 # read the whole database (about 20 s per million passages on a warm cache).
 HEALTH_CHECK_PASSAGES = 200_000
@@ -343,6 +365,7 @@ def cmd_status(args: argparse.Namespace) -> int:
         data = _local_status(args)
     data["data_dir"] = str(data_dir)
     data["problems"] = _health(args, data["chunks"])
+    data["embedding"] = _embedding_status(_options(args))
     if args.json:
         print(json.dumps(data, ensure_ascii=False))
         return 0
@@ -356,6 +379,7 @@ def cmd_status(args: argparse.Namespace) -> int:
     print(f"files:    {data['files']} ({data['keyword_indexed']} searchable, "
           f"{data['failed']} failed, {data['skipped']} skipped), {data['queue']} queued")
     print(f"passages: {data['chunks']} ({data['embedded_chunks']} embedded)")
+    print(f"model:    {data['embedding']['line']}")
     print(f"health:   {_health_line(data['problems'])}")
     for f in data["failures"][:10]:
         print(f"  {f['status']}: {printable(f['path'])}: {printable(str(f['reason']))}")
@@ -409,7 +433,8 @@ def cmd_gui(args: argparse.Namespace) -> int:
         raise UsageError(f"the GUI needs PySide6 ({exc}); install it with "
                          "'pip install pyside6'") from exc
     shots = Path(args.screenshot).expanduser() if args.screenshot else None
-    return run_gui(_options(args), hidden=args.hidden, screenshot_dir=shots, quick=args.quick)
+    return run_gui(_chosen_options(args), hidden=args.hidden, screenshot_dir=shots,
+                   quick=args.quick)
 
 
 COMMANDS = {"index": cmd_index, "search": cmd_search, "status": cmd_status,

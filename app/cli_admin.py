@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from app import ipc
-from app.config import SCHEMA, Config, config_path, parse_value, walk_rules
+from app.config import SCHEMA, Config, config_path, merged_options, parse_value, walk_rules
 from app.context import Deskfind, Options
 from engine.errors import EngineError
 
@@ -45,9 +45,9 @@ def add_parsers(sub: Any, common: Callable[[argparse.ArgumentParser], None]) -> 
 
 
 def _options(args: argparse.Namespace, config: Config) -> Options:
-    return Options(data_dir=args.data_dir, model_dir=args.model_dir or config.get("model_dir")
-                   or None, threads=args.threads or config.get("threads"),
-                   alpha=config.get("alpha"))
+    return merged_options(config, data_dir=args.data_dir, model_dir=args.model_dir,
+                          threads=args.threads, precision=args.precision,
+                          alpha=config.get("alpha"))
 
 
 def _notify_service(args: argparse.Namespace, config: Config) -> bool:

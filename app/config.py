@@ -11,8 +11,10 @@ from typing import Any
 
 import platformdirs
 
+from app.context import Options
 from app.paths import APP_NAME
 from engine.errors import EngineError
+from engine.precision import PRECISIONS
 from engine.vectors import atomic_write
 from indexer.walk import WalkRules
 
@@ -31,6 +33,7 @@ class Setting:
     kind: type
     default: Any
     description: str
+    choices: tuple[str, ...] = ()
 
 
 SCHEMA: tuple[Setting, ...] = (
@@ -44,6 +47,10 @@ SCHEMA: tuple[Setting, ...] = (
     Setting("max_file_mb", int, 64, "Skip files larger than this many MiB"),
     Setting("model_dir", str, "", "ONNX model folder to use instead of the bundled MiniLM; "
                                   "changing it re-embeds every passage"),
+    Setting("embedding_precision", str, "auto",
+            "Arithmetic of the bundled model: auto (int8 where this machine's check at "
+            "first use finds it faster and as good, else fp32), fp32 or int8; changing "
+            "it re-embeds every passage", choices=PRECISIONS),
     Setting("threads", int, 0, "CPU threads for embedding (0: up to 4)"),
     Setting("alpha", float, 0.7, "Weight of meaning against keywords in hybrid search, 0-1"),
     Setting("reconcile_minutes", int, 30, "Minutes between full rescans that catch changes "
@@ -64,6 +71,16 @@ def walk_rules(config: Config) -> WalkRules:
                    max_file_bytes=config.get("max_file_mb") * 1024 * 1024)
 
 
+def merged_options(config: Config, *, data_dir: str | None = None,
+                   model_dir: str | None = None, threads: int = 0,
+                   precision: str | None = None, **fixed: Any) -> Options:
+    """The options an entry point runs with: what its command line chose (None or 0
+    where it chose nothing), else the settings file."""
+    return Options(data_dir=data_dir, model_dir=model_dir or config.get("model_dir") or None,
+                   threads=threads or config.get("threads"),
+                   precision=precision or config.get("embedding_precision"), **fixed)
+
+
 def config_path(override: str | None = None) -> Path:
     chosen = override or os.environ.get(CONFIG_ENV)
     if chosen:
@@ -79,6 +96,9 @@ def _check(setting: Setting, value: Any) -> Any:
             raise ConfigError(f"{setting.key} must be a list of strings")
     elif not isinstance(value, setting.kind) or (setting.kind is int and isinstance(value, bool)):
         raise ConfigError(f"{setting.key} must be {setting.kind.__name__}, got {value!r}")
+    if setting.choices and value not in setting.choices:
+        raise ConfigError(f"{setting.key} must be one of {', '.join(setting.choices)}, "
+                          f"got {value!r}")
     return value
 
 

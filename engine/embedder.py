@@ -47,6 +47,7 @@ DEFAULT_INSTALL_HINT = (
 # Bump when engine.bert_onnx changes the graph it writes, so caches are rebuilt.
 GRAPH_VERSION = 1
 CACHE_DIR_ENV = "DESKFIND_CACHE_DIR"
+DEFAULT_TAG = f"{DEFAULT_WEIGHTS[1][:12]}-g{GRAPH_VERSION}"
 
 
 @dataclass(frozen=True)
@@ -107,7 +108,7 @@ def default_model(cache_dir: Path | None = None) -> ModelSpec:
     """The bundled all-MiniLM-L6-v2, hash-checked, its fused graph built on first use."""
     weights = _package_file(DEFAULT_PACKAGE, DEFAULT_WEIGHTS[0])
     tok = _verified(_package_file(DEFAULT_PACKAGE, DEFAULT_TOKENIZER[0]), DEFAULT_TOKENIZER[1])
-    tag = f"{DEFAULT_WEIGHTS[1][:12]}-g{GRAPH_VERSION}"
+    tag = DEFAULT_TAG
     name = f"all-MiniLM-L6-v2-fused-{tag}.onnx"
     onnx_path = (cache_dir or model_cache_dir()) / name
     if not is_built(onnx_path):
@@ -118,13 +119,25 @@ def default_model(cache_dir: Path | None = None) -> ModelSpec:
         except ModelError as exc:
             # An unwritable cache (read-only home, another user's folder): build into a
             # private per-user folder under the temporary directory instead.
-            folder = Path(tempfile.gettempdir()) / f"deskfind-{os.getuid()}-models"
+            folder = _fallback_dir()
             log.warning("%s; building the model graph in %s", exc, folder)
             onnx_path = _private_dir(folder) / name
             if not is_built(onnx_path):
                 _build_fp32(weights.parent, onnx_path)
     return ModelSpec(model_id=f"all-MiniLM-L6-v2-fp32-{tag}", onnx_path=onnx_path,
                      tokenizer_path=tok, pooling="mean", max_length=256)
+
+
+def default_graph_path(cache_dir: Path | None = None) -> Path:
+    """Where the default model's fp32 graph is, or will be, built (builds nothing)."""
+    name = f"all-MiniLM-L6-v2-fused-{DEFAULT_TAG}.onnx"
+    chosen = (cache_dir or model_cache_dir()) / name
+    fallback = _fallback_dir() / name
+    return fallback if not is_built(chosen) and is_built(fallback) else chosen
+
+
+def _fallback_dir() -> Path:
+    return Path(tempfile.gettempdir()) / f"deskfind-{os.getuid()}-models"
 
 
 def is_built(onnx_path: Path) -> bool:

@@ -27,6 +27,7 @@ from engine.embedder import (
     ModelSpec,
     OnnxEmbedder,
     build_cached,
+    default_graph_path,
     default_model,
     is_built,
     recorded_sha256,
@@ -328,3 +329,22 @@ def model_with_precision(precision: str, *, threads: int = 0, cache_dir: Path | 
     if choice is None or (choice.chosen == "int8" and not is_built(int8_path(fp32.onnx_path))):
         choice = decide(fp32, threads, measure)
     return int8_model(fp32) if choice.chosen == "int8" else fp32
+
+
+def precision_status(precision: str, cache_dir: Path | None = None) -> dict[str, object]:
+    """What `precision` means on this machine now, for `deskfind status` (builds and
+    measures nothing): {"setting", "precision" (None: not decided yet), "choice", "line"}."""
+    choice = recorded_choice(default_graph_path(cache_dir))
+    recorded = choice.to_json() if choice else None
+    if precision in ("fp32", "int8"):
+        line = f"all-MiniLM-L6-v2 {precision} (as set)"
+        if choice is not None:
+            line += f"; this machine's check chose {choice.summary()}"
+        return {"setting": precision, "precision": precision, "choice": recorded,
+                "line": line}
+    if choice is None:
+        return {"setting": precision, "precision": None, "choice": None,
+                "line": "all-MiniLM-L6-v2, auto: fp32 or int8 is chosen when the model "
+                        "is first used"}
+    return {"setting": precision, "precision": choice.chosen, "choice": recorded,
+            "line": f"all-MiniLM-L6-v2, auto: {choice.summary()}"}
