@@ -46,7 +46,7 @@ QUANTIZED_OPS = ("MatMul", "Attention")
 MIN_SPEEDUP = 1.15
 MIN_MEAN_COSINE = 0.99
 MIN_WORST_COSINE = 0.95
-BENCH_ROUNDS = 3
+BENCH_ROUNDS = 5  # best of five: one busy moment on a shared machine must not decide
 
 
 @dataclass(frozen=True)
