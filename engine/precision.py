@@ -253,7 +253,10 @@ Measure = Callable[[ModelSpec, ModelSpec, int], Measurement]
 
 
 def recorded_choice(fp32_path: Path) -> PrecisionChoice | None:
-    """The choice kept beside the int8 graph, if it still applies to that graph here."""
+    """The choice kept beside the int8 graph, if it still applies to that graph here.
+
+    A choice without a measurement (the int8 graph could not be made) holds until the
+    machine or onnxruntime changes, so a failing quantizer is not retried every start."""
     import json
 
     try:
