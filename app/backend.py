@@ -184,7 +184,7 @@ class Backend:
     def _effective_options(self) -> Options:
         base = self._base_options
         return run_options(self.config, data_dir=base.data_dir, model_dir=base.model_dir,
-                           threads=base.threads, fusion=base.fusion,
+                           threads=base.threads, precision=base.precision, fusion=base.fusion,
                            graph_threshold=base.graph_threshold)
 
     def close(self) -> None:
@@ -314,7 +314,8 @@ class Backend:
         """Every setting's current value, by key."""
         config = self._fresh_config()
         return {key: config.get(key) for key in
-                ("roots", "exclude", "include_hidden", "model_dir", "threads")}
+                ("roots", "exclude", "include_hidden", "model_dir", "embedding_precision",
+                 "threads")}
 
     def add_root(self, path: Path | str) -> None:
         """Add a folder to the settings; a running service starts watching it."""
@@ -358,8 +359,8 @@ class Backend:
         with self._lock:
             old = self.options
             self.options = self._effective_options()
-            engine_changed = (old.model_dir, old.threads) != (self.options.model_dir,
-                                                              self.options.threads)
+            engine_changed = (old.model_dir, old.precision, old.threads) != (
+                self.options.model_dir, self.options.precision, self.options.threads)
             if engine_changed:
                 self._df.close()
                 self._df = Deskfind(self.options)
@@ -504,6 +505,8 @@ class Backend:
                 str(self.config.path), "--data-dir", str(self.data_dir)]
         if self._base_options.model_dir:  # chosen on the command line: passed on
             argv += ["--model-dir", self._base_options.model_dir]
+        if self._base_options.precision:
+            argv += ["--precision", self._base_options.precision]
         if self._base_options.threads:
             argv += ["--threads", str(self._base_options.threads)]
         return argv

@@ -135,9 +135,9 @@ def format_report(report: dict[str, Any]) -> str:
     if "embed" in report:
         e = report["embed"]
         lines.append(f"\nembed ({e['texts']} texts, {e['tokens']:,} tokens, "
-                     f"{e['threads']} threads, {e['source']})")
+                     f"{e['threads']} threads, {e['source']}; pipeline: {e['precision']})")
         for key, value in e.items():
-            if key.endswith(("_tok_s", "_ratio")):
+            if key.endswith(("_tok_s", "_ratio", "_cosine")):
                 lines.append(f"  {key:<28} {_fmt(value)}")
     if "vectors" in report:
         lines.append("\nvectors (k=10, 200 queries)")

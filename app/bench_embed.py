@@ -1,4 +1,8 @@
-"""Embedding benchmark: the product's pipeline against the bare model and a naive loop.
+"""Embedding benchmark: the product's pipeline in fp32 and int8 on the same batches, and
+against the bare model and a naive loop.
+
+"pipeline" is the precision `embedding_precision = auto` chose on this machine (the
+fp32 pipeline in torch comparisons, which are fp32).
 
 Throughput is in real (unpadded) tokens per second for every variant, so padding a
 variant wastes shows up as lower throughput.
@@ -18,6 +22,7 @@ import numpy as np
 
 from app.bench import cranfield_dir, log
 from engine.embedder import ModelSpec, OnnxEmbedder, default_model, pool
+from engine.precision import int8_model, model_with_precision
 
 THREADS = 2
 NAIVE_BATCH = 32
@@ -129,27 +134,37 @@ def int8_export(spec: ModelSpec) -> ModelSpec | None:
 
 def run(*, quick: bool) -> dict[str, Any]:
     docs, source = texts(200 if quick else 800)
-    spec = default_model()
-    embedder = OnnxEmbedder(spec, threads=THREADS)
-    big = OnnxEmbedder(spec, threads=THREADS, batch_size=NAIVE_BATCH)
-    int8_spec = int8_export(spec)
-    int8 = OnnxEmbedder(int8_spec, threads=THREADS) if int8_spec else None
+    fp32_spec = default_model()
+    int8_spec = int8_model(fp32_spec)
+    chosen = "int8" if model_with_precision("auto", threads=THREADS).onnx_path == \
+        int8_spec.onnx_path else "fp32"
+    fp32 = OnnxEmbedder(fp32_spec, threads=THREADS)
+    int8 = OnnxEmbedder(int8_spec, threads=THREADS)
+    embedder = int8 if chosen == "int8" else fp32  # what the product embeds with here
+    big = OnnxEmbedder(embedder.spec, threads=THREADS, batch_size=NAIVE_BATCH)
+    export_spec = int8_export(fp32_spec)
+    export = OnnxEmbedder(export_spec, threads=THREADS) if export_spec else None
     tokens = embedder.count_tokens(docs)
     variants: dict[str, Callable[[], object] | None] = {
-        "pipeline": lambda: embedder.embed_passages(docs),
+        # The pipeline in both precisions on the same batches; "pipeline" is the chosen.
+        "fp32": lambda: fp32.embed_passages(docs),
+        "int8": lambda: int8.embed_passages(docs),
         "bare": _bare(embedder, docs),
         "naive": lambda: _naive(embedder, docs),
         "pipeline_b32": lambda: big.embed_passages(docs),
         # The same pipeline on the int8 ONNX export the product used before.
-        "int8": (lambda: int8.embed_passages(docs)) if int8 else None,
+        "int8_export": (lambda: export.embed_passages(docs)) if export else None,
         # PyTorch fp32 on the same batches, only where torch + transformers are
         # installed (never a product dependency).
-        "torch": _torch(embedder, docs),
+        "torch": _torch(fp32, docs),
         # ...and on batches of 32, sentence-transformers' default.
-        "torch_b32": _torch(big, docs),
+        "torch_b32": _torch(OnnxEmbedder(fp32_spec, threads=THREADS, batch_size=NAIVE_BATCH),
+                            docs),
     }
-    embedder.embed_passages(docs[:16])  # warm up the arena and the thread pool
+    fp32.embed_passages(docs[:16])  # warm up the arenas and the thread pools
+    int8.embed_passages(docs[:16])
     best: dict[str, float] = {}
+    outputs: dict[str, object] = {}
     # Variants take turns, best of the rounds: load from other work hits all alike.
     for _ in range(1 if quick else 2):
         for name, fn in variants.items():
@@ -157,23 +172,31 @@ def run(*, quick: bool) -> dict[str, Any]:
                 continue
             log(f"embed: {name}")
             started = time.perf_counter()
-            fn()
+            outputs[name] = fn()
             best[name] = min(best.get(name, float("inf")), time.perf_counter() - started)
     rate = {name: round(tokens / seconds) for name, seconds in best.items()}
+    rate["pipeline"] = rate[chosen]
+    cosines = (cast(np.ndarray, outputs["fp32"]) * cast(np.ndarray, outputs["int8"])).sum(axis=1)
     return {
         "source": source, "texts": len(docs), "tokens": tokens, "threads": THREADS,
         "batch_size": embedder.batch_size, "naive_batch_size": NAIVE_BATCH,
-        "pipeline_tok_s": rate["pipeline"], "bare_tok_s": rate["bare"],
+        "precision": chosen, "pipeline_tok_s": rate["pipeline"],
+        "fp32_tok_s": rate["fp32"], "int8_tok_s": rate["int8"],
+        "pipeline_vs_fp32_ratio": round(rate["pipeline"] / rate["fp32"], 3),
+        "int8_vs_fp32_ratio": round(rate["int8"] / rate["fp32"], 3),
+        "int8_vs_fp32_mean_cosine": round(float(cosines.mean()), 5),
+        "int8_vs_fp32_min_cosine": round(float(cosines.min()), 5),
+        "bare_tok_s": rate["bare"],
         "naive_tok_s": rate["naive"], "pipeline_b32_tok_s": rate["pipeline_b32"],
-        "torch_tok_s": rate.get("torch"), "int8_export_tok_s": rate.get("int8"),
-        "pipeline_vs_torch_ratio": round(rate["pipeline"] / rate["torch"], 3)
+        "torch_tok_s": rate.get("torch"), "int8_export_tok_s": rate.get("int8_export"),
+        "pipeline_vs_torch_ratio": round(rate["fp32"] / rate["torch"], 3)
         if "torch" in rate else None,
         "torch_b32_tok_s": rate.get("torch_b32"),
-        "pipeline_vs_torch_b32_ratio": round(rate["pipeline"] / rate["torch_b32"], 3)
+        "pipeline_vs_torch_b32_ratio": round(rate["fp32"] / rate["torch_b32"], 3)
         if "torch_b32" in rate else None,
-        "torch_vs_pipeline_min_cosine": _agreement(variants.get("torch"), embedder, docs),
-        "pipeline_vs_int8_ratio": round(rate["pipeline"] / rate["int8"], 3)
-        if "int8" in rate else None,
+        "torch_vs_pipeline_min_cosine": _agreement(variants.get("torch"), fp32, docs),
+        "pipeline_vs_int8_ratio": round(rate["pipeline"] / rate["int8_export"], 3)
+        if "int8_export" in rate else None,
         "pipeline_vs_bare_ratio": round(rate["pipeline"] / rate["bare"], 3),
         "pipeline_vs_naive_ratio": round(rate["pipeline"] / rate["naive"], 3),
         "pipeline_vs_b32_ratio": round(rate["pipeline"] / rate["pipeline_b32"], 3),

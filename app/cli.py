@@ -19,6 +19,7 @@ from app.context import Deskfind, Options
 from app.present import copies_label, result_json
 from engine.embedder import resolve_model
 from engine.errors import EngineError, ModelError, StoreError
+from engine.precision import PRECISIONS, precision_status
 from engine.query import parse_query
 from engine.ranking import FUSIONS, MODES
 from engine.store import Store
@@ -39,6 +40,9 @@ def _common(parser: argparse.ArgumentParser) -> None:
                              "deskfind-model.json) instead of the bundled MiniLM")
     parser.add_argument("--threads", type=int, default=0, metavar="N",
                         help="CPU threads for the embedding model (default: up to 4)")
+    parser.add_argument("--precision", choices=PRECISIONS, metavar="|".join(PRECISIONS),
+                        help="arithmetic of the bundled model (default: the "
+                             "embedding_precision setting, auto); changing it re-embeds")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -155,7 +159,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _command_line(args: argparse.Namespace) -> dict[str, Any]:
     """The options given on the command line (None or 0 where not given)."""
-    return {"data_dir": args.data_dir, "model_dir": args.model_dir, "threads": args.threads}
+    return {"data_dir": args.data_dir, "model_dir": args.model_dir, "threads": args.threads,
+            "precision": args.precision}
 
 
 def _options(args: argparse.Namespace, **extra: Any) -> Options:
@@ -330,6 +335,15 @@ def _local_status(args: argparse.Namespace) -> dict[str, Any]:
                 "roots": [os.fsdecode(r) for r in df.store.roots()]}
 
 
+def _embedding_status(options: Options) -> dict[str, Any]:
+    """Which model and precision embed here, without building anything."""
+    if options.model_dir:
+        return {"model_dir": options.model_dir, "precision": None,
+                "line": f"{printable(options.model_dir)} (as it is; embedding_precision "
+                        "applies to the bundled model)"}
+    return precision_status(options.precision or "auto")
+
+
 # Passages up to which `deskfind status` checks the index's health unasked: the checks
 # read the whole database (about 20 s per million passages on a warm cache).
 HEALTH_CHECK_PASSAGES = 200_000
@@ -369,6 +383,7 @@ def cmd_status(args: argparse.Namespace) -> int:
         data = _local_status(args)
     data["data_dir"] = str(data_dir)
     data["problems"] = _health(args, data["chunks"])
+    data["embedding"] = _embedding_status(_options(args))
     if args.json:
         print(json.dumps(data, ensure_ascii=False))
         return 0
@@ -382,6 +397,7 @@ def cmd_status(args: argparse.Namespace) -> int:
     print(f"files:    {data['files']} ({data['keyword_indexed']} searchable, "
           f"{data['failed']} failed, {data['skipped']} skipped), {data['queue']} queued")
     print(f"passages: {data['chunks']} ({data['embedded_chunks']} embedded)")
+    print(f"model:    {data['embedding']['line']}")
     print(f"health:   {_health_line(data['problems'])}")
     for f in data["failures"][:10]:
         print(f"  {f['status']}: {printable(f['path'])}: {printable(str(f['reason']))}")

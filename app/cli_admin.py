@@ -15,6 +15,8 @@ from app.context import Deskfind, Options
 from engine.errors import EngineError
 
 Command = Callable[[argparse.Namespace], int]
+# Settings the service reads only when it starts (they make its embedder).
+READ_AT_START = ("model_dir", "embedding_precision", "threads")
 
 
 def add_parsers(sub: Any, common: Callable[[argparse.ArgumentParser], None]) -> None:
@@ -46,7 +48,7 @@ def add_parsers(sub: Any, common: Callable[[argparse.ArgumentParser], None]) -> 
 
 def _options(args: argparse.Namespace, config: Config) -> Options:
     return run_options(config, data_dir=args.data_dir, model_dir=args.model_dir,
-                       threads=args.threads)
+                       threads=args.threads, precision=args.precision)
 
 
 def _notify_service(args: argparse.Namespace, config: Config) -> bool:
@@ -121,8 +123,11 @@ def cmd_config(args: argparse.Namespace) -> int:
         raise EngineError(f"config {args.key} needs a VALUE")
     config.set(args.key, parse_value(args.key, args.value))
     config.save()
-    _notify_service(args, config)
+    notified = _notify_service(args, config)
     print(f"{args.key} = {config.get(args.key)!r}")
+    if notified and args.key in READ_AT_START:
+        print("note: the running service reads this when it starts; restart it "
+              "(`deskfind service --stop`, then start it again)")
     return 0
 
 

@@ -14,6 +14,7 @@ import platformdirs
 from app.context import Options
 from app.paths import APP_NAME
 from engine.errors import EngineError
+from engine.precision import PRECISIONS
 from engine.vectors import atomic_write
 from indexer.walk import WalkRules
 
@@ -32,6 +33,7 @@ class Setting:
     kind: type
     default: Any
     description: str
+    choices: tuple[str, ...] = ()
 
 
 SCHEMA: tuple[Setting, ...] = (
@@ -45,6 +47,10 @@ SCHEMA: tuple[Setting, ...] = (
     Setting("max_file_mb", int, 64, "Skip files larger than this many MiB"),
     Setting("model_dir", str, "", "ONNX model folder to use instead of the bundled MiniLM; "
                                   "changing it re-embeds every passage"),
+    Setting("embedding_precision", str, "auto",
+            "Arithmetic of the bundled model: auto (int8 where this machine's check at "
+            "first use finds it faster and as good, else fp32), fp32 or int8; changing "
+            "it re-embeds every passage", choices=PRECISIONS),
     Setting("threads", int, 0, "CPU threads for embedding (0: up to 4)"),
     Setting("alpha", float, 0.7, "Weight of meaning against keywords in hybrid search, 0-1"),
     Setting("reconcile_minutes", int, 30, "Minutes between full rescans that catch changes "
@@ -55,7 +61,8 @@ _BY_KEY = {s.key: s for s in SCHEMA}
 
 
 def run_options(config: Config, *, data_dir: str | None = None, model_dir: str | None = None,
-                threads: int = 0, alpha: float | None = None, **fixed: Any) -> Options:
+                threads: int = 0, alpha: float | None = None, precision: str | None = None,
+                **fixed: Any) -> Options:
     """The options a command runs with: what its command line gives (None or 0: not
     given) over config.toml.  The index directory's environment variable is read later,
     by app.paths.  Every entry point (CLI commands, service, GUI) comes through here, so
@@ -63,7 +70,8 @@ def run_options(config: Config, *, data_dir: str | None = None, model_dir: str |
     return Options(data_dir=data_dir,
                    model_dir=model_dir or config.get("model_dir") or None,
                    threads=threads or config.get("threads"),
-                   alpha=config.get("alpha") if alpha is None else alpha, **fixed)
+                   alpha=config.get("alpha") if alpha is None else alpha,
+                   precision=precision or config.get("embedding_precision"), **fixed)
 
 
 def walk_rules(config: Config) -> WalkRules:
@@ -92,6 +100,9 @@ def _check(setting: Setting, value: Any) -> Any:
             raise ConfigError(f"{setting.key} must be a list of strings")
     elif not isinstance(value, setting.kind) or (setting.kind is int and isinstance(value, bool)):
         raise ConfigError(f"{setting.key} must be {setting.kind.__name__}, got {value!r}")
+    if setting.choices and value not in setting.choices:
+        raise ConfigError(f"{setting.key} must be one of {', '.join(setting.choices)}, "
+                          f"got {value!r}")
     return value
 
 

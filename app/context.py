@@ -22,6 +22,7 @@ class Options:
     data_dir: str | None = None
     model_dir: str | None = None
     threads: int = 0
+    precision: str | None = None  # of the bundled model; None: auto
     alpha: float = DEFAULT_ALPHA
     fusion: str = "convex"
     graph_threshold: int = DEFAULT_GRAPH_THRESHOLD
@@ -60,8 +61,9 @@ class Deskfind:
 
     def embedder(self) -> Embedder:
         if self._embedder is None:
-            self._embedder = OnnxEmbedder(resolve_model(self.options.model_dir),
-                                          threads=self.options.threads)
+            spec = resolve_model(self.options.model_dir, self.options.precision or "auto",
+                                 threads=self.options.threads)
+            self._embedder = OnnxEmbedder(spec, threads=self.options.threads)
         return self._embedder
 
     def dense(self) -> DenseIndex:

@@ -18,7 +18,7 @@ import logging
 import os
 import tempfile
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -48,6 +48,7 @@ DEFAULT_INSTALL_HINT = (
 # Bump when engine.bert_onnx changes the graph it writes, so caches are rebuilt.
 GRAPH_VERSION = 1
 CACHE_DIR_ENV = "DESKFIND_CACHE_DIR"
+DEFAULT_TAG = f"{DEFAULT_WEIGHTS[1][:12]}-g{GRAPH_VERSION}"
 
 
 @dataclass(frozen=True)
@@ -108,27 +109,39 @@ def default_model(cache_dir: Path | None = None) -> ModelSpec:
     """The bundled all-MiniLM-L6-v2, hash-checked, its fused graph built on first use."""
     weights = _package_file(DEFAULT_PACKAGE, DEFAULT_WEIGHTS[0])
     tok = _verified(_package_file(DEFAULT_PACKAGE, DEFAULT_TOKENIZER[0]), DEFAULT_TOKENIZER[1])
-    tag = f"{DEFAULT_WEIGHTS[1][:12]}-g{GRAPH_VERSION}"
+    tag = DEFAULT_TAG
     name = f"all-MiniLM-L6-v2-fused-{tag}.onnx"
     onnx_path = (cache_dir or model_cache_dir()) / name
-    if not _built(onnx_path):
+    if not is_built(onnx_path):
         _verified(weights, DEFAULT_WEIGHTS[1])
         _verified(_package_file(DEFAULT_PACKAGE, DEFAULT_CONFIG[0]), DEFAULT_CONFIG[1])
         try:
-            _build(weights.parent, onnx_path)
+            _build_fp32(weights.parent, onnx_path)
         except ModelError as exc:
             # An unwritable cache (read-only home, another user's folder): build into a
             # private per-user folder under the temporary directory instead.
-            folder = Path(tempfile.gettempdir()) / f"deskfind-{os.getuid()}-models"
+            folder = _fallback_dir()
             log.warning("%s; building the model graph in %s", exc, folder)
             onnx_path = _private_dir(folder) / name
-            if not _built(onnx_path):
-                _build(weights.parent, onnx_path)
+            if not is_built(onnx_path):
+                _build_fp32(weights.parent, onnx_path)
     return ModelSpec(model_id=f"all-MiniLM-L6-v2-fp32-{tag}", onnx_path=onnx_path,
                      tokenizer_path=tok, pooling="mean", max_length=256)
 
 
-def _built(onnx_path: Path) -> bool:
+def default_graph_path(cache_dir: Path | None = None) -> Path:
+    """Where the default model's fp32 graph is, or will be, built (builds nothing)."""
+    name = f"all-MiniLM-L6-v2-fused-{DEFAULT_TAG}.onnx"
+    chosen = (cache_dir or model_cache_dir()) / name
+    fallback = _fallback_dir() / name
+    return fallback if not is_built(chosen) and is_built(fallback) else chosen
+
+
+def _fallback_dir() -> Path:
+    return Path(tempfile.gettempdir()) / f"deskfind-{os.getuid()}-models"
+
+
+def is_built(onnx_path: Path) -> bool:
     """True when `onnx_path` is the file we built: its size, mtime and digest are in a
     sidecar written after it, so a half-written or altered file is built again, and the
     90 MB are hashed only when size or mtime changed."""
@@ -158,21 +171,41 @@ def _private_dir(folder: Path) -> Path:
     return folder
 
 
-def _build(checkpoint: Path, onnx_path: Path) -> None:
+def _build_fp32(checkpoint: Path, onnx_path: Path) -> None:
     from engine.bert_onnx import build_bert_onnx
 
+    build_cached(onnx_path, lambda out: build_bert_onnx(checkpoint, out), str(checkpoint))
+
+
+def build_cached(onnx_path: Path, write: Callable[[Path], None], source: str) -> None:
+    """Make `onnx_path` with `write` (which must replace it atomically), then its
+    sidecar, which `is_built` checks."""
     _private_dir(onnx_path.parent)
-    build_bert_onnx(checkpoint, onnx_path)
+    write(onnx_path)
     stat = onnx_path.stat()
     record = {"size": stat.st_size, "mtime_ns": stat.st_mtime_ns,
-              "sha256": sha256_of(onnx_path), "source": str(checkpoint)}
-    sidecar = onnx_path.with_suffix(".json")
-    tmp = sidecar.with_name(f".{sidecar.name}.{os.getpid()}.tmp")
+              "sha256": sha256_of(onnx_path), "source": source}
+    write_json(onnx_path.with_suffix(".json"), record)
+
+
+def recorded_sha256(onnx_path: Path) -> str | None:
+    """The digest the sidecar of a built graph records (None without a readable one)."""
     try:
-        tmp.write_text(json.dumps(record), encoding="utf-8")
-        os.replace(tmp, sidecar)
+        record = json.loads(onnx_path.with_suffix(".json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    digest = record.get("sha256") if isinstance(record, dict) else None
+    return digest if isinstance(digest, str) else None
+
+
+def write_json(path: Path, record: object) -> None:
+    """Replace `path` with `record` as JSON, never leaving it half-written."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        tmp.write_text(json.dumps(record, indent=1), encoding="utf-8")
+        os.replace(tmp, path)
     except OSError as exc:
-        raise ModelError(f"cannot write {sidecar}: {exc.strerror}") from exc
+        raise ModelError(f"cannot write {path}: {exc.strerror}") from exc
 
 
 def model_from_dir(directory: Path) -> ModelSpec:
@@ -201,8 +234,14 @@ def model_from_dir(directory: Path) -> ModelSpec:
     )
 
 
-def resolve_model(model_dir: str | None) -> ModelSpec:
-    return default_model() if not model_dir else model_from_dir(Path(model_dir).expanduser())
+def resolve_model(model_dir: str | None, precision: str = "fp32", threads: int = 0) -> ModelSpec:
+    """The user's model directory as it is, else the default model in `precision`
+    (see engine.precision)."""
+    if model_dir:
+        return model_from_dir(Path(model_dir).expanduser())
+    from engine.precision import model_with_precision
+
+    return model_with_precision(precision, threads=threads)
 
 
 class Embedder(ABC):

@@ -9,12 +9,35 @@ from pathlib import Path
 
 import pytest
 
-from engine.embedder import CACHE_DIR_ENV, OnnxEmbedder, default_model
+from engine import precision
+from engine.embedder import (
+    CACHE_DIR_ENV,
+    OnnxEmbedder,
+    default_graph_path,
+    default_model,
+    model_cache_dir,
+    write_json,
+)
 from engine.store import Store
 
 # The default model's graph is built once per test session into a private folder (and
 # subprocesses started by tests inherit the variable), never into the user's cache.
 os.environ.setdefault(CACHE_DIR_ENV, tempfile.mkdtemp(prefix="deskfind-test-cache-"))
+
+
+def _pin_auto_to_fp32() -> None:
+    """Record "fp32" as this machine's choice for `embedding_precision = auto` in the
+    session's cache, so every test (and CLI subprocess) embeds with the same model
+    whatever the machine's speed; tests of the choice itself use caches of their own."""
+    fp32 = model_cache_dir() / default_graph_path().name  # never a fallback folder
+    fp32.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    if not precision.choice_path(fp32).exists():
+        write_json(precision.choice_path(fp32), precision.PrecisionChoice(
+            "fp32", "pinned by the test suite", precision.machine_signature(), 0, "",
+            None).to_json())
+
+
+_pin_auto_to_fp32()
 
 
 @pytest.fixture(scope="session")

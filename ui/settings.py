@@ -11,6 +11,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QGuiApplication, QPalette, QShowEvent
 from PySide6.QtWidgets import (
     QCheckBox,
+    QComboBox,
     QDialog,
     QDialogButtonBox,
     QFileDialog,
@@ -38,6 +39,7 @@ from ui.session import Session
 from ui.single import QUICK_COMMAND
 
 DESCRIPTIONS = {s.key: s.description for s in SCHEMA}
+CHOICES = {s.key: s.choices for s in SCHEMA}
 
 
 def _note(text: str, parent: QWidget) -> QLabel:
@@ -158,6 +160,10 @@ class SettingsDialog(QDialog):
         row.addWidget(self.model_dir, 1)
         row.addWidget(browse)
         form.addRow("Model folder", row)
+        self.precision = QComboBox(box)
+        self.precision.addItems(list(CHOICES["embedding_precision"]))
+        self.precision.setToolTip(DESCRIPTIONS["embedding_precision"])
+        form.addRow("Model precision", self.precision)
         self.threads = QSpinBox(box)
         self.threads.setRange(0, os.cpu_count() or 64)
         self.threads.setSpecialValueText("Automatic")
@@ -169,8 +175,8 @@ class SettingsDialog(QDialog):
             shown = QLabel(short_path(path), box)
             shown.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
             form.addRow(label, shown)
-        form.addRow(_note("A different model means every passage is embedded again; the "
-                          "background service restarts to use it.", box))
+        form.addRow(_note("A different model or precision means every passage is embedded "
+                          "again; the background service restarts to use it.", box))
         return box
 
     def _load(self, settings: dict[str, Any]) -> None:
@@ -178,6 +184,7 @@ class SettingsDialog(QDialog):
         self.include_hidden.setChecked(bool(settings.get("include_hidden", False)))
         self.model_dir.setText(settings.get("model_dir", ""))
         self.threads.setValue(int(settings.get("threads", 0)))
+        self.precision.setCurrentText(str(settings.get("embedding_precision", "auto")))
 
     def _show_roots(self, status: IndexStatus) -> None:
         if status.roots == self._shown_roots:  # refreshed often: keep the selection
@@ -212,7 +219,9 @@ class SettingsDialog(QDialog):
         patterns = [line.strip() for line in self.excludes.toPlainText().splitlines()
                     if line.strip()]
         return {"exclude": patterns, "include_hidden": self.include_hidden.isChecked(),
-                "model_dir": self.model_dir.text().strip(), "threads": self.threads.value()}
+                "model_dir": self.model_dir.text().strip(),
+                "embedding_precision": self.precision.currentText(),
+                "threads": self.threads.value()}
 
     def _browse_model(self) -> None:
         folder = QFileDialog.getExistingDirectory(self, "ONNX model folder")

@@ -51,7 +51,11 @@ def test_bench_rejects_an_unknown_benchmark():
 def test_quick_embedding_benchmark_reports_every_variant():
     e = bench("--quick", "--json", "--only", "embed")["embed"]  # about a minute on 2 cores
     assert e["texts"] > 0 and e["tokens"] > 0
-    for key in ("pipeline_tok_s", "bare_tok_s", "naive_tok_s"):
+    for key in ("pipeline_tok_s", "fp32_tok_s", "int8_tok_s", "bare_tok_s", "naive_tok_s"):
         assert e[key] > 0, key
+    assert e["precision"] == "fp32"  # the test suite pins auto's choice (conftest)
+    assert e["pipeline_tok_s"] == e["fp32_tok_s"]
+    assert 0.9 < e["int8_vs_fp32_mean_cosine"] <= 1.0 + 1e-6
+    assert e["int8_vs_fp32_min_cosine"] <= e["int8_vs_fp32_mean_cosine"]
     assert "torch_tok_s" in e  # None unless torch and transformers are installed
     assert e["pipeline_vs_bare_ratio"] > 0 and e["pipeline_vs_naive_ratio"] > 0

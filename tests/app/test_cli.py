@@ -262,3 +262,27 @@ def test_a_page_and_its_source_are_one_result_with_a_copy(tmp_path):
     assert f"+1 copy: {copy['path']}" in plain
     rows = [line for line in plain.splitlines() if line[:4].strip().rstrip(".").isdigit()]
     assert len(rows) == len(answer["results"])  # the copy is no row of its own
+
+
+def test_changing_precision_re_embeds_under_the_other_model_id(tmp_path):
+    import sqlite3
+
+    write_files(tmp_path / "docs", {"a.md": "# Tides\n\nThe moon's pull raises the sea twice "
+                                            "a day.", "b.txt": "Sourdough needs a lively "
+                                                               "starter and a slow rise."})
+    data = tmp_path / "data"
+    first = deskfind("index", str(tmp_path / "docs"), data=data)
+    assert "2 passages embedded" in first.stdout
+    status = json.loads(deskfind("status", "--json", data=data).stdout)
+    assert status["embedding"]["setting"] == "auto"
+    assert status["embedding"]["precision"] == "fp32"  # pinned for tests (conftest)
+    again = deskfind("index", str(tmp_path / "docs"), "--precision", "int8", data=data)
+    assert "2 unchanged" in again.stdout and "2 passages embedded" in again.stdout
+    with sqlite3.connect(data / "index.sqlite3") as db:
+        models = {m for (m,) in db.execute("SELECT DISTINCT model_id FROM vectors")}
+    assert len(models) == 1 and "int8" in models.pop()  # never two models' vectors
+    found = json.loads(deskfind("search", "ocean tides and the moon", "--mode", "dense",
+                                "--precision", "int8", "--json", data=data).stdout)
+    assert found["results"][0]["path"].endswith("a.md")
+    shown = deskfind("status", "--precision", "int8", data=data).stdout
+    assert "int8 (as set)" in shown

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from app.config import SCHEMA, Config, ConfigError, parse_value
+from app.config import SCHEMA, Config, ConfigError, parse_value, run_options
 from tests.helpers import write_files
 
 REPO = Path(__file__).resolve().parents[2]
@@ -114,3 +114,27 @@ def test_the_config_folder_is_private_under_umask_000(tmp_path):
         os.umask(old)
     assert (tmp_path / "fresh" / "deskfind").stat().st_mode & 0o777 == 0o700
     assert (tmp_path / "fresh" / "deskfind" / "config.toml").stat().st_mode & 0o077 == 0
+
+
+def test_embedding_precision_takes_only_known_values(tmp_path):
+    config = Config.load(tmp_path / "missing.toml")
+    assert config.get("embedding_precision") == "auto"
+    config.set("embedding_precision", "int8")
+    with pytest.raises(ConfigError, match="one of auto, fp32, int8"):
+        config.set("embedding_precision", "fp16")
+    (tmp_path / "bad.toml").write_text('embedding_precision = "half"\n')
+    with pytest.raises(ConfigError, match="one of auto, fp32, int8"):
+        Config.load(tmp_path / "bad.toml")
+
+
+def test_the_command_line_wins_over_the_settings_file(tmp_path):
+    config = Config.load(tmp_path / "missing.toml")
+    for key, value in (("embedding_precision", "int8"), ("threads", 3),
+                       ("model_dir", "/models/mine")):
+        config.set(key, value)
+    from_file = run_options(config)
+    assert (from_file.precision, from_file.threads, from_file.model_dir) == (
+        "int8", 3, "/models/mine")
+    chosen = run_options(config, precision="fp32", threads=1, model_dir="/elsewhere")
+    assert (chosen.precision, chosen.threads, chosen.model_dir) == ("fp32", 1, "/elsewhere")
+    assert run_options(Config.load(tmp_path / "missing.toml")).precision == "auto"

@@ -35,10 +35,14 @@ def test_command_line_wins_over_settings_and_settings_over_defaults(tmp_path):
     config.set("model_dir", "/models/a")
     config.set("threads", 3)
     config.set("alpha", 0.4)
-    assert run_options(config) == Options(model_dir="/models/a", threads=3, alpha=0.4)
-    given = run_options(config, data_dir="/d", model_dir="/models/b", threads=1, alpha=0.9)
-    assert given == Options(data_dir="/d", model_dir="/models/b", threads=1, alpha=0.9)
-    assert run_options(Config.load(tmp_path / "none.toml")) == Options()
+    config.set("embedding_precision", "int8")
+    assert run_options(config) == Options(model_dir="/models/a", threads=3, alpha=0.4,
+                                          precision="int8")
+    given = run_options(config, data_dir="/d", model_dir="/models/b", threads=1, alpha=0.9,
+                        precision="fp32")
+    assert given == Options(data_dir="/d", model_dir="/models/b", threads=1, alpha=0.9,
+                            precision="fp32")
+    assert run_options(Config.load(tmp_path / "none.toml")) == Options(precision="auto")
 
 
 def test_index_embeds_with_the_model_in_settings(home, capsys):
@@ -91,7 +95,7 @@ def test_service_runs_with_the_settings(home, monkeypatch):
     (options,) = started
     assert (options.model_dir, options.threads, options.alpha) == (MISSING_MODEL, 2, 0.55)
     assert cli_admin._options(
-        cli_admin.argparse.Namespace(data_dir=None, model_dir="/x", threads=0),
+        cli_admin.argparse.Namespace(data_dir=None, model_dir="/x", threads=0, precision=None),
         Config.load(config)).model_dir == "/x"
 
 

@@ -291,3 +291,22 @@ def test_another_user_cannot_reach_the_service(service, tmp_path):
     assert run.stdout.split("\n")[0].startswith("refused"), run.stdout + run.stderr
     assert run.stdout.split("\n")[1].startswith("no key"), run.stdout + run.stderr
     assert svc.search("narwhal") == ["note.txt"]  # and the owner is still served
+
+
+def test_the_service_embeds_in_the_configured_precision_and_says_when_it_needs_a_restart(
+        service):
+    svc, root = service
+    with svc.config.open("a") as fh:
+        fh.write('embedding_precision = "int8"\n')
+    svc.start_on(root, {"tides.txt": "The moon raises the sea twice a day."})
+    store = Store.open(svc.data / "index.sqlite3", readonly=True)
+    try:
+        models = {m for (m,) in store.conn.execute("SELECT DISTINCT model_id FROM vectors")}
+    finally:
+        store.close()
+    assert len(models) == 1 and "int8" in models.pop()
+    changed = subprocess.run([sys.executable, "-m", "app.cli", "config",
+                              "embedding_precision", "fp32"], env=svc.env, text=True,
+                             capture_output=True, stdin=subprocess.DEVNULL, timeout=60)
+    assert changed.returncode == 0, changed.stderr
+    assert "reads this when it starts" in changed.stdout

@@ -78,15 +78,18 @@ def test_settings_dialog_writes_the_config_file(qtbot, tmp_path, make_session, c
     dialog.excludes.setPlainText("Archive\n\n*.bak\n")
     dialog.include_hidden.setChecked(True)
     dialog.threads.setValue(2)
+    assert dialog.precision.currentText() == "auto"
+    dialog.precision.setCurrentText("fp32")
     dialog.autostart.setChecked(True)
     with qtbot.waitSignal(session.message):
         dialog.accept()
     saved = tomllib.loads(config_file.read_text())
     assert saved == {"roots": [str(tmp_path / "notes")], "exclude": ["Archive", "*.bak"],
-                     "include_hidden": True, "model_dir": "", "threads": 2, "alpha": 0.5}
+                     "include_hidden": True, "model_dir": "", "embedding_precision": "fp32",
+                     "threads": 2, "alpha": 0.5}
     assert "# Index hidden files" in config_file.read_text()  # described, like the CLI's
     assert walk_rules(Config.load(config_file)).file_excluded("old.bak")
-    assert backend.options.threads == 2
+    assert (backend.options.threads, backend.options.precision) == (2, "fp32")
     entry = (tmp_path / "autostart" / "deskfind.desktop").read_text()
     assert "gui --hidden" in entry
     dialog.roots.setCurrentRow(0)
