@@ -20,7 +20,7 @@ from typing import Any, cast
 
 import numpy as np
 
-from app.bench import cranfield_dir, log
+from app.bench_common import cranfield_dir, log
 from engine.embedder import ModelSpec, OnnxEmbedder, default_model, pool
 from engine.precision import int8_model, model_with_precision
 

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from app.bench import log, percentiles_ms, timed
+from app.bench_common import log, percentiles_ms, timed
 from app.bench_vectors import DIM, SYNTHETIC_MODEL, cache_path, synthetic_blocks
 from engine.dense import DenseIndex
 from engine.embedder import OnnxEmbedder, default_model

@@ -19,7 +19,7 @@ from typing import Any, cast
 
 import numpy as np
 
-from app.bench import log, peak_rss_bytes, percentiles_ms, reset_peak_rss, rss_bytes
+from app.bench_common import log, peak_rss_bytes, percentiles_ms, reset_peak_rss, rss_bytes
 from engine.dense import DEFAULT_GRAPH_THRESHOLD, RESCORE_POOL, DenseIndex
 from engine.projection import reduced_dim
 from engine.quantize import QuantizedVectors, quantize
