@@ -18,6 +18,7 @@ import logging
 import os
 import struct
 import threading
+from abc import ABC, abstractmethod
 from pathlib import Path
 
 import numpy as np
@@ -51,6 +52,146 @@ RESCORE_POOL = 400
 LOG_KEEP = 200_000
 
 
+class CandidateIndex(ABC):
+    """What serves the semantic side's candidates.  Both kinds share one lifecycle:
+    `build` from the store's vectors, `apply` the changes the store logs, `search`,
+    `save` beside the index and `load` back; `build_index` picks the kind by size."""
+
+    kind: str
+
+    @abstractmethod
+    def __len__(self) -> int:
+        """Vectors held."""
+
+    @abstractmethod
+    def labels(self) -> np.ndarray:
+        """The chunk ids held."""
+
+    @abstractmethod
+    def apply(self, ids: np.ndarray, rows: np.ndarray, gone: np.ndarray) -> None:
+        """Add or replace the unit `rows` of `ids`; forget `gone`."""
+
+    @abstractmethod
+    def search(self, query: np.ndarray, k: int, allowed: np.ndarray | None
+               ) -> tuple[np.ndarray, np.ndarray | None]:
+        """Candidate ids, best first, with their exact cosines, or None where the caller
+        must rescore them from the store."""
+
+    def rows(self, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+        """(ids, unit rows) of those `ids` held in memory, or None when not held."""
+        return None
+
+    def save(self, path: Path, header: IndexHeader) -> bool:
+        """Write the index to `path` (False: nothing to keep; it is rebuilt from the
+        store faster than it could be read back)."""
+        return False
+
+    def needs_refit(self) -> bool:
+        """Whether the index has grown past what it was built for."""
+        return False
+
+
+class ExactScan(CandidateIndex):
+    """Every vector in memory, scanned per query: exact, and faster than a graph while
+    small.  Not cached: reading its rows from the store is as fast as from a file."""
+
+    kind = "exact"
+
+    def __init__(self, dim: int) -> None:
+        self.exact = ExactIndex(dim)
+
+    def __len__(self) -> int:
+        return len(self.exact.labels())
+
+    def labels(self) -> np.ndarray:
+        return self.exact.labels()
+
+    def apply(self, ids: np.ndarray, rows: np.ndarray, gone: np.ndarray) -> None:
+        self.exact.remove(gone)
+        self.exact.add(ids, rows)
+
+    def search(self, query: np.ndarray, k: int, allowed: np.ndarray | None
+               ) -> tuple[np.ndarray, np.ndarray | None]:
+        return self.exact.search(query, k, allowed)
+
+    def rows(self, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return self.exact.rows(ids)
+
+
+class ReducedGraph(CandidateIndex):
+    """An HNSW graph over PCA-reduced vectors; its candidates are rescored exactly."""
+
+    kind = "graph"
+
+    def __init__(self, graph: HnswIndex, projection: Projection, fitted_on: int) -> None:
+        self.graph = graph
+        self.projection = projection
+        self.fitted_on = fitted_on  # how many vectors the projection was fitted on
+
+    @classmethod
+    def build(cls, ids: np.ndarray, rows: np.ndarray, threads: int) -> ReducedGraph:
+        projection = Projection.fit(rows, reduced_dim(rows.shape[1]))
+        graph = HnswIndex(projection.reduced, space="l2", capacity=len(ids),
+                          threads=threads, ef_search=RESCORE_POOL)
+        for start in range(0, len(ids), 50_000):  # bounded float copies while projecting
+            graph.add(ids[start:start + 50_000],
+                      projection.passages(rows[start:start + 50_000]))
+        return cls(graph, projection, len(ids))
+
+    @classmethod
+    def load(cls, path: Path, expected: IndexHeader, threads: int
+             ) -> tuple[ReducedGraph, IndexHeader]:
+        """Read a graph written by `save`; EngineError if it is damaged or foreign."""
+        graph, header, extra = HnswIndex.load(path, expected)
+        try:
+            fitted_on = struct.unpack("<q", extra[:8])[0]
+            projection = Projection.from_bytes(extra[8:], expected.dim, graph.dim)
+        except (ValueError, struct.error) as exc:
+            raise EngineError(f"{path} has a damaged projection: {exc}") from exc
+        graph.threads = threads
+        return cls(graph, projection, fitted_on), header
+
+    def __len__(self) -> int:
+        return len(self.graph)
+
+    def labels(self) -> np.ndarray:
+        return self.graph.labels()
+
+    def apply(self, ids: np.ndarray, rows: np.ndarray, gone: np.ndarray) -> None:
+        self.graph.remove(gone)
+        self.graph.add(ids, self.projection.passages(rows))
+
+    def search(self, query: np.ndarray, k: int, allowed: np.ndarray | None
+               ) -> tuple[np.ndarray, np.ndarray | None]:
+        reduced = self.projection.query(query)
+        if allowed is None:
+            pool = max(RESCORE_POOL, k)
+            return self.graph.search(reduced, pool, ef=pool)[0], None
+        if len(allowed) <= EXACT_FILTER_LIMIT:
+            labels, vectors = self.graph.vectors(allowed)
+            return top_k(labels, vectors @ reduced, max(RESCORE_POOL, k))[0], None
+        pool = max(FILTERED_POOL, k)
+        return self.graph.search(reduced, pool, allowed, ef=pool)[0], None
+
+    def save(self, path: Path, header: IndexHeader) -> bool:
+        extra = struct.pack("<q", self.fitted_on) + self.projection.to_bytes()
+        self.graph.save(path, header, extra)
+        return True
+
+    def needs_refit(self) -> bool:
+        return len(self) > 2 * self.fitted_on
+
+
+def build_index(ids: np.ndarray, rows: np.ndarray, *, dim: int, graph_threshold: int,
+                threads: int) -> CandidateIndex:
+    """The kind of index that suits this many vectors, built over them."""
+    if len(ids) >= graph_threshold:
+        return ReducedGraph.build(ids, rows, threads)
+    index = ExactScan(dim)
+    index.apply(ids, rows, np.zeros(0, np.int64))
+    return index
+
+
 class DenseIndex:
     """All vectors of one model, searchable; rebuilt from the store whenever needed."""
 
@@ -62,21 +203,21 @@ class DenseIndex:
         self.cache_path = cache_path
         self.graph_threshold = graph_threshold
         self.threads = threads or min(4, os.cpu_count() or 1)
-        self.version = -1  # the store's vector version this index reflects
-        self.exact: ExactIndex | None = None
-        self.graph: HnswIndex | None = None
-        self.projection: Projection | None = None
-        self.fitted_on = 0  # how many vectors the projection was fitted on
+        self.version = -1  # the store's vector change-log position this index reflects
+        self.index: CandidateIndex | None = None
         self.rebuilt = False  # built from the store rather than loaded from the cache
         self._saved_version = -1
         self._lock = threading.RLock()
         self._refit_thread: threading.Thread | None = None
-        self._refitted: tuple[int, HnswIndex, Projection] | None = None
+        self._refitted: tuple[int, ReducedGraph] | None = None
 
     def __len__(self) -> int:
-        if self.graph is not None:
-            return len(self.graph)
-        return 0 if self.exact is None else len(self.exact.labels())
+        return 0 if self.index is None else len(self.index)
+
+    @property
+    def kind(self) -> str:
+        """"exact", "graph", or "" before the first refresh."""
+        return "" if self.index is None else self.index.kind
 
     # -- keeping up with the store ------------------------------------------------------
 
@@ -90,16 +231,16 @@ class DenseIndex:
             if self.version < 0 and self._load_cache():
                 version = self.version  # catch up from the cache's version below
             changes = self.store.vector_changes(self.version) if self.version >= 0 else None
-            if changes is None:
+            if changes is None or self.index is None:
                 self._rebuild()
                 return
             self._apply(*changes)
             n = len(self)
-            if self.graph is None and n >= self.graph_threshold:
+            if self.kind == "exact" and n >= self.graph_threshold:
                 self._rebuild()  # grown past the scan: build the graph
-            elif self.graph is not None and n < self.graph_threshold // 2:
+            elif self.kind == "graph" and n < self.graph_threshold // 2:
                 self._rebuild()  # shrunk well below the threshold: a scan is cheaper
-            elif self.graph is not None and n > 2 * self.fitted_on:
+            elif self.index.needs_refit():
                 self._start_refit()
 
     # A collection that doubled since its projection was fitted gets a new projection
@@ -115,7 +256,8 @@ class DenseIndex:
 
         def build() -> None:
             try:
-                self._refitted = (version, *self._build_graph(ids, _unit_rows(q)))
+                self._refitted = (version, ReducedGraph.build(ids, _unit_rows(q),
+                                                              self.threads))
             except Exception:  # noqa: BLE001 - keep serving the old graph; say why
                 log.exception("refitting the vector index failed")
 
@@ -130,14 +272,14 @@ class DenseIndex:
         self._refit_thread = None
         done, self._refitted = self._refitted, None
         if done is None:
-            self.fitted_on = len(self)  # failed: do not retry on every search
+            if isinstance(self.index, ReducedGraph):  # failed: do not retry every search
+                self.index.fitted_on = len(self.index)
             return
-        version, graph, projection = done
+        version, graph = done
         changes = self.store.vector_changes(version)
         if changes is None:
             return  # the log moved past the build; the current graph stays
-        self.graph, self.projection, self.fitted_on = graph, projection, len(graph)
-        self.exact = None
+        self.index = graph
         self._apply(*changes)
         self.rebuilt = True
         self.save()
@@ -150,14 +292,9 @@ class DenseIndex:
             thread.join()
 
     def _apply(self, version: int, changed: np.ndarray) -> None:
+        assert self.index is not None
         ids, q = self.store.vectors_for(self.model_id, changed, self.dim)
-        gone = np.setdiff1d(changed, ids)
-        if self.graph is not None and self.projection is not None:
-            self.graph.remove(gone)
-            self.graph.add(ids, self.projection.passages(_unit_rows(q)))
-        elif self.exact is not None:
-            self.exact.remove(gone)
-            self.exact.add(ids, _unit_rows(q))
+        self.index.apply(ids, _unit_rows(q), np.setdiff1d(changed, ids))
         self.version = version
 
     def _rebuild(self) -> None:
@@ -165,36 +302,19 @@ class DenseIndex:
         ids, q = self.store.load_vectors(self.model_id, self.dim)
         floats = _unit_rows(q)
         del q
+        self.index = build_index(ids, floats, dim=self.dim,
+                                 graph_threshold=self.graph_threshold, threads=self.threads)
         self.rebuilt = True
         self.version = version
-        if len(ids) < self.graph_threshold:
-            self.graph, self.projection, self.exact = None, None, ExactIndex(self.dim)
-            self.exact.add(ids, floats)
-            return
-        graph, projection = self._build_graph(ids, floats)
-        self.graph, self.projection, self.exact = graph, projection, None
-        self.fitted_on = len(ids)
         self.save()
-
-    def _build_graph(self, ids: np.ndarray,
-                     floats: np.ndarray) -> tuple[HnswIndex, Projection]:
-        projection = Projection.fit(floats, reduced_dim(self.dim))
-        graph = HnswIndex(projection.reduced, space="l2", capacity=len(ids),
-                          threads=self.threads, ef_search=RESCORE_POOL)
-        for start in range(0, len(ids), 50_000):  # bounded float copies while projecting
-            graph.add(ids[start:start + 50_000],
-                      projection.passages(floats[start:start + 50_000]))
-        return graph, projection
 
     # -- the cache file -------------------------------------------------------------------
 
     def _load_cache(self) -> bool:
         expected = IndexHeader(self.model_id, self.dim, 0, 0)
         try:
-            graph, header, extra = HnswIndex.load(self.cache_path, expected)
-            fitted_on = struct.unpack("<q", extra[:8])[0]
-            projection = Projection.from_bytes(extra[8:], self.dim, graph.dim)
-        except (EngineError, ValueError, struct.error) as exc:
+            index, header = ReducedGraph.load(self.cache_path, expected, self.threads)
+        except EngineError as exc:
             if self.cache_path.exists():
                 log.warning("rebuilding vector index: %s", exc)
             return False
@@ -202,22 +322,19 @@ class DenseIndex:
             log.warning("rebuilding vector index: %s belongs to another database",
                         self.cache_path)
             return False
-        graph.threads = self.threads
-        self.graph, self.projection, self.fitted_on = graph, projection, fitted_on
+        self.index = index
         self.version = self._saved_version = header.log_position
         return True
 
     def save(self) -> None:
-        """Write the graph to the cache file if it changed since it was last written."""
+        """Write the index to the cache file if it changed since it was last written."""
         with self._lock:
-            if self.graph is None or self.projection is None or \
-                    self.version == self._saved_version:
+            if self.index is None or self.version == self._saved_version:
                 return
-            header = IndexHeader(self.model_id, self.dim, len(self.graph), self.version)
-            extra = struct.pack("<q", self.fitted_on) + self.projection.to_bytes()
+            header = IndexHeader(self.model_id, self.dim, len(self.index), self.version)
             try:
-                self.graph.save(self.cache_path, header, extra)
-                self._saved_version = self.version
+                if self.index.save(self.cache_path, header):
+                    self._saved_version = self.version
             except OSError as exc:  # read-only data dir, disk full: the graph still works
                 log.warning("cannot save vector index %s: %s", self.cache_path, exc)
 
@@ -229,26 +346,12 @@ class DenseIndex:
         self.refresh()
         query = np.asarray(query, dtype=np.float32)
         with self._lock:
-            if self.exact is not None:
-                labels, sims = self.exact.search(query, k, allowed)
-                return [(ChunkId(int(c)), float(s)) for c, s in zip(labels, sims, strict=True)]
-            if self.graph is None or self.projection is None:
+            if self.index is None:
                 return []
-            candidates = self._candidates(self.graph, self.projection.query(query), k,
-                                          allowed)
-        return list(self.cosines(candidates, query).items())[:k]
-
-    @staticmethod
-    def _candidates(graph: HnswIndex, reduced: np.ndarray, k: int,
-                    allowed: np.ndarray | None) -> np.ndarray:
-        if allowed is None:
-            pool = max(RESCORE_POOL, k)
-            return graph.search(reduced, pool, ef=pool)[0]
-        if len(allowed) <= EXACT_FILTER_LIMIT:
-            labels, vectors = graph.vectors(allowed)
-            return top_k(labels, vectors @ reduced, max(RESCORE_POOL, k))[0]
-        pool = max(FILTERED_POOL, k)
-        return graph.search(reduced, pool, allowed, ef=pool)[0]
+            labels, sims = self.index.search(query, k, allowed)
+        if sims is not None:
+            return [(ChunkId(int(c)), float(s)) for c, s in zip(labels, sims, strict=True)]
+        return list(self.cosines(labels, query).items())[:k]
 
     def unit_vectors(self, chunk_ids: np.ndarray | list[int]) -> tuple[np.ndarray, np.ndarray]:
         """(ids, float32 unit rows) of the given passages that have a vector."""
@@ -256,8 +359,10 @@ class DenseIndex:
             return np.empty(0, np.int64), np.empty((0, self.dim), np.float32)
         self.refresh()
         with self._lock:
-            if self.exact is not None:  # the exact scan holds them in memory already
-                return self.exact.rows(np.asarray(chunk_ids, dtype=np.int64))
+            held = None if self.index is None else \
+                self.index.rows(np.asarray(chunk_ids, dtype=np.int64))
+        if held is not None:  # the exact scan holds them in memory already
+            return held
         ids, q = self.store.vectors_for(self.model_id, chunk_ids, self.dim)
         return ids, _unit_rows(q)
 

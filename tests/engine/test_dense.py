@@ -3,11 +3,13 @@
 import threading
 
 import numpy as np
+import pytest
 
-from engine.dense import DenseIndex
+from engine.dense import DenseIndex, ReducedGraph, build_index
 from engine.projection import Projection, reduced_dim
 from engine.quantize import quantize
 from engine.store import ChunkInput, FileRecord, Store
+from engine.vectors import IndexHeader
 
 DIM = 384
 
@@ -61,7 +63,7 @@ def test_the_reduced_graph_finds_the_true_neighbours(store, tmp_path):
     queries = _realistic(30, seed=2)
     hits = sum(len({c for c, _ in index.search(q, 10)} & _exact(ids, vectors, q, 10))
                for q in queries)
-    assert index.graph is not None and index.graph.dim == reduced_dim(DIM) + 1 < DIM
+    assert index.kind == "graph" and index.index.graph.dim == reduced_dim(DIM) + 1 < DIM
     assert hits / 300 >= 0.95
     best, score = index.search(vectors[7], 1)[0]
     assert best == ids[7] and score > 0.99  # scores are full cosines, not reduced ones
@@ -125,15 +127,15 @@ def test_the_index_switches_between_scan_and_graph_as_it_grows_and_shrinks(store
     ids = _add(store, _realistic(600, seed=11))
     index = _index(store, tmp_path)
     index.refresh()
-    assert index.exact is not None and index.graph is None
+    assert index.kind == "exact"
     more = _add(store, _realistic(600, seed=12), "b")
     index.refresh()
-    assert index.graph is not None and len(index) == 1200
+    assert index.kind == "graph" and len(index) == 1200
     with store.write():
         store.conn.execute(f"DELETE FROM vectors WHERE chunk_id IN "
                            f"({','.join(map(str, ids + more[:300]))})")
     index.refresh()
-    assert index.exact is not None and len(index) == 300
+    assert index.kind == "exact" and len(index) == 300
 
 
 def test_projection_round_trips_and_keeps_the_leading_components():
@@ -196,7 +198,7 @@ def test_a_doubled_collection_is_refitted_in_the_background(store, tmp_path):
     _add(store, first)
     index = _index(store, tmp_path)
     index.refresh()
-    old_graph = index.graph
+    old_graph = index.index
     grown = _realistic(1200, seed=21)
     grown_ids = _add(store, grown, "b")
     # The refit starts here; the old graph keeps answering, with the new vectors in it.
@@ -206,7 +208,7 @@ def test_a_doubled_collection_is_refitted_in_the_background(store, tmp_path):
     assert index.search(late[3], 1)[0][0] == late_ids[3]
     index.wait_for_refit()
     assert index.search(late[4], 1)[0][0] == late_ids[4]
-    assert index.graph is not old_graph and index.fitted_on >= 2300
+    assert index.index is not old_graph and index.index.fitted_on >= 2300
     assert len(index) == 1100 + 1200 + 10
 
 
@@ -223,3 +225,44 @@ def test_broad_filters_walk_the_graph_and_keep_recall(store, tmp_path):
         truth = sorted(keep, key=lambda i: -float(vectors[i] @ q))[:10]
         hits += len(set(got) & {ids[i] for i in truth})
     assert hits / 200 >= 0.95
+
+
+@pytest.mark.parametrize("kind", ["exact", "graph"])
+def test_both_kinds_of_index_keep_one_contract(kind, tmp_path):
+    rows = _realistic(1600, seed=30)
+    ids = np.arange(1, 1501, dtype=np.int64)
+    index = build_index(ids, rows[:1500], dim=DIM, threads=1,
+                        graph_threshold=1000 if kind == "graph" else 10**9)
+    assert index.kind == kind and len(index) == 1500
+    # 100 new, 50 replaced by other vectors, 50 gone.
+    index.apply(np.arange(1501, 1601), rows[1500:], np.zeros(0, np.int64))
+    index.apply(np.arange(1, 51), rows[1550:1600], np.arange(51, 101))
+    truth_ids = np.concatenate([np.arange(1, 51), np.arange(101, 1601)])
+    truth_rows = np.vstack([rows[1550:1600], rows[100:1600]])
+    assert np.array_equal(np.sort(index.labels()), truth_ids)
+    allowed = truth_ids[::3]
+    found = wanted = 0
+    for q in _realistic(20, seed=31):
+        for subset in (None, allowed):
+            pool = np.ones(len(truth_ids), bool) if subset is None else \
+                np.isin(truth_ids, subset)
+            truth = set(_exact(list(truth_ids[pool]), truth_rows[pool], q, 10))
+            labels, sims = index.search(q, 10, subset)
+            assert not set(labels.tolist()) & set(range(51, 101))  # gone stays gone
+            if subset is not None:
+                assert set(labels.tolist()) <= set(allowed.tolist())
+            if sims is None:  # candidates: rescore them, as DenseIndex does
+                held = {int(i): r for i, r in zip(truth_ids, truth_rows, strict=True)}
+                labels = np.array(sorted(labels.tolist(), key=lambda c: -held[c] @ q))
+            found += len(truth & set(labels[:10].tolist()))
+            wanted += 10
+    assert found / wanted >= (0.99 if kind == "exact" else 0.95)  # exact: ties aside
+    header = IndexHeader("m", DIM, len(index), 7)
+    saved = index.save(tmp_path / "i.hnsw", header)
+    assert saved == (kind == "graph")  # the scan is rebuilt from the store instead
+    if saved:
+        loaded, back = ReducedGraph.load(tmp_path / "i.hnsw", header, threads=1)
+        assert back == header
+        assert np.array_equal(np.sort(loaded.labels()), truth_ids)
+        assert np.array_equal(loaded.search(truth_rows[0], 10, None)[0],
+                              index.search(truth_rows[0], 10, None)[0])

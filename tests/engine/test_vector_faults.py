@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 
 import engine.vectors as vectors
-from engine.dense import EXACT_FILTER_LIMIT, DenseIndex
+from engine.dense import EXACT_FILTER_LIMIT, DenseIndex, ReducedGraph
 from engine.ids import ChunkId
 from engine.quantize import quantize
 from engine.store import ChunkInput, FileRecord, Store
@@ -123,8 +123,8 @@ def _kill_during_save(db: str, cache: str, stage: str) -> None:
         store.put_vectors(MODEL, first[20:30], quantize(_unit(10, rng)))  # updated
     dense.refresh()  # applied incrementally, not saved yet
     print(json.dumps({"saved": saved, "current": dense.version}), flush=True)
-    graph = dense.graph
-    assert graph is not None
+    assert isinstance(dense.index, ReducedGraph)
+    graph = dense.index.graph
     patches: dict[str, Callable[[], Any]] = {
         "graph": lambda: mock.patch.object(graph, "_index", _GraphKilledMidWrite(graph._index)),
         "copy": lambda: mock.patch.object(vectors.shutil, "copyfileobj", _copy_half_then_die),
@@ -165,10 +165,10 @@ def test_a_save_killed_midway_leaves_a_loadable_cache_and_no_debris(tmp_path, st
     store = Store.open(db)
     dense = DenseIndex(store, MODEL, DIM, cache, graph_threshold=GRAPH_THRESHOLD)
     dense.refresh()
-    assert not dense.rebuilt and dense.graph is not None  # loaded, then caught up
+    assert not dense.rebuilt and dense.kind == "graph"  # loaded, then caught up
     assert {p.name for p in cache.parent.iterdir()} == {cache.name}  # debris cleared
     ids, rows = _store_rows(store)
-    assert sorted(dense.graph.labels().tolist()) == ids.tolist() and len(ids) == 190
+    assert sorted(dense.index.labels().tolist()) == ids.tolist() and len(ids) == 190
     # Fewer vectors than the rescoring pool: the graph search is exhaustive, so exact.
     rng = np.random.default_rng(1)
     queries = np.vstack([rows[:5], rows[-5:], _unit(10, rng)])
@@ -282,15 +282,14 @@ def _check(dense: DenseIndex, store: Store, searches: list[Search]) -> tuple[int
     those; (found, wanted) of the searches' true top 10."""
     dense.refresh()
     ids, rows = _store_rows(store)
-    labels = dense.graph.labels() if dense.graph is not None else (
-        dense.exact.labels() if dense.exact is not None else np.zeros(0, np.int64))
+    labels = dense.index.labels() if dense.index is not None else np.zeros(0, np.int64)
     assert len(np.unique(labels)) == len(labels), "a label is held twice"
     assert np.array_equal(np.sort(labels), ids), "deleted or missing vectors in the index"
-    if dense.graph is not None and dense.projection is not None:
+    if isinstance(dense.index, ReducedGraph):
         # Every live label carries its current vector, not one an update replaced.
-        held_ids, held = dense.graph.vectors(ids)
+        held_ids, held = dense.index.graph.vectors(ids)
         assert np.array_equal(held_ids, ids)
-        assert np.allclose(held, dense.projection.passages(rows), atol=1e-5)
+        assert np.allclose(held, dense.index.projection.passages(rows), atol=1e-5)
     found = wanted = 0
     for q, allowed in searches:
         pool = np.ones(len(ids), bool) if allowed is None else np.isin(ids, allowed)
@@ -334,8 +333,9 @@ def test_ten_thousand_random_changes_keep_the_index_equal_to_the_store(store, tm
     exact = DenseIndex(store, MODEL, DIM, tmp_path / "e.hnsw", graph_threshold=10**9)
     graph.refresh()
     exact.refresh()
-    first_graph, graph.rebuilt = graph.graph, False
-    assert first_graph is not None and exact.exact is not None
+    first_index, graph.rebuilt = graph.index, False
+    assert isinstance(first_index, ReducedGraph) and exact.kind == "exact"
+    first_graph = first_index.graph
     capacity = first_graph._index.get_max_elements()  # hnswlib's slots at the build
     found = wanted = checks = done = 0
     while done < 10_000:
@@ -356,7 +356,7 @@ def test_ten_thousand_random_changes_keep_the_index_equal_to_the_store(store, tm
     assert len(graph) == len(exact) == len(_store_rows(store)[0])
     # The same graph served throughout: every change went through add/remove, none was
     # hidden by a rebuild, and labels far beyond its first capacity were added.
-    assert graph.graph is first_graph and not graph.rebuilt
+    assert graph.index is first_index and not graph.rebuilt
     # hnswlib keeps a slot per label ever added (deleted ones stay marked).
     assert first_graph._index.get_current_count() > 3 * capacity
     assert first_graph._index.get_max_elements() >= first_graph._index.get_current_count()
@@ -376,7 +376,7 @@ def test_a_broad_filter_over_passages_without_vectors_finds_those_that_have_one(
     allowed = np.array(embedded[:150] + pending, np.int64)
     q = _unit(1, rng)[0]
     got = [c for c, _ in dense.search(q, 10, allowed)]
-    assert dense.graph is not None
+    assert dense.kind == "graph"
     ids, rows = _store_rows(store)
     pool = np.isin(ids, allowed)
     assert got == _exact_top(ids[pool], rows[pool], q, 10)
