@@ -253,7 +253,7 @@ class Backend:
         extract = extractor_for(ext)
         if extract is None or not runs_in_process(ext):
             with self._lock:
-                text = self._df.store.document_text(path)
+                text = self._df.document_text(path)
             if text is None:
                 raise EngineError(f"{os.fsdecode(path)} is not in the index (any more)")
             return text
@@ -294,10 +294,9 @@ class Backend:
 
     def _local_status(self) -> IndexStatus:
         with self._lock:
-            store = self._df.store
-            counts = store.counts()
-            queue = store.queue_length()
-            failures = tuple(Failure(*row) for row in store.failures(200))
+            counts = self._df.counts()
+            queue = self._df.queue_length()
+            failures = tuple(Failure(*row) for row in self._df.failures(200))
         return IndexStatus(
             data_dir=str(self.data_dir), roots=tuple(self.roots()), files=counts.files,
             searchable=counts.indexed, failed=counts.failed, skipped=counts.skipped,
@@ -335,8 +334,8 @@ class Backend:
         self._edit_roots(lambda roots: [r for r in roots if r != root])
         if self.service == SERVICE_RUNNING:
             return 0
-        with self._lock, self._df.store.write():
-            return self._df.store.remove_root(os.fsencode(root))
+        with self._lock:
+            return self._df.remove_roots([os.fsencode(root)])
 
     def _edit_roots(self, change: Callable[[list[str]], list[str]]) -> None:
         with self._config_lock:
@@ -401,7 +400,7 @@ class Backend:
         values: dict[str, Any] = {}
         if "roots" not in self.config.values:
             with self._lock:
-                values["roots"] = [os.fsdecode(r) for r in self._df.store.roots()]
+                values["roots"] = [os.fsdecode(r) for r in self._df.roots()]
         if legacy.is_file():
             try:
                 raw = json.loads(legacy.read_text(encoding="utf-8"))

@@ -325,14 +325,14 @@ def cmd_search(args: argparse.Namespace) -> int:
 
 def _local_status(args: argparse.Namespace) -> dict[str, Any]:
     with Deskfind(_options(args), readonly=True) as df:
-        counts = df.store.counts()
-        return {"service": False, "queue": df.store.queue_length(),
+        counts = df.counts()
+        return {"service": False, "queue": df.queue_length(),
                 "files": counts.files, "keyword_indexed": counts.indexed,
                 "failed": counts.failed, "skipped": counts.skipped, "chunks": counts.chunks,
                 "embedded_chunks": counts.embedded,
                 "failures": [{"path": p, "status": s, "reason": r}
-                             for p, s, r in df.store.failures()],
-                "roots": [os.fsdecode(r) for r in df.store.roots()]}
+                             for p, s, r in df.failures()],
+                "roots": [os.fsdecode(r) for r in df.roots()]}
 
 
 def _embedding_status(options: Options) -> dict[str, Any]:
@@ -416,15 +416,14 @@ def cmd_repair(args: argparse.Namespace) -> int:
         except StoreError as exc:
             raise UsageError(f"{exc}; stop it first with `deskfind service --stop`") from exc
         df = stack.enter_context(Deskfind(_options(args)))
-        found = df.store.integrity_problems()
+        found = df.integrity_problems()
         if not found:
             print("the index is healthy; nothing to repair")
             return 0
         more = f" (and {len(found) - 1} more)" if len(found) > 1 else ""
         print(f"found: {printable(found[0])}{more}")
-        with df.store.write():
-            passages = df.store.rebuild_fulltext()
-        left = df.store.integrity_problems()
+        passages = df.rebuild_fulltext()
+        left = df.integrity_problems()
     if left:
         raise EngineError(f"still damaged after rebuilding the full-text index "
                           f"({left[0]}); index your folders into a new --data-dir")

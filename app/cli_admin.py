@@ -103,9 +103,9 @@ def cmd_roots(args: argparse.Namespace) -> int:
     config.set("roots", roots)
     config.save()
     if args.action == "remove" and not _notify_service(args, config):
-        with Deskfind(_options(args, config)) as df, df.store.write():
-            for raw in args.paths:
-                df.store.remove_root(os.fsencode(os.path.abspath(os.path.expanduser(raw))))
+        with Deskfind(_options(args, config)) as df:
+            df.remove_roots([os.fsencode(os.path.abspath(os.path.expanduser(raw)))
+                             for raw in args.paths])
     elif args.action == "add":
         _notify_service(args, config)
     print(f"{len(roots)} root(s) in {config.path}")

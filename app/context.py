@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -10,7 +12,7 @@ from engine.dense import DEFAULT_GRAPH_THRESHOLD, DenseIndex
 from engine.embedder import Embedder, OnnxEmbedder, resolve_model
 from engine.ranking import DEFAULT_ALPHA
 from engine.search import Searcher, SearchSettings
-from engine.store import Store
+from engine.store import Counts, Store
 from indexer.pipeline import Indexer, IndexReport, Progress
 from indexer.walk import WalkRules
 
@@ -84,6 +86,57 @@ class Deskfind:
     def searcher(self) -> Searcher:
         settings = SearchSettings(alpha=self.options.alpha, fusion=self.options.fusion)
         return Searcher(self.store, lambda: (self.embedder(), self.dense()), settings)
+
+    # -- what the entry points read and change: none of them reaches into the store --
+
+    def counts(self) -> Counts:
+        return self.store.counts()
+
+    def queue_length(self) -> int:
+        return self.store.queue_length()
+
+    def failures(self, limit: int = 50) -> list[tuple[str, str, str]]:
+        """(path, status, reason) of files that could not be indexed, newest first."""
+        return self.store.failures(limit)
+
+    def roots(self) -> list[bytes]:
+        return self.store.roots()
+
+    def add_roots(self, roots: Sequence[bytes]) -> None:
+        """Remember folders and queue each for a scan, in one transaction."""
+        with self.store.write():
+            for root in roots:
+                self.store.add_root(root)
+            self.store.enqueue(roots)
+
+    def remove_roots(self, roots: Sequence[bytes]) -> int:
+        """Forget folders and every file indexed under them; how many files went."""
+        with self.store.write():
+            return sum(self.store.remove_root(root) for root in roots)
+
+    def enqueue(self, paths: Iterable[bytes]) -> None:
+        with self.store.write():
+            self.store.enqueue(paths)
+
+    def queued(self, limit: int) -> list[bytes]:
+        return self.store.queued(limit)
+
+    def document_text(self, path: bytes) -> str | None:
+        """A file's text as the index holds it (None: not indexed)."""
+        return self.store.document_text(path)
+
+    def integrity_problems(self) -> list[str]:
+        return self.store.integrity_problems()
+
+    def rebuild_fulltext(self) -> int:
+        """Rebuild the full-text index from the stored passages; how many there were."""
+        with self.store.write():
+            return self.store.rebuild_fulltext()
+
+    def indexer(self, rules: WalkRules | None = None,
+                stop: threading.Event | None = None) -> Indexer:
+        """An indexer writing to this index (a long-running one, for the service)."""
+        return Indexer(self.store, rules, stop=stop)
 
     def index(self, roots: list[Path], progress: Progress | None = None,
               rules: WalkRules | None = None) -> IndexReport:

@@ -154,9 +154,9 @@ class Service:
 
     def status(self) -> dict[str, Any]:
         with self._search_lock:
-            counts = self.reader.store.counts()
-            queued = self.reader.store.queue_length()
-            failures = self.reader.store.failures()
+            counts = self.reader.counts()
+            queued = self.reader.queue_length()
+            failures = self.reader.failures()
         return {
             "phase": self.phase, "current_file": self.current, "queue": queued,
             "files": counts.files, "keyword_indexed": counts.indexed, "failed": counts.failed,
@@ -219,14 +219,11 @@ class Service:
         roots = self._roots()
         for gone in set(self.watcher.roots) - set(roots):
             self.watcher.unwatch(gone)
-            with self.writer.store.write():
-                self.writer.store.remove_root(os.fsencode(gone))
+            self.writer.remove_roots([os.fsencode(gone)])
         for root in roots:
             if full_scan or root not in self.watcher.roots:
                 self.watcher.watch(root)
-                with self.writer.store.write():
-                    self.writer.store.add_root(os.fsencode(root))
-                    self.writer.store.enqueue([os.fsencode(root)])
+                self.writer.add_roots([os.fsencode(root)])
         self.last_reconcile = time.monotonic()
 
     def _loop(self) -> None:
@@ -235,8 +232,7 @@ class Service:
         interval = max(1, int(self.config.get("reconcile_minutes"))) * 60
         delay = RETRY_FIRST_SECONDS
         started = False
-        with Indexer(self.writer.store, walk_rules(self.config),
-                     stop=self.stop_event) as indexer:
+        with self.writer.indexer(walk_rules(self.config), self.stop_event) as indexer:
             while not self.stop_event.is_set():
                 try:
                     if not started:
@@ -282,8 +278,7 @@ class Service:
             self._rescan = False
         if paths:
             try:
-                with self.writer.store.write():
-                    self.writer.store.enqueue(paths)
+                self.writer.enqueue(paths)
             except BaseException:  # not queued yet: keep them for the next try
                 with self._pending_lock:
                     self._pending |= paths
@@ -293,7 +288,7 @@ class Service:
     def _work(self, indexer: Indexer) -> bool:
         """One step of work; False when there is nothing left to do."""
         roots = [os.fsencode(r) for r in self._roots()]
-        batch = self.writer.store.queued(BATCH)
+        batch = self.writer.queued(BATCH)
         if batch:
             self.phase = "reading"
             self.current = os.fsdecode(batch[0])
