@@ -17,9 +17,8 @@ from app import bench, cli_admin, ipc, paths
 from app.config import Config, config_path, run_options, walk_rules
 from app.context import Deskfind, Options
 from app.present import copies_label, result_json
-from engine.embedder import resolve_model
 from engine.errors import EngineError, ModelError, StoreError
-from engine.precision import PRECISIONS, precision_status
+from engine.precision import PRECISIONS, precision_status, resolve_model
 from engine.query import parse_query
 from engine.ranking import FUSIONS, MODES
 from engine.store import Store

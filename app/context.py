@@ -9,7 +9,8 @@ from pathlib import Path
 
 from app import paths
 from engine.dense import DEFAULT_GRAPH_THRESHOLD, DenseIndex
-from engine.embedder import Embedder, OnnxEmbedder, resolve_model
+from engine.embedder import Embedder, OnnxEmbedder
+from engine.precision import resolve_model
 from engine.ranking import DEFAULT_ALPHA
 from engine.search import Searcher, SearchSettings
 from engine.store import Counts, Store

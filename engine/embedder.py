@@ -234,16 +234,6 @@ def model_from_dir(directory: Path) -> ModelSpec:
     )
 
 
-def resolve_model(model_dir: str | None, precision: str = "fp32", threads: int = 0) -> ModelSpec:
-    """The user's model directory as it is, else the default model in `precision`
-    (see engine.precision)."""
-    if model_dir:
-        return model_from_dir(Path(model_dir).expanduser())
-    from engine.precision import model_with_precision
-
-    return model_with_precision(precision, threads=threads)
-
-
 class Embedder(ABC):
     """Turns texts into unit vectors; queries and passages may be embedded differently."""
 

@@ -30,6 +30,7 @@ from engine.embedder import (
     default_graph_path,
     default_model,
     is_built,
+    model_from_dir,
     recorded_sha256,
     write_json,
 )
@@ -332,6 +333,13 @@ def model_with_precision(precision: str, *, threads: int = 0, cache_dir: Path | 
     if choice is None or (choice.chosen == "int8" and not is_built(int8_path(fp32.onnx_path))):
         choice = decide(fp32, threads, measure)
     return int8_model(fp32) if choice.chosen == "int8" else fp32
+
+
+def resolve_model(model_dir: str | None, precision: str = "fp32", threads: int = 0) -> ModelSpec:
+    """The user's model directory as it is, else the default model in `precision`."""
+    if model_dir:
+        return model_from_dir(Path(model_dir).expanduser())
+    return model_with_precision(precision, threads=threads)
 
 
 def precision_status(precision: str, cache_dir: Path | None = None) -> dict[str, object]:

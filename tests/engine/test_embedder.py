@@ -5,8 +5,9 @@ import shutil
 import numpy as np
 import pytest
 
-from engine.embedder import OnnxEmbedder, default_model, model_from_dir, resolve_model
+from engine.embedder import OnnxEmbedder, default_model, model_from_dir
 from engine.errors import ModelError
+from engine.precision import resolve_model
 
 
 def test_default_model_embeds_unit_vectors(real_embedder):
