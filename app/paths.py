@@ -9,6 +9,7 @@ import platformdirs
 
 APP_NAME = "deskfind"
 DATA_DIR_ENV = "DESKFIND_DATA_DIR"
+LOG_DIR_ENV = "DESKFIND_LOG_DIR"
 
 
 def data_dir(override: str | None = None) -> Path:
@@ -29,4 +30,9 @@ def vector_cache_path(data: Path, model_id: str) -> Path:
 
 
 def log_dir() -> Path:
+    """Log files and crash reports: $DESKFIND_LOG_DIR, else the platform's (on Linux
+    ~/.local/state/deskfind/log)."""
+    chosen = os.environ.get(LOG_DIR_ENV)
+    if chosen:
+        return Path(chosen).expanduser().absolute()
     return Path(platformdirs.user_log_dir(APP_NAME, appauthor=False))

@@ -18,9 +18,11 @@ import signal
 import sqlite3
 import threading
 import time
+import traceback
 from pathlib import Path
 from typing import Any
 
+from app import logs
 from app.config import Config, walk_rules
 from app.context import Deskfind, Options
 from app.ipc import Server
@@ -84,6 +86,7 @@ class Service:
         self.current = ""
         self.phase = "starting"
         self.report = IndexReport()
+        self._reported: set[tuple[object, ...]] = set()  # bugs with a crash report
         self.watcher = Watcher(self._on_path)
 
     # -- events ---------------------------------------------------------------------------
@@ -245,9 +248,7 @@ class Service:
                     busy = self._step(indexer, interval)
                     delay = RETRY_FIRST_SECONDS
                 except Exception as exc:
-                    level = logging.WARNING if _transient(exc) else logging.ERROR
-                    log.log(level, "indexing stopped (%s); retrying in %g s", exc, delay,
-                            exc_info=level == logging.ERROR)
+                    self._failed_step(exc, delay)
                     self.phase, self.current = "waiting", ""
                     self.stop_event.wait(delay)
                     delay = min(delay * 2, RETRY_MAX_SECONDS)
@@ -257,6 +258,23 @@ class Service:
                 self.phase, self.current = ("paused" if self.paused else "idle"), ""
                 if not self.stop_event.is_set():
                     self.wake.wait(5.0)
+
+    def _failed_step(self, exc: Exception, delay: float) -> None:
+        """Log a step that failed; a bug (not the environment's doing) also leaves a
+        crash report, once per place it happens, though the loop carries on."""
+        at = f" at {self.current}" if self.current else ""
+        if _transient(exc):
+            log.warning("indexing stopped%s (%s); retrying in %g s", at, exc, delay)
+            return
+        frames = traceback.extract_tb(exc.__traceback__)
+        where = (type(exc).__name__, *((frames[-1].filename, frames[-1].lineno)
+                                       if frames else ()))
+        report = None
+        if where not in self._reported:
+            self._reported.add(where)
+            report = logs.write_crash_report("service", exc)
+        log.error("indexing stopped%s (%s); retrying in %g s%s", at, exc, delay,
+                  f"; crash report: {report}" if report else "", exc_info=exc)
 
     def _step(self, indexer: Indexer, interval: float) -> bool:
         """Take in events, keep the watches alive, do one piece of work; whether there
