@@ -103,6 +103,7 @@ class IndexStatus:
     current_file: str = ""
     queue: int = 0
     paused: bool = False
+    embedding_paused: str = ""  # why the service holds embedding back (on battery)
     watch: tuple[WatchState, ...] = ()
 
     @property
@@ -288,7 +289,8 @@ class Backend:
                 Failure(f["path"], f["status"], f["reason"]) for f in d.get("failures", ())),
             service=SERVICE_RUNNING, phase=str(d.get("phase", "")),
             current_file=str(d.get("current_file", "")), queue=int(d.get("queue", 0)),
-            paused=bool(d.get("paused", False)), watch=tuple(
+            paused=bool(d.get("paused", False)),
+            embedding_paused=str(d.get("embedding_paused") or ""), watch=tuple(
                 WatchState(root, str(w.get("mode", "")), str(w.get("note", "")))
                 for root, w in sorted(d.get("watch", {}).items())))
 

@@ -390,6 +390,9 @@ def cmd_status(args: argparse.Namespace) -> int:
     print(f"files:    {data['files']} ({data['keyword_indexed']} searchable, "
           f"{data['failed']} failed, {data['skipped']} skipped), {data['queue']} queued")
     print(f"passages: {data['chunks']} ({data['embedded_chunks']} embedded)")
+    if data.get("embedding_paused") and data["embedded_chunks"] < data["chunks"]:
+        print(f"embedding: paused, {data['embedding_paused']} (keyword search is up to "
+              "date; `deskfind config pause_on_battery false` embeds anyway)")
     print(f"health:   {_health_line(data['problems'])}")
     for f in data["failures"][:10]:
         print(f"  {f['status']}: {printable(f['path'])}: {printable(str(f['reason']))}")

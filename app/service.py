@@ -26,6 +26,7 @@ from app import logs
 from app.config import Config, walk_rules
 from app.context import Deskfind, Options
 from app.ipc import Server
+from app.power import PowerSource, SysfsPower, set_idle_io_priority
 from app.present import result_json
 from engine.errors import EngineError, StoreError
 from engine.sentences import best_sentences
@@ -72,9 +73,12 @@ class ServiceLock:
 class Service:
     """The background indexer and query server for one data directory."""
 
-    def __init__(self, options: Options, config: Config) -> None:
+    def __init__(self, options: Options, config: Config,
+                 power: PowerSource | None = None) -> None:
         self.options = options
         self.config = config
+        self.power = power or SysfsPower()
+        self.embedding_paused = ""  # why embedding waits ("" when it does not)
         self.stop_event = threading.Event()
         self.wake = threading.Event()
         self._pending: set[bytes] = set()
@@ -165,6 +169,7 @@ class Service:
             "files": counts.files, "keyword_indexed": counts.indexed, "failed": counts.failed,
             "skipped": counts.skipped, "chunks": counts.chunks,
             "embedded_chunks": counts.embedded, "paused": self.paused,
+            "embedding_paused": self.embedding_paused,
             "watch": {r: {"mode": w.mode, "note": w.note}
                       for r, w in self.watcher.roots.items()},
             "failures": [{"path": p, "status": s, "reason": r} for p, s, r in failures],
@@ -177,6 +182,10 @@ class Service:
         with ServiceLock(data_dir):
             with contextlib.suppress(OSError):  # not allowed: run at normal priority
                 os.nice(max(0, int(self.config.get("nice"))))
+            # The disk serves the indexer (and the extraction workers it starts, which
+            # inherit this) only when nothing else asks for it.
+            if not set_idle_io_priority():
+                log.info("could not lower the I/O priority (not Linux?)")
             self.writer = Deskfind(self.options)
             self.reader = Deskfind(self.options, readonly=True)
             self.reader.share_model_with(self.writer)
@@ -259,6 +268,11 @@ class Service:
                 if not self.stop_event.is_set():
                     self.wake.wait(5.0)
 
+    def _embedding_pause_reason(self) -> str:
+        if self.config.get("pause_on_battery") and self.power.on_battery():
+            return "on battery power"
+        return ""
+
     def _failed_step(self, exc: Exception, delay: float) -> None:
         """Log a step that failed; a bug (not the environment's doing) also leaves a
         crash report, once per place it happens, though the loop carries on."""
@@ -319,6 +333,9 @@ class Service:
             return True
         if indexer.fingerprint_pending(limit=BATCH):  # an index from before fingerprints
             return True
+        self.embedding_paused = self._embedding_pause_reason()
+        if self.embedding_paused:
+            return False  # the idle wait checks again every few seconds
         self.phase = "embedding"
         done = indexer.embed_pending(self.writer.embedder(), self.report, limit=64)
         if 0 < done < 64:  # caught up: bring the vector cache file up to date once
