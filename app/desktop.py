@@ -20,11 +20,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from app.paths import resource_dir
 from engine.errors import EngineError
 
 ENTRY_NAME = "deskfind.desktop"  # Qt's desktop file name (ui/app.py) names the same file
 ICON_NAME = "deskfind"
-ICON_DIR = Path(__file__).resolve().parents[1] / "resources" / "icons"
 AUTOSTART_COMMANDS = {"service": ("service",), "tray": ("gui", "--hidden")}
 
 # Characters that make the Desktop Entry Specification's Exec key quote an argument.
@@ -167,11 +167,12 @@ def set_autostart(folder: Path, what: str | None, base: Sequence[str]) -> None:
 def planned_files(dirs: DesktopDirs, base: Sequence[str],
                   autostart: str | None) -> dict[Path, bytes]:
     """Every file `install` writes, with its contents."""
+    icons = resource_dir("icons")
     try:
         files = {
             dirs.applications / ENTRY_NAME: application_entry(base).encode("utf-8"),
-            dirs.icon("scalable", ".svg"): (ICON_DIR / "deskfind.svg").read_bytes(),
-            dirs.icon("256x256", ".png"): (ICON_DIR / "deskfind-256.png").read_bytes(),
+            dirs.icon("scalable", ".svg"): (icons / "deskfind.svg").read_bytes(),
+            dirs.icon("256x256", ".png"): (icons / "deskfind-256.png").read_bytes(),
         }
     except OSError as exc:
         raise DesktopError(f"the icon is missing from this installation: {exc}") from exc

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from importlib import resources
 from pathlib import Path
 
 import platformdirs
@@ -36,3 +37,12 @@ def log_dir() -> Path:
     if chosen:
         return Path(chosen).expanduser().absolute()
     return Path(platformdirs.user_log_dir(APP_NAME, appauthor=False))
+
+
+def resource_dir(name: str) -> Path:
+    """A folder of resources/ (icons, sample): the checkout's, else the copy a wheel
+    installs as the `deskfind_resources` package (pipx, a plain pip install)."""
+    checkout = Path(__file__).resolve().parents[1] / "resources" / name
+    if checkout.is_dir():
+        return checkout
+    return Path(str(resources.files("deskfind_resources") / name))
