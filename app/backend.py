@@ -31,7 +31,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from app import ipc
+from app import ipc, paths
 from app.config import Config, config_path, run_options, walk_rules
 from app.context import Deskfind, Options
 from app.present import copy_from_json
@@ -502,7 +502,9 @@ class Backend:
 
     def service_argv(self) -> list[str]:
         """The command that starts the service on this index and settings file."""
-        argv = [sys.executable, "-m", "app.cli", "service", "--config",
+        bundle = paths.frozen_executable()
+        program = [bundle] if bundle else [sys.executable, "-m", "app.cli"]
+        argv = [*program, "service", "--config",
                 str(self.config.path), "--data-dir", str(self.data_dir)]
         if self._base_options.model_dir:  # chosen on the command line: passed on
             argv += ["--model-dir", self._base_options.model_dir]

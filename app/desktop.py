@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from app.paths import resource_dir
+from app.paths import frozen_executable, resource_dir
 from engine.errors import EngineError
 
 ENTRY_NAME = "deskfind.desktop"  # Qt's desktop file name (ui/app.py) names the same file
@@ -93,7 +93,10 @@ def exec_value(argv: Sequence[str]) -> str:
 def launch_argv() -> list[str]:
     """How a desktop session starts this installation of Deskfind: the `deskfind` script
     beside this Python (a venv or pipx install is not on the session's PATH), else the
-    one on PATH, else this Python running the CLI module."""
+    one on PATH, else this Python running the CLI module; in the bundle, the bundle."""
+    bundle = frozen_executable()
+    if bundle:
+        return [bundle]
     beside = Path(sys.executable).parent / "deskfind"
     if beside.is_file() and os.access(beside, os.X_OK):
         return [str(beside)]

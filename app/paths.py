@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from importlib import resources
 from pathlib import Path
 
@@ -11,6 +12,11 @@ import platformdirs
 APP_NAME = "deskfind"
 DATA_DIR_ENV = "DESKFIND_DATA_DIR"
 LOG_DIR_ENV = "DESKFIND_LOG_DIR"
+
+
+def frozen_executable() -> str | None:
+    """The bundle's `deskfind` program when running from the PyInstaller bundle."""
+    return sys.executable if getattr(sys, "frozen", False) else None
 
 
 def data_dir(override: str | None = None) -> Path:

@@ -197,3 +197,8 @@ def test_the_cli_installs_for_this_python_and_uninstalls(xdg, capsys):
     assert cli.main(["desktop", "uninstall"]) == 0
     assert not (xdg.applications / "deskfind.desktop").exists()
     assert not (xdg.autostart).exists()
+
+
+def test_from_the_bundle_entries_start_the_bundle(monkeypatch):
+    monkeypatch.setattr(sys, "frozen", True, raising=False)
+    assert desktop.launch_argv() == [sys.executable]
