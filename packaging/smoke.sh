@@ -21,6 +21,7 @@ start=$(date +%s.%N)
 end=$(date +%s.%N)
 grep -q espresso.md "$work/search.txt"
 echo "search (first, cold model cache already built by index): $(echo "$end - $start" | bc) s"
+# Under Xvfb the bundled Qt needs the xcb libraries .ci/run installs with it.
 if command -v xvfb-run >/dev/null 2>&1; then
   xvfb-run -a "$bundle" gui --screenshot "$work/shots"
 else
