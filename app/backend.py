@@ -31,7 +31,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from app import ipc
+from app import ipc, paths
 from app.config import Config, config_path, run_options, walk_rules
 from app.context import Deskfind, Options
 from app.present import copy_from_json
@@ -103,6 +103,7 @@ class IndexStatus:
     current_file: str = ""
     queue: int = 0
     paused: bool = False
+    embedding_paused: str = ""  # why the service holds embedding back (on battery)
     watch: tuple[WatchState, ...] = ()
 
     @property
@@ -288,7 +289,8 @@ class Backend:
                 Failure(f["path"], f["status"], f["reason"]) for f in d.get("failures", ())),
             service=SERVICE_RUNNING, phase=str(d.get("phase", "")),
             current_file=str(d.get("current_file", "")), queue=int(d.get("queue", 0)),
-            paused=bool(d.get("paused", False)), watch=tuple(
+            paused=bool(d.get("paused", False)),
+            embedding_paused=str(d.get("embedding_paused") or ""), watch=tuple(
                 WatchState(root, str(w.get("mode", "")), str(w.get("note", "")))
                 for root, w in sorted(d.get("watch", {}).items())))
 
@@ -500,7 +502,9 @@ class Backend:
 
     def service_argv(self) -> list[str]:
         """The command that starts the service on this index and settings file."""
-        argv = [sys.executable, "-m", "app.cli", "service", "--config",
+        bundle = paths.frozen_executable()
+        program = [bundle] if bundle else [sys.executable, "-m", "app.cli"]
+        argv = [*program, "service", "--config",
                 str(self.config.path), "--data-dir", str(self.data_dir)]
         if self._base_options.model_dir:  # chosen on the command line: passed on
             argv += ["--model-dir", self._base_options.model_dir]

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from app import bench, cli_admin, ipc, paths
+from app import bench, cli_admin, ipc, logs, paths
 from app.config import Config, config_path, run_options, walk_rules
 from app.context import Deskfind, Options
 from app.present import copies_label, result_json
@@ -48,7 +48,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="deskfind",
         description="Local, private desktop search by keyword and by meaning.")
-    parser.add_argument("-v", "--verbose", action="store_true", help="log progress details")
+    parser.add_argument("-v", "--verbose", action="store_true",
+                        help="log progress details (also into the log file, see "
+                             "`deskfind status`)")
+    parser.add_argument("--version", action="version", version=f"deskfind {logs.version()}",
+                        help="print the version and exit")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser("index", help="index folders or files (only changes are redone)",
@@ -141,8 +145,12 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
-                        format="%(name)s: %(message)s")
+    # The service and the GUI always keep a log file; other commands with -v.
+    long_running = args.command in ("service", "gui")
+    program = args.command if long_running else "cli"
+    logs.setup_logging(program, verbose=args.verbose, to_file=long_running or args.verbose)
+    if args.command == "service":  # the GUI installs its own, which also shows a dialog
+        logs.install_crash_handler("service")
     try:
         return COMMANDS[args.command](args)
     except (UsageError, EngineError) as exc:
@@ -397,6 +405,9 @@ def cmd_status(args: argparse.Namespace) -> int:
           f"{data['failed']} failed, {data['skipped']} skipped), {data['queue']} queued")
     print(f"passages: {data['chunks']} ({data['embedded_chunks']} embedded)")
     print(f"model:    {data['embedding']['line']}")
+    if data.get("embedding_paused") and data["embedded_chunks"] < data["chunks"]:
+        print(f"embedding: paused, {data['embedding_paused']} (keyword search is up to "
+              "date; `deskfind config pause_on_battery false` embeds anyway)")
     print(f"health:   {_health_line(data['problems'])}")
     for f in data["failures"][:10]:
         print(f"  {f['status']}: {printable(f['path'])}: {printable(str(f['reason']))}")

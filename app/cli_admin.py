@@ -9,7 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from app import ipc
+from app import desktop, ipc
 from app.config import SCHEMA, Config, config_path, parse_value, run_options, walk_rules
 from app.context import Deskfind, Options
 from engine.errors import EngineError
@@ -44,6 +44,18 @@ def add_parsers(sub: Any, common: Callable[[argparse.ArgumentParser], None]) -> 
     p.add_argument("key", nargs="?", help="setting to change")
     p.add_argument("value", nargs="?", help="new value")
     finish(p)
+
+    p = sub.add_parser("desktop", help="add Deskfind to the application menu and the login",
+                       description="install: write an application-menu entry (with a Quick "
+                                   "Search action to bind to a key), the icon in your icon "
+                                   "theme and a start-at-login entry, under $XDG_DATA_HOME "
+                                   "and $XDG_CONFIG_HOME. uninstall: remove exactly what "
+                                   "install wrote and put back any file it replaced.")
+    p.add_argument("action", choices=("install", "uninstall"), help="what to do")
+    p.add_argument("--autostart", choices=(*desktop.AUTOSTART_COMMANDS, "none"),
+                   default="service",
+                   help="what starts at login: the background indexer (default), the tray "
+                        "app (which starts the indexer too) or nothing")
 
 
 def _options(args: argparse.Namespace, config: Config) -> Options:
@@ -131,4 +143,20 @@ def cmd_config(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS: dict[str, Command] = {"service": cmd_service, "roots": cmd_roots, "config": cmd_config}
+def cmd_desktop(args: argparse.Namespace) -> int:
+    dirs = desktop.DesktopDirs.from_environment()
+    if args.action == "uninstall":
+        removed = desktop.uninstall(dirs)
+        for path in removed:
+            print(f"removed {path}")
+        if not removed:
+            print(f"nothing to remove (no {dirs.manifest})")
+        return 0
+    autostart = None if args.autostart == "none" else args.autostart
+    for path in desktop.install(dirs, desktop.launch_argv(), autostart):
+        print(f"wrote {path}")
+    return 0
+
+
+COMMANDS: dict[str, Command] = {"service": cmd_service, "roots": cmd_roots, "config": cmd_config,
+                                "desktop": cmd_desktop}

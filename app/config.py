@@ -56,6 +56,9 @@ SCHEMA: tuple[Setting, ...] = (
     Setting("reconcile_minutes", int, 30, "Minutes between full rescans that catch changes "
                                           "the file watcher missed"),
     Setting("nice", int, 10, "Scheduling niceness of the background service (0-19)"),
+    Setting("pause_on_battery", bool, True, "Pause embedding (the CPU-heavy part of "
+                                            "indexing) while the computer runs on battery; "
+                                            "files still become keyword-searchable"),
 )
 _BY_KEY = {s.key: s for s in SCHEMA}
 

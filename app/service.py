@@ -18,12 +18,15 @@ import signal
 import sqlite3
 import threading
 import time
+import traceback
 from pathlib import Path
 from typing import Any
 
+from app import logs
 from app.config import Config, walk_rules
 from app.context import Deskfind, Options
 from app.ipc import Server
+from app.power import PowerSource, SysfsPower, set_idle_io_priority
 from app.present import result_json
 from engine.errors import EngineError, StoreError
 from engine.sentences import best_sentences
@@ -70,9 +73,12 @@ class ServiceLock:
 class Service:
     """The background indexer and query server for one data directory."""
 
-    def __init__(self, options: Options, config: Config) -> None:
+    def __init__(self, options: Options, config: Config,
+                 power: PowerSource | None = None) -> None:
         self.options = options
         self.config = config
+        self.power = power or SysfsPower()
+        self.embedding_paused = ""  # why embedding waits ("" when it does not)
         self.stop_event = threading.Event()
         self.wake = threading.Event()
         self._pending: set[bytes] = set()
@@ -84,6 +90,7 @@ class Service:
         self.current = ""
         self.phase = "starting"
         self.report = IndexReport()
+        self._reported: set[tuple[object, ...]] = set()  # bugs with a crash report
         self.watcher = Watcher(self._on_path)
 
     # -- events ---------------------------------------------------------------------------
@@ -162,6 +169,7 @@ class Service:
             "files": counts.files, "keyword_indexed": counts.indexed, "failed": counts.failed,
             "skipped": counts.skipped, "chunks": counts.chunks,
             "embedded_chunks": counts.embedded, "paused": self.paused,
+            "embedding_paused": self.embedding_paused,
             "watch": {r: {"mode": w.mode, "note": w.note}
                       for r, w in self.watcher.roots.items()},
             "failures": [{"path": p, "status": s, "reason": r} for p, s, r in failures],
@@ -174,6 +182,10 @@ class Service:
         with ServiceLock(data_dir):
             with contextlib.suppress(OSError):  # not allowed: run at normal priority
                 os.nice(max(0, int(self.config.get("nice"))))
+            # The disk serves the indexer (and the extraction workers it starts, which
+            # inherit this) only when nothing else asks for it.
+            if not set_idle_io_priority():
+                log.info("could not lower the I/O priority (not Linux?)")
             self.writer = Deskfind(self.options)
             self.reader = Deskfind(self.options, readonly=True)
             self.reader.share_model_with(self.writer)
@@ -241,9 +253,7 @@ class Service:
                     busy = self._step(indexer, interval)
                     delay = RETRY_FIRST_SECONDS
                 except Exception as exc:
-                    level = logging.WARNING if _transient(exc) else logging.ERROR
-                    log.log(level, "indexing stopped (%s); retrying in %g s", exc, delay,
-                            exc_info=level == logging.ERROR)
+                    self._failed_step(exc, delay)
                     self.phase, self.current = "waiting", ""
                     self.stop_event.wait(delay)
                     delay = min(delay * 2, RETRY_MAX_SECONDS)
@@ -253,6 +263,28 @@ class Service:
                 self.phase, self.current = ("paused" if self.paused else "idle"), ""
                 if not self.stop_event.is_set():
                     self.wake.wait(5.0)
+
+    def _embedding_pause_reason(self) -> str:
+        if self.config.get("pause_on_battery") and self.power.on_battery():
+            return "on battery power"
+        return ""
+
+    def _failed_step(self, exc: Exception, delay: float) -> None:
+        """Log a step that failed; a bug (not the environment's doing) also leaves a
+        crash report, once per place it happens, though the loop carries on."""
+        at = f" at {self.current}" if self.current else ""
+        if _transient(exc):
+            log.warning("indexing stopped%s (%s); retrying in %g s", at, exc, delay)
+            return
+        frames = traceback.extract_tb(exc.__traceback__)
+        where = (type(exc).__name__, *((frames[-1].filename, frames[-1].lineno)
+                                       if frames else ()))
+        report = None
+        if where not in self._reported:
+            self._reported.add(where)
+            report = logs.write_crash_report("service", exc)
+        log.error("indexing stopped%s (%s); retrying in %g s%s", at, exc, delay,
+                  f"; crash report: {report}" if report else "", exc_info=exc)
 
     def _step(self, indexer: Indexer, interval: float) -> bool:
         """Take in events, keep the watches alive, do one piece of work; whether there
@@ -296,6 +328,9 @@ class Service:
             return True
         if indexer.fingerprint_pending(limit=BATCH):  # an index from before fingerprints
             return True
+        self.embedding_paused = self._embedding_pause_reason()
+        if self.embedding_paused:
+            return False  # the idle wait checks again every few seconds
         self.phase = "embedding"
         done = indexer.embed_pending(self.writer.embedder(), self.report, limit=64)
         if 0 < done < 64:  # caught up: bring the vector cache file up to date once

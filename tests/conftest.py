@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from app.paths import LOG_DIR_ENV
 from engine import precision
 from engine.embedder import (
     CACHE_DIR_ENV,
@@ -23,6 +24,8 @@ from engine.store import Store
 # The default model's graph is built once per test session into a private folder (and
 # subprocesses started by tests inherit the variable), never into the user's cache.
 os.environ.setdefault(CACHE_DIR_ENV, tempfile.mkdtemp(prefix="deskfind-test-cache-"))
+# Likewise log files and crash reports go to a private folder, never the user's.
+os.environ.setdefault(LOG_DIR_ENV, tempfile.mkdtemp(prefix="deskfind-test-logs-"))
 
 
 def _pin_auto_to_fp32() -> None:

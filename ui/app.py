@@ -15,6 +15,7 @@ from app import paths
 from app.backend import Backend
 from app.context import Options
 from engine.errors import EngineError
+from ui.crash import install_crash_notice
 from ui.icons import app_icon
 from ui.main_window import MainWindow
 from ui.session import Session
@@ -126,6 +127,15 @@ def run_gui(options: Options, *, hidden: bool = False, screenshot_dir: Path | No
     app.setApplicationName("Deskfind")
     app.setDesktopFileName("deskfind")
     app.setWindowIcon(app_icon())
+    restore_hooks = install_crash_notice(app)
+    try:
+        return _run(app, options, hidden, screenshot_dir, quick)
+    finally:
+        restore_hooks()
+
+
+def _run(app: QApplication, options: Options, hidden: bool, screenshot_dir: Path | None,
+         quick: bool) -> int:
     if screenshot_dir is not None:
         from ui.screenshots import take_screenshots
 

@@ -1,42 +1,25 @@
-"""Start at login: an XDG autostart entry (Linux and other freedesktop systems)."""
+"""Start at login from the settings dialog: the one XDG autostart entry of app.desktop."""
 
 from __future__ import annotations
 
-import shlex
-import shutil
-import sys
 from pathlib import Path
 
-from PySide6.QtCore import QStandardPaths
+from app import desktop
 
-ENTRY_NAME = "deskfind.desktop"
+ENTRY_NAME = desktop.ENTRY_NAME
 
 
 def autostart_dir() -> Path:
-    config = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.GenericConfigLocation)
-    return Path(config) / "autostart"
-
-
-def launch_command() -> list[str]:
-    """How to start Deskfind hidden in the tray."""
-    script = shutil.which("deskfind")
-    base = [script] if script else [sys.executable, "-m", "app.cli"]
-    return [*base, "gui", "--hidden"]
+    return desktop.DesktopDirs.from_environment().autostart
 
 
 def is_enabled(folder: Path) -> bool:
-    return (folder / ENTRY_NAME).exists()
+    return desktop.autostart_enabled(folder)
 
 
 def set_enabled(folder: Path, enabled: bool) -> None:
-    entry = folder / ENTRY_NAME
-    if not enabled:
-        entry.unlink(missing_ok=True)
+    """Start the tray app at login, or nothing.  An entry that exists already (the
+    service's, from `deskfind desktop install`) is kept as it is."""
+    if enabled and is_enabled(folder):
         return
-    folder.mkdir(parents=True, exist_ok=True)
-    entry.write_text(
-        "[Desktop Entry]\nType=Application\nName=Deskfind\n"
-        "Comment=Local desktop search\n"
-        f"Exec={shlex.join(launch_command())}\n"
-        "Icon=deskfind\nTerminal=false\nX-GNOME-Autostart-enabled=true\n",
-        encoding="utf-8")
+    desktop.set_autostart(folder, "tray" if enabled else None, desktop.launch_argv())

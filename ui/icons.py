@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from functools import lru_cache
-from pathlib import Path
 
 from PySide6.QtCore import QPointF, QRectF, Qt
 from PySide6.QtGui import QColor, QFont, QIcon, QPainter, QPainterPath, QPixmap
 
-ICON_DIR = Path(__file__).resolve().parents[1] / "resources" / "icons"
+from app import paths
+
+ICON_DIR = paths.resource_dir("icons")
 
 # Extension → (label, accent colour).  Accents are mid-tone so they read on light and
 # dark palettes alike.

@@ -10,9 +10,10 @@ from pathlib import Path
 
 from PySide6.QtWidgets import QApplication, QWidget
 
+from app import paths
 from app.context import Deskfind, Options
 
-SAMPLES = Path(__file__).resolve().parents[1] / "resources" / "sample"
+SAMPLES = paths.resource_dir("sample")
 MAIN_QUERY = "how long should the dough rise before baking"
 POPUP_QUERY = "undo a git commit"
 RELAXED_QUERY = 'the "dough should double overnight" rule'
@@ -36,7 +37,9 @@ def write_demo_files(folder: Path) -> None:
     docs = folder / "Documents"
     docs.mkdir(parents=True)
     now = time.time()
-    for n, sample in enumerate(sorted(SAMPLES.iterdir())):
+    # Files only: an installed copy has the __pycache__ that pip compiled retry.py into.
+    samples = sorted(p for p in SAMPLES.iterdir() if p.is_file() and p.suffix != ".pyc")
+    for n, sample in enumerate(samples):
         target = docs / ("Notes" if sample.suffix == ".md" else "Work") / sample.name
         target.parent.mkdir(exist_ok=True)
         shutil.copy(sample, target)

@@ -43,6 +43,8 @@ def service_text(status: IndexStatus, starting: bool = False) -> str:
         left = status.passages - status.embedded
         if status.queue:
             work = f"{status.queue:,} queued"
+        elif left > 0 and status.embedding_paused and not status.paused:
+            return f"Embedding paused ({status.embedding_paused}): {left:,} passages wait"
         elif left > 0:
             work = f"{left:,} passages to embed"
         else:

@@ -207,6 +207,8 @@ def test_status_lines():
     assert service_text(_with(base, embedded=30)) == \
         "Indexing in the background: 10 passages to embed"
     assert service_text(_with(base, queue=3, paused=True)) == "Indexing paused: 3 queued"
+    assert service_text(_with(base, embedded=30, embedding_paused="on battery power")) == \
+        "Embedding paused (on battery power): 10 passages wait"
     assert service_text(_with(base, service="stopped")) == "Service not running"
     assert service_text(_with(base, service="stopped"), starting=True).startswith("Starting")
     watched = _with(base, watch=(WatchState("/r", "inotify"),

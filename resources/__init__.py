@@ -1,0 +1,1 @@
+"""Icons and sample notes, shipped in the wheel as the package deskfind_resources."""
