@@ -455,7 +455,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 def cmd_gui(args: argparse.Namespace) -> int:
     try:  # Qt loads only here, so the rest of the CLI stays headless
-        from ui.app import run_gui
+        from ui.launch import run_gui
     except ImportError as exc:
         raise UsageError(f"the GUI needs PySide6 ({exc}); install it with "
                          "'pip install pyside6'") from exc

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -15,12 +14,9 @@ from app import paths
 from app.backend import Backend
 from app.context import Options
 from engine.errors import EngineError
-from ui.crash import install_crash_notice
-from ui.icons import app_icon
 from ui.main_window import MainWindow
 from ui.session import Session
 from ui.settings import SettingsDialog
-from ui.single import SingleInstance
 from ui.tasks import TaskRunner
 from ui.tray import QuickSearch, Tray
 
@@ -118,41 +114,6 @@ class DeskfindGui(QObject):
         self.session.runner.wait(10_000)
         if self.session.backend is not None:
             self.session.backend.close()
-
-
-def run_gui(options: Options, *, hidden: bool = False, screenshot_dir: Path | None = None,
-            quick: bool = False) -> int:
-    app = QApplication.instance() or QApplication(sys.argv[:1])
-    assert isinstance(app, QApplication)
-    app.setApplicationName("Deskfind")
-    app.setDesktopFileName("deskfind")
-    app.setWindowIcon(app_icon())
-    restore_hooks = install_crash_notice(app)
-    try:
-        return _run(app, options, hidden, screenshot_dir, quick)
-    finally:
-        restore_hooks()
-
-
-def _run(app: QApplication, options: Options, hidden: bool, screenshot_dir: Path | None,
-         quick: bool) -> int:
-    if screenshot_dir is not None:
-        from ui.screenshots import take_screenshots
-
-        return take_screenshots(app, screenshot_dir)
-    instance = SingleInstance(paths.data_dir(options.data_dir), app)
-    if instance.forward("quick" if quick else "show"):
-        return 0  # the running app shows itself
-    instance.listen()
-    runner = TaskRunner(app)
-    session = open_session(options, runner, start_service=True)
-    gui = DeskfindGui(app, session, options)
-    instance.requested.connect(gui.handle_request)
-    if quick:
-        gui.popup.popup()
-    elif not (hidden and gui.tray is not None):
-        gui.show_window()
-    return app.exec()
 
 
 def wait_until(predicate: Callable[[], bool], timeout_ms: int = 60_000) -> bool:

@@ -12,6 +12,7 @@ from PySide6.QtWidgets import QApplication, QWidget
 
 from app import paths
 from app.context import Deskfind, Options
+from ui.app import DeskfindGui, open_session, wait_until
 
 SAMPLES = paths.resource_dir("sample")
 MAIN_QUERY = "how long should the dough rise before baking"
@@ -59,7 +60,6 @@ def _save(widget: QWidget, path: Path) -> None:
 
 def take_screenshots(app: QApplication, out: Path) -> int:
     """Build a demo index in a temporary folder, open each window on it, save PNGs."""
-    from ui.app import DeskfindGui, open_session, wait_until
     from ui.tasks import TaskRunner
 
     out.mkdir(parents=True, exist_ok=True)

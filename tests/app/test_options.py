@@ -103,7 +103,7 @@ def test_gui_merges_the_settings_itself_and_again_when_they_change(home, monkeyp
     tmp_path, config = home
     _configure(config, alpha=0.55, threads=2)
     given = []
-    monkeypatch.setattr("ui.app.run_gui", lambda options, **kw: given.append(options) or 0)
+    monkeypatch.setattr("ui.launch.run_gui", lambda options, **kw: given.append(options) or 0)
     assert main(["gui"]) == 0
     (options,) = given
     assert options == Options()  # the command line's alone: settings may change later
