@@ -92,7 +92,7 @@ def read_member(name: str, data: bytes, scope: Scope) -> list[Member]:
     """The documents a member is: itself, or what a container member holds (its names
     under the member's), or nothing when no extractor reads its kind."""
     from indexer.extract import EXTRACTORS
-    from indexer.walk import looks_secret
+    from indexer.walk import WalkRules, looks_secret
 
     ext = member_ext(name)
     digest = hashlib.blake2b(data, digest_size=16).hexdigest()
@@ -100,7 +100,9 @@ def read_member(name: str, data: bytes, scope: Scope) -> list[Member]:
     extractor = EXTRACTORS.get(ext)
     if container is None and extractor is None:
         return []
-    if container is None and looks_secret(data):
+    # A secret is a secret inside an archive too: by its name (.ssh/…, *.pem) or content.
+    if WalkRules().refusal(name, is_dir=False) is not None or \
+            (container is None and looks_secret(data)):
         return [Member(name, ext, len(data), digest, None, "skipped",
                        "holds a private key or credentials; never indexed")]
     if scope.budget.chars_left <= 0:

@@ -166,3 +166,14 @@ def test_a_deleted_archive_reported_by_the_watcher_drops_its_members(store, root
         indexer.sync_paths([bytes(bundle)], [bytes(root)], report)
     assert _found(store, "okapi") == [] and store.counts().files == 0
 
+
+
+def test_secrets_inside_an_archive_are_never_indexed(store, root):
+    key = b"-----BEGIN OPENSSH PRIVATE KEY-----\nzebracanary\n-----END OPENSSH PRIVATE KEY-----\n"
+    (root / "backup.zip").write_bytes(documents.zip_bytes({
+        "home/.ssh/config.txt": b"Host zebracanary\n",
+        "certs/server.pem": b"zebracanary certificate\n",
+        "notes/key.txt": key,
+        "notes/readme.txt": b"an ordinary zebracanary note\n"}))
+    _scan(store, root)
+    assert _found(store, "zebracanary") == [f"{root}/backup.zip/notes/readme.txt"]
