@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-from indexer.formats import archive, html, office, paged, text
+from indexer.formats import archive, html, mail, office, paged, text
 from indexer.formats.base import Extracted, Extractor, Member
 from indexer.formats.text import decode_text
 
@@ -17,6 +17,7 @@ EXTRACTORS: dict[str, Extractor] = {
     **office.EXTRACTORS,
     **paged.EXTRACTORS,
     **archive.EXTRACTORS,
+    **mail.EXTRACTORS,
 }
 
 SNIFF_BYTES = 5  # what `sniff_kind` looks at

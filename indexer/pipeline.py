@@ -361,9 +361,12 @@ class Indexer:
         record = _file_record(item)
         if state and (state.size, state.mtime_ns) == (item.size, item.mtime_ns):
             return _Read(record, state, "unchanged")
-        kind = record.ext if extractor_for(record.ext) else self._sniff(root, item.path)
-        extractor = extractor_for(kind) if kind else None
-        if extractor is None or kind is None:
+        kind = record.ext
+        if not kind or extractor_for(kind) is None:  # an mbox or Maildir message, maybe
+            kind = self._sniff(root, item.path) or kind
+            record = replace(record, ext=kind)  # ext:eml finds Maildir messages too
+        extractor = extractor_for(kind)
+        if extractor is None:
             return _Read(record, state, "skipped",
                          f"no text extractor for .{record.ext or '(none)'}")
         too_large = _Read(record, state, "skipped",

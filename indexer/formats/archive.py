@@ -85,7 +85,9 @@ def clean_member_name(name: str) -> str:
 
 
 def _containers() -> dict[str, Container]:
-    return CONTAINERS
+    from indexer.formats import mail  # mail reads its attachments through read_member
+
+    return {**CONTAINERS, **mail.CONTAINERS}
 
 
 def read_member(name: str, data: bytes, scope: Scope) -> list[Member]:
