@@ -152,11 +152,11 @@ def expand_zip(data: bytes, name: str, scope: Scope) -> Extracted:
                                       "failed", "encrypted (password required)"))
                 continue
             scope.budget.take_bytes(info.file_size, inner)
-            members.extend(read_member(inner, _read_zip_member(archive, info), scope))
+            members.extend(read_member(inner, read_zip_member(archive, info), scope))
     return Extracted("", name_title(name), members=tuple(members))
 
 
-def _read_zip_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> bytes:
+def read_zip_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> bytes:
     try:
         with archive.open(info) as stream:
             return stream.read()
@@ -202,7 +202,7 @@ class _Capped:
         return data
 
 
-def _decompressed(data: bytes, name: str, budget: Budget) -> tuple[_Readable, bool]:
+def decompressed(data: bytes, name: str, budget: Budget) -> tuple[_Readable, bool]:
     """The tar stream inside `data` (capped when it is compressed), and whether it was."""
     raw = BytesIO(data)
     # In-memory streams: nothing to close, so no context managers.
@@ -219,20 +219,20 @@ def _decompressed(data: bytes, name: str, budget: Budget) -> tuple[_Readable, bo
     return _Capped(stream, limit, name), True
 
 
-_STREAM_ERRORS = (tarfile.TarError, EOFError, OSError, zlib.error, lzma.LZMAError, ValueError)
+STREAM_ERRORS = (tarfile.TarError, EOFError, OSError, zlib.error, lzma.LZMAError, ValueError)
 
 
 def expand_tar(data: bytes, name: str, scope: Scope) -> Extracted:
     """The documents in a tar archive, or the one file a .gz/.bz2/.xz compresses."""
     try:
-        stream, compressed = _decompressed(data, name, scope.budget)
+        stream, compressed = decompressed(data, name, scope.budget)
         head = stream.read(512)
         if compressed and head[257:262] != b"ustar":
             return _single_file(data, name, scope)
-        stream, _ = _decompressed(data, name, scope.budget)
+        stream, _ = decompressed(data, name, scope.budget)
         with tarfile.open(fileobj=stream, mode="r|") as tar:  # type: ignore[call-overload]
             members = _tar_members(tar, scope)
-    except _STREAM_ERRORS as exc:
+    except STREAM_ERRORS as exc:
         raise ExtractionError(f"damaged archive: {exc}") from exc
     return Extracted("", name_title(name), members=tuple(members))
 
@@ -251,12 +251,17 @@ def _tar_members(tar: tarfile.TarFile, scope: Scope) -> list[Member]:
     return members
 
 
+def single_name(name: str) -> str:
+    """The name of the one file a compressed file holds: notes.txt.gz → notes.txt."""
+    base, _, suffix = name.rpartition(".")
+    return (base + _TAR_SUFFIXES[suffix.lower()]) if suffix.lower() in _TAR_SUFFIXES \
+        else (base or name)
+
+
 def _single_file(data: bytes, name: str, scope: Scope) -> Extracted:
     """notes.txt.gz: one compressed file, read as the member notes.txt."""
-    base, _, suffix = name.rpartition(".")
-    inner = (base + _TAR_SUFFIXES[suffix.lower()]) if suffix.lower() in _TAR_SUFFIXES \
-        else (base or name)
-    stream, _ = _decompressed(data, name, scope.budget)
+    inner = single_name(name)
+    stream, _ = decompressed(data, name, scope.budget)
     room = min(scope.budget.bytes_left, zipxml.MAX_MEMBER_BYTES)
     body = stream.read(room + 1)
     if len(body) > room:

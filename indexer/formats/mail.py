@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC
 from email import policy
@@ -77,13 +78,13 @@ def _body_text(msg: EmailMessage, name: str) -> str:
     return content
 
 
-def _attachments(msg: EmailMessage, scope: Scope) -> list[Member]:
-    members: list[Member] = []
+def attachment_parts(msg: EmailMessage) -> Iterator[tuple[str, bytes]]:
+    """Each attachment's name in the message (unique, no '/' climbing out) and bytes."""
     used: set[str] = set()
     try:
         parts = list(msg.iter_attachments())
     except Exception:
-        return members
+        return
     for n, part in enumerate(parts, 1):
         try:
             if part.get_content_type() == "message/rfc822":
@@ -99,19 +100,30 @@ def _attachments(msg: EmailMessage, scope: Scope) -> list[Member]:
         if filename in used:
             filename = f"{n}-{filename}"
         used.add(filename)
+        yield filename, data
+
+
+def _attachments(msg: EmailMessage, scope: Scope) -> list[Member]:
+    members: list[Member] = []
+    for filename, data in attachment_parts(msg):
         scope.budget.take_member()
         scope.budget.take_bytes(len(data), filename)
         members.extend(read_member(filename, data, scope))
     return members
 
 
-def read_message(data: bytes, name: str, scope: Scope) -> Extracted:
-    """A message's text (headers, then body), subject as title, fields and attachments."""
+def parse_message(data: bytes) -> EmailMessage:
     try:
         msg = BytesParser(policy=policy.default).parsebytes(data)
     except Exception as exc:
         raise ExtractionError(f"not a readable message: {exc}") from exc
     assert isinstance(msg, EmailMessage)
+    return msg
+
+
+def read_message(data: bytes, name: str, scope: Scope) -> Extracted:
+    """A message's text (headers, then body), subject as title, fields and attachments."""
+    msg = parse_message(data)
     sender, subject, date = _header(msg, "From"), _header(msg, "Subject"), _header(msg, "Date")
     recipients = ", ".join(v for v in (_header(msg, "To"), _header(msg, "Cc")) if v)
     if not (sender or subject or recipients or date):
@@ -125,7 +137,7 @@ def read_message(data: bytes, name: str, scope: Scope) -> Extracted:
                      mail=MailFields(sender, recipients, _date_ns(date)))
 
 
-def _message_key(data: bytes, n: int, used: set[str]) -> str:
+def message_key(data: bytes, n: int, used: set[str]) -> str:
     """A message's name in its mbox: its Message-ID without <> or slashes, else its
     number (also when another message already has that id)."""
     match = re.search(rb"^Message-ID:[ \t]*<?([^>\r\n]+)>?", data[:65536],
@@ -163,7 +175,7 @@ def expand_mbox(data: bytes, name: str, scope: Scope) -> Extracted:
     used: set[str] = set()
     for n, raw in enumerate(mbox_messages(data), 1):
         scope.budget.take_member()
-        key = _message_key(raw, n, used)
+        key = message_key(raw, n, used)
         try:
             message = read_message(raw, key, scope)
         except ExtractionError as exc:

@@ -93,8 +93,8 @@ def _zero_bomb(megabytes: int) -> bytes:
 
 def test_a_zip_bomb_is_refused_before_it_is_inflated(store, root, monkeypatch):
     inflated: list[str] = []
-    real_read = archive._read_zip_member
-    monkeypatch.setattr(archive, "_read_zip_member",
+    real_read = archive.read_zip_member
+    monkeypatch.setattr(archive, "read_zip_member",
                         lambda zipped, info: inflated.append(info.filename) or
                         real_read(zipped, info))
     with pytest.raises(ExtractionError, match="compression bomb: zeros.txt ratio"):
@@ -177,3 +177,19 @@ def test_secrets_inside_an_archive_are_never_indexed(store, root):
         "notes/readme.txt": b"an ordinary zebracanary note\n"}))
     _scan(store, root)
     assert _found(store, "zebracanary") == [f"{root}/backup.zip/notes/readme.txt"]
+
+
+def test_one_member_is_taken_back_out_by_its_name():
+    import gzip
+
+    from indexer.formats.unpack import member_bytes
+
+    data = _tar_gz(_bundle())
+    assert member_bytes(data, "bundle.tar.gz", "notes/plan.txt") == _bundle()["notes/plan.txt"]
+    assert member_bytes(gzip.compress(b"abc"), "n.txt.gz", "n.txt") == b"abc"
+    three = documents.zip_bytes({"c.zip": documents.zip_bytes({"x.txt": b"x"})})
+    outer = documents.zip_bytes({"b.zip": three})
+    with pytest.raises(ExtractionError, match="nested more than 2 deep"):
+        member_bytes(outer, "a.zip", "b.zip/c.zip/x.txt")
+    with pytest.raises(ExtractionError, match="is not in"):
+        member_bytes(data, "bundle.tar.gz", "notes/missing.txt")
