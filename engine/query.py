@@ -153,23 +153,31 @@ def fts_expression(q: ParsedQuery) -> str:
     return expr
 
 
-def file_filter_sql(q: ParsedQuery) -> tuple[str, list[object]]:
-    """An SQL condition on files `f` for the query's filters ('1' when there are none)."""
+def file_filter_sql(q: ParsedQuery, *, mail: bool = True) -> tuple[str, list[object]]:
+    """An SQL condition on files `f` for the query's filters ('1' when there are none).
+
+    `mail`: the index has the mail columns (schema 6 on); an older one, opened read-only,
+    holds no messages, so from:/to: match nothing and dates are modification times.
+    """
     clauses: list[str] = []
     params: list[object] = []
     if q.exts:
         clauses.append(f"f.ext IN ({','.join('?' * len(q.exts))})")
         params.extend(q.exts)
-    for column, fragments in (("f.display_path", q.paths), ("f.sender", q.senders),
-                              ("f.recipients", q.recipients)):
+    if not mail and (q.senders or q.recipients):
+        clauses.append("0")
+    columns = (("f.display_path", q.paths), ("f.sender", q.senders),
+               ("f.recipients", q.recipients)) if mail else (("f.display_path", q.paths),)
+    for column, fragments in columns:
         for fragment in fragments:
             clauses.append(f"instr(lower(coalesce({column}, '')), ?) > 0")
             params.append(fragment.lower())
     # A message is dated by its Date header, not by when its mailbox last changed.
+    dated = "coalesce(f.date_ns, f.mtime_ns)" if mail else "f.mtime_ns"
     if q.after_ns is not None:
-        clauses.append("coalesce(f.date_ns, f.mtime_ns) >= ?")
+        clauses.append(f"{dated} >= ?")
         params.append(q.after_ns)
     if q.before_ns is not None:
-        clauses.append("coalesce(f.date_ns, f.mtime_ns) < ?")
+        clauses.append(f"{dated} < ?")
         params.append(q.before_ns)
     return (" AND ".join(clauses) or "1"), params

@@ -111,6 +111,15 @@ class Store:
         self._scratch_changes = 0  # rows our scratch tables changed (not index changes)
         self._count_version: tuple[int, int] | None = None  # when `_passages` was counted
         self._passages = 0
+        self._members_schema: bool | None = None
+
+    @property
+    def has_mail_fields(self) -> bool:
+        """Whether the schema has documents inside files and mail fields (an older index
+        opened read-only has not)."""
+        if self._members_schema is None:
+            self._members_schema = schema.schema_version(self.conn) >= MEMBERS_SCHEMA
+        return self._members_schema
 
     @classmethod
     def open(cls, path: Path, *, readonly: bool = False) -> Store:
@@ -588,6 +597,7 @@ def _in_batches(ids: Sequence[T]) -> Iterator[tuple[Sequence[T], str]]:
 
 
 FINGERPRINTS_SCHEMA = 5  # the schema version that added them
+MEMBERS_SCHEMA = 6  # the one that added parent_id, sender, recipients and date_ns
 
 
 def _vector_rows(rows: Sequence[tuple[int, float, bytes]],

@@ -238,3 +238,26 @@ def _schema_4_copy(current: Path, db: Path) -> None:
     conn.execute("INSERT INTO chunks SELECT * FROM cur.chunks")
     conn.execute("DETACH DATABASE cur")
     conn.close()
+
+
+def test_an_older_index_read_only_still_answers_date_and_mail_filters(tmp_path):
+    from engine.search import Searcher
+    from indexer.pipeline import Indexer, IndexReport
+    from tests.helpers import write_files
+
+    docs = tmp_path / "docs"
+    write_files(docs, {"note.txt": "the pelican ferry timetable"})
+    current = tmp_path / "current" / "index.sqlite3"
+    store = Store.open(current)
+    Indexer(store).scan([bytes(docs)], IndexReport())
+    store.close()
+    db = tmp_path / "data" / "index.sqlite3"
+    _schema_4_copy(current, db)
+    reader = Store.open(db, readonly=True)  # no mail columns: never migrated
+    try:
+        assert not reader.has_mail_fields
+        search = Searcher(reader, None)
+        assert len(search.search("pelican after:2000-01-01", mode="lexical")) == 1
+        assert search.search("pelican from:anyone", mode="lexical") == []
+    finally:
+        reader.close()
