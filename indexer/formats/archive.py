@@ -17,6 +17,7 @@ from __future__ import annotations
 import bz2
 import gzip
 import hashlib
+import logging
 import lzma
 import posixpath
 import tarfile
@@ -30,6 +31,8 @@ from typing import Protocol
 from indexer.errors import ExtractionError
 from indexer.formats import zipxml
 from indexer.formats.base import MAX_TEXT_CHARS, Extracted, Member, name_title
+
+log = logging.getLogger("deskfind.indexer.archive")
 
 MAX_DEPTH = 2  # archive.zip/inner.zip/x.txt is read; a third archive inside is not opened
 
@@ -121,6 +124,12 @@ def read_member(name: str, data: bytes, scope: Scope) -> list[Member]:
             extracted = extractor(data, posixpath.basename(name))
     except ExtractionError as exc:
         return [Member(name, ext, len(data), digest, None, "failed", str(exc))]
+    except (MemoryError, RecursionError):
+        raise  # the worker's own handling says what happened to the whole file
+    except Exception as exc:  # a bug or library error on one member costs that member only
+        log.warning("extracting member %s failed", name, exc_info=True)
+        reason = f"extractor error: {type(exc).__name__}: {exc}"[:300]
+        return [Member(name, ext, len(data), digest, None, "failed", reason)]
     text = extracted.text[:scope.budget.chars_left]
     scope.budget.chars_left -= len(text)
     inner = [replace(m, name=f"{name}/{m.name}") for m in extracted.members]

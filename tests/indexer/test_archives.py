@@ -193,3 +193,13 @@ def test_one_member_is_taken_back_out_by_its_name():
         member_bytes(outer, "a.zip", "b.zip/c.zip/x.txt")
     with pytest.raises(ExtractionError, match="is not in"):
         member_bytes(data, "bundle.tar.gz", "notes/missing.txt")
+
+
+def test_a_damaged_member_costs_that_member_only(store, root):
+    (root / "mixed.zip").write_bytes(documents.zip_bytes({
+        "broken.docx": b"PK\x03\x04 not really a document",
+        "fine.txt": b"the unbothered tortoise\n"}))
+    report = _scan(store, root)
+    assert _found(store, "tortoise") == [f"{root}/mixed.zip/fine.txt"]
+    [(path, reason)] = report.failures
+    assert path == f"{root}/mixed.zip/broken.docx" and reason
