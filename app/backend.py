@@ -21,8 +21,10 @@ import contextlib
 import json
 import logging
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -43,11 +45,13 @@ from engine.sentences import best_sentences
 from engine.snippets import Snippet, match_spans
 from indexer.errors import ExtractionError
 from indexer.extract import extractor_for, runs_in_process
+from indexer.formats.unpack import member_bytes
 from indexer.pipeline import IndexReport
 
 log = logging.getLogger("deskfind.backend")
 
 PREVIEW_BYTES = 8 << 20  # previews read at most this much of a file
+MEMBER_SOURCE_BYTES = 64 << 20  # the largest archive or mailbox a member is opened from
 MAX_HIGHLIGHTS = 5000
 LEGACY_SETTINGS = "settings.json"  # the GUI's own settings before config.toml
 SERVICE_LOG = "service.log"
@@ -169,6 +173,7 @@ class Backend:
 
     def __init__(self, options: Options, config_file: Path | None = None) -> None:
         self._lock = threading.RLock()
+        self._open_dir: str | None = None  # copies of archive members being opened
         self._config_lock = threading.RLock()
         self._indexing = threading.Lock()
         self._base_options = options
@@ -189,9 +194,53 @@ class Backend:
                            graph_threshold=base.graph_threshold)
 
     def close(self) -> None:
-        """Close the index; a service keeps running (stop it with `stop_service`)."""
+        """Close the index (a service keeps running: stop it with `stop_service`) and
+        remove the copies of documents taken out of archives and mailboxes to open."""
         with self._lock:
             self._df.close()
+        if self._open_dir is not None:
+            shutil.rmtree(self._open_dir, ignore_errors=True)
+            self._open_dir = None
+
+    def openable_path(self, path: bytes, ext: str) -> bytes:
+        """A path another program can open for a result: the file itself, or a copy of a
+        document that lives inside another file (an archive member, a mail message or
+        attachment), taken out into a private (0700) temporary folder.
+
+        The container is parsed by the standard library's zip, tar and email code,
+        which cannot crash the process, under the same limits as indexing.
+        """
+        if os.path.isfile(path):
+            return path
+        with self._lock:
+            container = self._df.store.container_of(path)
+        if container is None or not path.startswith(container + b"/"):
+            raise EngineError(f"{os.fsdecode(path)} is not in the index (any more)")
+        inner = os.fsdecode(path[len(container) + 1:])
+        try:
+            with open(container, "rb") as f:
+                data = f.read(MEMBER_SOURCE_BYTES + 1)
+            if len(data) > MEMBER_SOURCE_BYTES:
+                raise EngineError(f"{os.fsdecode(container)} is too large to open from")
+            member = member_bytes(data, os.fsdecode(os.path.basename(container)), inner)
+        except OSError as exc:
+            raise EngineError(f"cannot read {os.fsdecode(container)}: {exc.strerror}") from exc
+        except ExtractionError as exc:
+            raise EngineError(str(exc)) from exc
+        return self._private_copy(inner, ext, member)
+
+    def _private_copy(self, inner: str, ext: str, data: bytes) -> bytes:
+        if self._open_dir is None:
+            self._open_dir = tempfile.mkdtemp(prefix="deskfind-open-")  # mode 0700
+        folder = tempfile.mkdtemp(dir=self._open_dir)
+        name = os.path.basename(inner) or "document"
+        if ext and not name.lower().endswith("." + ext):
+            name = f"{name}.{ext}"  # a message named by its id opens as .eml
+        target = os.path.join(folder, name)
+        fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        return os.fsencode(target)
 
     # -- queries ------------------------------------------------------------------------
 
@@ -250,9 +299,11 @@ class Backend:
         Plain text is read again from the file.  Formats whose parsers the indexer
         isolates in worker processes (HTML, office, e-books…) are never parsed in the
         GUI process: their text is put back together from the passages the index holds.
+        So is the text of a document inside another file (an archive member, a mail
+        message), whose virtual path is no file to read.
         """
         extract = extractor_for(ext)
-        if extract is None or not runs_in_process(ext):
+        if extract is None or not runs_in_process(ext) or not os.path.isfile(path):
             with self._lock:
                 text = self._df.document_text(path)
             if text is None:

@@ -64,6 +64,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("search", help="search the index",
                        description='Search by keyword and meaning. Query syntax: words, '
                                    '"exact phrase", -excluded, ext:pdf, path:notes, '
+                                   'from:alice, to:bob (mail), '
                                    'after:2024-01-31, before:2024-12-31.')
     p.add_argument("query", nargs="+", help="what to look for")
     p.add_argument("--limit", "-n", type=int, default=10, metavar="N",

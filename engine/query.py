@@ -1,4 +1,5 @@
-"""The query language: words, "phrases", -exclusions and ext:/path:/after:/before: filters."""
+"""The query language: words, "phrases", -exclusions and filters (ext:, path:, from:, to:,
+after:, before:)."""
 
 from __future__ import annotations
 
@@ -23,7 +24,7 @@ yourself yourselves
 
 _TOKEN = re.compile(r'-?"[^"]*"?|\S+')
 _WORD = re.compile(r"\w+", re.UNICODE)
-_FILTER_KEYS = ("ext", "path", "after", "before")
+_FILTER_KEYS = ("ext", "path", "from", "to", "after", "before")
 _INT64_MAX = 2**63 - 1
 
 
@@ -37,13 +38,16 @@ class ParsedQuery:
     excluded: tuple[str, ...] = ()
     exts: tuple[str, ...] = ()
     paths: tuple[str, ...] = ()
+    senders: tuple[str, ...] = ()  # from: fragments of a message's sender
+    recipients: tuple[str, ...] = ()  # to: fragments of its To or Cc
     after_ns: int | None = None
     before_ns: int | None = None
     keyword_terms: tuple[str, ...] = field(default=())
 
     @property
     def has_filters(self) -> bool:
-        return bool(self.exts or self.paths or self.after_ns is not None
+        return bool(self.exts or self.paths or self.senders or self.recipients
+                    or self.after_ns is not None
                     or self.before_ns is not None)
 
     def relaxed(self, *, keep_exclusions: bool = True) -> ParsedQuery:
@@ -65,8 +69,8 @@ class ParsedQuery:
 
 
 def _parse_date(value: str, key: str) -> int:
-    """Start of the given UTC day in ns: after: keeps files modified from it on,
-    before: keeps files modified before it."""
+    """Start of the given UTC day in ns: after: keeps files modified (messages sent)
+    from it on, before: keeps those modified before it."""
     try:
         day = date.fromisoformat(value)
     except ValueError as exc:
@@ -114,6 +118,8 @@ def parse_query(raw: str) -> ParsedQuery:
         excluded=tuple(excluded),
         exts=tuple(e.lower().lstrip(".") for e in filters["ext"] for e in e.split(",") if e),
         paths=tuple(filters["path"]),
+        senders=tuple(filters["from"]),
+        recipients=tuple(filters["to"]),
         after_ns=_parse_date(filters["after"][-1], "after") if filters["after"] else None,
         before_ns=_parse_date(filters["before"][-1], "before") if filters["before"] else None,
         keyword_terms=_keyword_terms(terms),
@@ -125,7 +131,8 @@ def _keyword_terms(terms: list[str]) -> tuple[str, ...]:
 
 
 def _example(key: str) -> str:
-    return {"ext": "pdf", "path": "notes", "after": "2024-01-31",
+    return {"ext": "pdf", "path": "notes", "from": "alice@example.com", "to": "bob",
+            "after": "2024-01-31",
             "before": "2024-12-31"}[key]
 
 
@@ -146,20 +153,31 @@ def fts_expression(q: ParsedQuery) -> str:
     return expr
 
 
-def file_filter_sql(q: ParsedQuery) -> tuple[str, list[object]]:
-    """An SQL condition on files `f` for the query's filters ('1' when there are none)."""
+def file_filter_sql(q: ParsedQuery, *, mail: bool = True) -> tuple[str, list[object]]:
+    """An SQL condition on files `f` for the query's filters ('1' when there are none).
+
+    `mail`: the index has the mail columns (schema 6 on); an older one, opened read-only,
+    holds no messages, so from:/to: match nothing and dates are modification times.
+    """
     clauses: list[str] = []
     params: list[object] = []
     if q.exts:
         clauses.append(f"f.ext IN ({','.join('?' * len(q.exts))})")
         params.extend(q.exts)
-    for fragment in q.paths:
-        clauses.append("instr(lower(f.display_path), ?) > 0")
-        params.append(fragment.lower())
+    if not mail and (q.senders or q.recipients):
+        clauses.append("0")
+    columns = (("f.display_path", q.paths), ("f.sender", q.senders),
+               ("f.recipients", q.recipients)) if mail else (("f.display_path", q.paths),)
+    for column, fragments in columns:
+        for fragment in fragments:
+            clauses.append(f"instr(lower(coalesce({column}, '')), ?) > 0")
+            params.append(fragment.lower())
+    # A message is dated by its Date header, not by when its mailbox last changed.
+    dated = "coalesce(f.date_ns, f.mtime_ns)" if mail else "f.mtime_ns"
     if q.after_ns is not None:
-        clauses.append("f.mtime_ns >= ?")
+        clauses.append(f"{dated} >= ?")
         params.append(q.after_ns)
     if q.before_ns is not None:
-        clauses.append("f.mtime_ns < ?")
+        clauses.append(f"{dated} < ?")
         params.append(q.before_ns)
     return (" AND ".join(clauses) or "1"), params

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from engine.errors import StoreError
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 # How the full-text index splits text into terms.  Migration 1 created chunks_fts with
 # it; whatever else tokenizes like the index (query statistics) uses this constant.
 # Changing it takes a migration that rebuilds chunks_fts.
@@ -127,6 +127,17 @@ MIGRATIONS: list[str] = [
         shingles INTEGER NOT NULL,
         minhash  BLOB                -- NULL: the text is too short to have one
     );
+    """,
+    # 6: documents inside other files (archive members, mail messages and their
+    # attachments) are rows of their own, under a virtual path below their container's.
+    # They hang off the file on disk that holds them: deleting or re-reading it drops
+    # them.  Mail keeps its sender, recipients and date (the date drives after:/before:).
+    """
+    ALTER TABLE files ADD COLUMN parent_id INTEGER REFERENCES files(id) ON DELETE CASCADE;
+    CREATE INDEX files_parent ON files(parent_id);
+    ALTER TABLE files ADD COLUMN sender TEXT;
+    ALTER TABLE files ADD COLUMN recipients TEXT;
+    ALTER TABLE files ADD COLUMN date_ns INTEGER;
     """,
 ]
 

@@ -183,7 +183,7 @@ class Searcher:
                 floor: bool) -> tuple[list[SearchResult], bool]:
         """Up to `limit` results, each with its copies, and whether copies left the page
         short of `limit` when more candidates would have filled it."""
-        where, params = file_filter_sql(q)
+        where, params = file_filter_sql(q, mail=self.store.has_mail_fields)
         # Index statistics of every keyword term and phrase, read once for both the
         # pruning below and the ideal BM25.
         stats = dict(zip(q.keyword_terms + q.phrases, self.store.token_counts(

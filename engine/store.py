@@ -41,6 +41,10 @@ class FileRecord:
     size: int
     mtime_ns: int
     content_hash: str | None
+    # Mail only: who sent it, to whom, and the date it carries (ns since the epoch).
+    sender: str | None = None
+    recipients: str | None = None
+    date_ns: int | None = None
 
 
 @dataclass(frozen=True)
@@ -107,6 +111,15 @@ class Store:
         self._scratch_changes = 0  # rows our scratch tables changed (not index changes)
         self._count_version: tuple[int, int] | None = None  # when `_passages` was counted
         self._passages = 0
+        self._members_schema: bool | None = None
+
+    @property
+    def has_mail_fields(self) -> bool:
+        """Whether the schema has documents inside files and mail fields (an older index
+        opened read-only has not)."""
+        if self._members_schema is None:
+            self._members_schema = schema.schema_version(self.conn) >= MEMBERS_SCHEMA
+        return self._members_schema
 
     @classmethod
     def open(cls, path: Path, *, readonly: bool = False) -> Store:
@@ -210,32 +223,61 @@ class Store:
         return int(self.conn.execute("SELECT count(*) FROM queue").fetchone()[0])
 
     def file_states(self, root: bytes) -> dict[bytes, FileState]:
-        """Every known file at `root` or below it."""
+        """Every known file on disk at `root` or below it.
+
+        Documents inside a file (archive members, messages) are not files on disk: they
+        are left out, and go when the file holding them goes.
+        """
         lo, hi = _prefix_range(root)
         rows = self.conn.execute(
             "SELECT path, id, size, mtime_ns, content_hash, status FROM files "
-            "WHERE path = ? OR (path >= ? AND path < ?)",
+            "WHERE (path = ? OR (path >= ? AND path < ?)) AND parent_id IS NULL",
             (root, lo, hi),
         )
         return {bytes(r[0]): FileState(FileId(r[1]), r[2], r[3], r[4], r[5]) for r in rows}
 
-    def upsert_file(self, rec: FileRecord, status: str, reason: str | None = None) -> FileId:
+    def upsert_file(self, rec: FileRecord, status: str, reason: str | None = None, *,
+                    parent: FileId | None = None) -> FileId:
+        """Insert or update a file's row; `parent` is the file on disk holding it, for a
+        document inside another file."""
         row = self.conn.execute(
             """
             INSERT INTO files(path, display_path, ext, title, size, mtime_ns, content_hash,
-                              status, reason, indexed_at)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                              status, reason, indexed_at, parent_id, sender, recipients,
+                              date_ns)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             ON CONFLICT(path) DO UPDATE SET
                 display_path = excluded.display_path, ext = excluded.ext,
                 title = excluded.title, size = excluded.size, mtime_ns = excluded.mtime_ns,
                 content_hash = excluded.content_hash, status = excluded.status,
-                reason = excluded.reason, indexed_at = excluded.indexed_at
+                reason = excluded.reason, indexed_at = excluded.indexed_at,
+                parent_id = excluded.parent_id, sender = excluded.sender,
+                recipients = excluded.recipients, date_ns = excluded.date_ns
             RETURNING id
             """,
             (rec.path, rec.display_path, rec.ext, rec.title, rec.size, rec.mtime_ns,
-             rec.content_hash, status, reason, time.time()),
+             rec.content_hash, status, reason, time.time(), parent, rec.sender,
+             rec.recipients, rec.date_ns),
         ).fetchone()
         return FileId(row[0])
+
+    def delete_members(self, parent: FileId) -> int:
+        """Forget the documents held inside a file (before it is read again)."""
+        return self.conn.execute("DELETE FROM files WHERE parent_id = ?", (parent,)).rowcount
+
+    def members(self, parent: FileId) -> list[bytes]:
+        """Paths of the documents held inside a file."""
+        rows = self.conn.execute("SELECT path FROM files WHERE parent_id = ? ORDER BY path",
+                                 (parent,))
+        return [bytes(r[0]) for r in rows]
+
+    def container_of(self, path: bytes) -> bytes | None:
+        """The path of the file on disk holding a document (None: it is a file itself,
+        or unknown)."""
+        row = self.conn.execute(
+            "SELECT p.path FROM files f JOIN files p ON p.id = f.parent_id WHERE f.path = ?",
+            (path,)).fetchone()
+        return None if row is None else bytes(row[0])
 
     def touch_file(self, file_id: FileId, size: int, mtime_ns: int) -> None:
         """Record new stat data for a file whose content did not change."""
@@ -555,6 +597,7 @@ def _in_batches(ids: Sequence[T]) -> Iterator[tuple[Sequence[T], str]]:
 
 
 FINGERPRINTS_SCHEMA = 5  # the schema version that added them
+MEMBERS_SCHEMA = 6  # the one that added parent_id, sender, recipients and date_ns
 
 
 def _vector_rows(rows: Sequence[tuple[int, float, bytes]],

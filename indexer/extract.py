@@ -2,19 +2,38 @@
 
 from __future__ import annotations
 
-from indexer.formats import html, office, paged, text
-from indexer.formats.base import Extracted, Extractor
+import os
+
+from indexer.formats import archive, html, mail, office, paged, text
+from indexer.formats.base import Extracted, Extractor, Member
 from indexer.formats.text import decode_text
 
-__all__ = ["EXTRACTORS", "IN_PROCESS", "Extracted", "Extractor", "decode_text",
-           "extractor_for", "runs_in_process"]
+__all__ = ["EXTRACTORS", "IN_PROCESS", "SNIFF_BYTES", "Extracted", "Extractor", "Member",
+           "decode_text", "extractor_for", "runs_in_process", "sniff_kind"]
 
 EXTRACTORS: dict[str, Extractor] = {
     **text.EXTRACTORS,
     **html.EXTRACTORS,
     **office.EXTRACTORS,
     **paged.EXTRACTORS,
+    **archive.EXTRACTORS,
+    **mail.EXTRACTORS,
 }
+
+SNIFF_BYTES = 5  # what `sniff_kind` looks at
+
+
+def sniff_kind(path: bytes, head: bytes) -> str | None:
+    """The format of a file whose extension does not say: an mbox (Thunderbird keeps
+    them without one) begins with a 'From ' line; a file in the cur/ or new/ folder of a
+    Maildir (one beside a tmp/ folder) is a message."""
+    if head.startswith(b"From "):
+        return "mbox"
+    folder = os.path.dirname(path)
+    if os.path.basename(folder) in (b"cur", b"new") and \
+            os.path.isdir(os.path.join(os.path.dirname(folder), b"tmp")):
+        return "eml"
+    return None
 
 # Plain text is decoded in pure Python and cannot crash or hang, so it skips the worker
 # round trip.  Everything else parses untrusted structure (native code in MuPDF's case)

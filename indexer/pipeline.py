@@ -23,7 +23,16 @@ from engine.quantize import quantize
 from engine.store import ChunkInput, FileRecord, FileState, Store
 from indexer.chunking import chunk_spans, page_of
 from indexer.errors import ExtractionError
-from indexer.extract import Extracted, Extractor, extractor_for, runs_in_process
+from indexer.extract import (
+    SNIFF_BYTES,
+    Extracted,
+    Extractor,
+    Member,
+    extractor_for,
+    runs_in_process,
+    sniff_kind,
+)
+from indexer.formats.base import name_title
 from indexer.isolation import ExtractionPool, WorkerStartError
 from indexer.walk import FoundFile, WalkRules, admits, file_ext, looks_secret, walk
 
@@ -146,6 +155,38 @@ def _file_record(item: FoundFile) -> FileRecord:
 
 
 @dataclass(frozen=True)
+class _MemberRead:
+    """A document inside a file (archive member, message, attachment), ready to write."""
+
+    record: FileRecord
+    status: str
+    reason: str = ""
+    extracted: Extracted | None = None
+    fingerprint: Fingerprint | None = None
+
+
+def _member_reads(container: FileRecord, members: Sequence[Member]) -> tuple[_MemberRead, ...]:
+    """Members as rows of their own, under virtual paths below their container's.
+
+    A member carries its container's modification time (a message its own date), so
+    after:/before: treat an archive's contents like the archive.
+    """
+    reads = []
+    for m in members:
+        path = container.path + b"/" + os.fsencode(m.name)
+        extracted = storable(m.extracted) if m.extracted is not None else None
+        mail = extracted.mail if extracted is not None else None
+        title = extracted.title if extracted else name_title(os.path.basename(m.name))
+        record = FileRecord(path, display_path(path), m.ext, title, m.size,
+                            container.mtime_ns, m.content_hash or None,
+                            mail.sender if mail else None, mail.recipients if mail else None,
+                            mail.date_ns if mail else None)
+        reads.append(_MemberRead(record, m.status, m.reason, extracted,
+                                 fingerprint(extracted.text) if extracted else None))
+    return tuple(reads)
+
+
+@dataclass(frozen=True)
 class _Read:
     """What reading one file found, before anything is written: `outcome` is unchanged,
     touch (same content, new stat data), indexed, skipped or failed."""
@@ -156,10 +197,12 @@ class _Read:
     reason: str = ""
     extracted: Extracted | None = None
     fingerprint: Fingerprint | None = None
+    members: tuple[_MemberRead, ...] = ()
 
     @property
     def chars(self) -> int:
-        return len(self.extracted.text) if self.extracted else 0
+        own = len(self.extracted.text) if self.extracted else 0
+        return own + sum(len(m.extracted.text) for m in self.members if m.extracted)
 
 
 class Indexer:
@@ -318,7 +361,11 @@ class Indexer:
         record = _file_record(item)
         if state and (state.size, state.mtime_ns) == (item.size, item.mtime_ns):
             return _Read(record, state, "unchanged")
-        extractor = extractor_for(record.ext)
+        kind = record.ext
+        if not kind or extractor_for(kind) is None:  # an mbox or Maildir message, maybe
+            kind = self._sniff(root, item.path) or kind
+            record = replace(record, ext=kind)  # ext:eml finds Maildir messages too
+        extractor = extractor_for(kind)
         if extractor is None:
             return _Read(record, state, "skipped",
                          f"no text extractor for .{record.ext or '(none)'}")
@@ -344,7 +391,7 @@ class Indexer:
         if state and state.content_hash == digest and state.status == "indexed":
             return _Read(record, state, "touch")
         try:
-            extracted = storable(self._extract(extractor, data, record.ext, record.title))
+            extracted = storable(self._extract(extractor, data, kind, record.title))
         except ExtractionError as exc:
             return _Read(record, state, "failed", str(exc))
         except WorkerStartError:
@@ -353,9 +400,23 @@ class Indexer:
             log.exception("extracting %s failed", record.display_path)
             return _Read(record, state, "failed",
                          f"extractor error: {type(exc).__name__}: {exc}"[:300])
+        if extracted.mail is not None:
+            mail = extracted.mail
+            record = replace(record, sender=mail.sender, recipients=mail.recipients,
+                             date_ns=mail.date_ns)
         # Taken here, outside the write transaction: it reads the whole text.
-        return _Read(record, state, "indexed", extracted=extracted,
-                     fingerprint=fingerprint(extracted.text))
+        return _Read(record, state, "indexed", extracted=replace(extracted, members=()),
+                     fingerprint=fingerprint(extracted.text),
+                     members=_member_reads(record, extracted.members))
+
+    @staticmethod
+    def _sniff(root: bytes, path: bytes) -> str | None:
+        """The format of a file its extension does not name, from its first bytes."""
+        try:
+            head, _ = read_regular_file(root, path, SNIFF_BYTES)
+        except OSError:
+            return None  # reading it properly will say what is wrong, if it gets there
+        return sniff_kind(path, head)
 
     def _extract(self, extractor: Extractor, data: bytes, ext: str, name: str) -> Extracted:
         """Plain text in this process; every other format in the worker."""
@@ -403,15 +464,32 @@ class Indexer:
         self.store.replace_chunks(file_id, extracted.title, chunks)
         self.store.put_fingerprint(file_id, read.fingerprint)
         report.chunks_written += len(chunks)
+        self._store_members(file_id, read.members, report)
         if existed:
             report.updated += 1
         else:
             report.added += 1
 
+    def _store_members(self, parent: FileId, members: Sequence[_MemberRead],
+                       report: IndexReport) -> None:
+        """Replace the documents held inside a file with those just read from it."""
+        self.store.delete_members(parent)
+        for m in members:
+            member_id = self.store.upsert_file(m.record, m.status, m.reason or None,
+                                               parent=parent)
+            chunks = passages(m.extracted) if m.extracted is not None else []
+            self.store.replace_chunks(member_id, m.record.title, chunks)
+            if m.extracted is not None:
+                self.store.put_fingerprint(member_id, m.fingerprint)
+            report.chunks_written += len(chunks)
+            if m.status == "failed":
+                report.failures.append((m.record.display_path, m.reason))
+
     def _record(self, record: FileRecord, status: str, reason: str, report: IndexReport) -> None:
         reason = storable_text(reason)
         file_id = self.store.upsert_file(record, status, reason)
         self.store.replace_chunks(file_id, record.title, [])  # drop what an older version had
+        self.store.delete_members(file_id)
         self.store.drop_fingerprint(file_id)
         if status == "failed":
             report.failed += 1

@@ -52,10 +52,19 @@ def show_items_over_dbus(uris: list[str]) -> bool:
     return reply.type() != QDBusMessage.MessageType.ErrorMessage
 
 
+def _on_disk(name: str) -> str:
+    """`name`, or for a document inside an archive or mailbox (a path below a regular
+    file) the file on disk that holds it."""
+    above = os.path.dirname(name)
+    while above not in ("", "/") and not os.path.lexists(above):
+        above = os.path.dirname(above)
+    return above if not os.path.lexists(name) and os.path.isfile(above) else name
+
+
 def reveal_file(path: bytes, show_items: ShowItems | None = None) -> bool:
     """Show `path` selected in the file manager when it can be asked to (the
     FileManager1 D-Bus interface), else open the folder holding it."""
-    name = os.fsdecode(path)
+    name = _on_disk(os.fsdecode(path))
     uri = QUrl.fromLocalFile(name).toString(QUrl.ComponentFormattingOption.FullyEncoded)
     if (show_items or show_items_over_dbus)([uri]):
         return True

@@ -73,10 +73,6 @@ def handle_result_keys(event: QKeyEvent, view: QListView, on_open, on_reveal,
     return False
 
 
-def _open(path: bytes) -> None:
-    desktop.open_file(path)
-
-
 def _reveal(path: bytes) -> None:
     desktop.reveal_file(path)
 
@@ -426,7 +422,7 @@ class MainWindow(QMainWindow):
     def open_current(self) -> None:
         r = self.current_result()
         if r is not None:
-            desktop.open_file(r.path, r.page)
+            self.session.open_document(r.path, r.ext, r.page)
 
     def reveal_current(self) -> None:
         r = self.current_result()
@@ -437,14 +433,14 @@ class MainWindow(QMainWindow):
         """Open, show in folder and copy the path of a result, and open each of its
         copies (files holding the same text, grouped into its row)."""
         menu = QMenu(self)
-        menu.addAction("Open", lambda: desktop.open_file(r.path, r.page))
+        menu.addAction("Open", lambda: self.session.open_document(r.path, r.ext, r.page))
         menu.addAction("Show in folder", lambda: desktop.reveal_file(r.path))
         menu.addAction("Copy path", lambda: desktop.copy_path(r.path))
         if r.copies:
             menu.addSection(f"The same text ({copies_label(len(r.copies))})")
             for c in r.copies:
                 menu.addAction(f"Open {short_path(c.display_path)}",
-                               partial(_open, c.path))
+                               partial(self.session.open_document, c.path, c.ext))
                 menu.addAction(f"Show {os.path.basename(c.display_path)} in folder",
                                partial(_reveal, c.path))
         return menu

@@ -249,7 +249,7 @@ class PreviewPane(QWidget):
         self.path.setToolTip(result.display_path)
         self.open_button.setEnabled(True)
         self.reveal_button.setEnabled(True)
-        if result.ext == "pdf":
+        if result.ext == "pdf" and os.path.isfile(result.path):  # not inside an archive
             self._load_pdf(result.page)
         else:
             self._load_text()
@@ -388,7 +388,7 @@ class PreviewPane(QWidget):
         """Open the file; a PDF at the page the preview shows."""
         if self.result is not None:
             page = self.pdf_page.page if self.pdf_page is not None else self.result.page
-            desktop.open_file(self.result.path, page)
+            self.session.open_document(self.result.path, self.result.ext, page)
 
     def reveal_current(self) -> None:
         if self.result is not None:

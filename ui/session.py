@@ -8,6 +8,7 @@ reaches the backend goes through the task runner.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -22,7 +23,9 @@ from app.backend import (
     IndexingCancelled,
     IndexStatus,
 )
+from engine.errors import EngineError
 from indexer.pipeline import IndexReport
+from ui import desktop
 from ui.tasks import TaskRunner
 
 log = logging.getLogger("deskfind.ui.session")
@@ -97,6 +100,25 @@ class Session(QObject):
             self.runner.run(lambda: backend.mark_sentences(query, hits), on_done,
                             lambda exc: log.warning("sentence marking failed: %s", exc),
                             key=f"{key}-sentences")
+
+    def open_document(self, path: bytes, ext: str, page: int | None = None) -> None:
+        """Open a result with the desktop's app.  A document inside another file (an
+        archive member, a mail message) is first copied out to a private folder, off
+        the GUI thread; a failure is told as a message."""
+        backend = self.backend
+        if backend is None or os.path.isfile(path):
+            desktop.open_file(path, page)
+            return
+        def open_copy(copy: bytes) -> None:
+            desktop.open_file(copy, page)
+
+        self.runner.run(lambda: backend.openable_path(path, ext), open_copy,
+                        self._open_failed)
+
+    def _open_failed(self, exc: BaseException) -> None:
+        if not isinstance(exc, EngineError):
+            raise exc
+        self.message.emit(f"Cannot open: {exc}")
 
     # -- status -------------------------------------------------------------------------
 

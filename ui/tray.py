@@ -137,7 +137,7 @@ class QuickSearch(QWidget):
     def _open(self, row: int) -> None:
         r = self.model.result(row)
         if r is not None:
-            desktop.open_file(r.path, r.page)
+            self.session.open_document(r.path, r.ext, r.page)
             self.opened.emit(r)
             self.hide()
 

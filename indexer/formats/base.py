@@ -17,12 +17,42 @@ PAGE_SEPARATOR = "\n\n"
 
 
 @dataclass(frozen=True)
+class MailFields:
+    """What a mail message says about itself beyond its text."""
+
+    sender: str
+    recipients: str
+    date_ns: int | None  # the Date header, ns since the epoch (None: missing or unreadable)
+
+
+@dataclass(frozen=True)
 class Extracted:
-    """A file's text, its title, and the page each character range starts on (if paged)."""
+    """A file's text, its title, and the page each character range starts on (if paged).
+
+    A container (an archive, a mailbox, a message with attachments) also lists the
+    documents inside it as `members`, each a document of its own.
+    """
 
     text: str
     title: str
     pages: tuple[int, ...] = ()  # offsets where pages 2, 3, … begin; empty if unpaged
+    members: tuple[Member, ...] = ()
+    mail: MailFields | None = None
+
+
+@dataclass(frozen=True)
+class Member:
+    """A document inside a container: `name` is its '/'-separated path in there
+    (`inner/dir/report.docx`, `inner.zip/notes.txt`, `3/report.pdf` for a message's
+    attachment); `extracted` is None when it could not be read, and `reason` says why."""
+
+    name: str
+    ext: str
+    size: int
+    content_hash: str
+    extracted: Extracted | None
+    status: str = "indexed"  # or failed, skipped
+    reason: str = ""
 
 
 Extractor = Callable[[bytes, str], Extracted]

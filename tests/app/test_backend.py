@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import shutil
 import threading
+from pathlib import Path
 
 import pytest
 
@@ -104,3 +105,52 @@ def test_old_gui_settings_move_into_the_config_once(tmp_path):
     assert config.get("exclude") == ["*.bak"] and config.get("threads") == 2
     assert not (data / LEGACY_SETTINGS).exists()
     assert (data / f"{LEGACY_SETTINGS}.migrated").exists()
+
+
+def test_a_document_inside_an_archive_or_mailbox_opens_as_a_private_copy(backend, tmp_path):
+    import os
+    import stat
+    from email.message import EmailMessage
+
+    from tests.indexer import documents
+
+    inner = documents.zip_bytes({"deep/minutes.txt": b"minutes of the walrus committee\n"})
+    msg = EmailMessage()
+    msg["From"], msg["To"], msg["Subject"] = "ann@example.com", "bo@example.com", "Quokka"
+    msg["Message-ID"] = "<q@example.com>"
+    msg.set_content("the quokka census is attached")
+    msg.add_attachment(b"quokka census: 41\n", maintype="text", subtype="plain",
+                       filename="census.txt")
+    mbox = b"From ann@example.com Mon Jan  3 00:00:00 2022\n" + msg.as_bytes() + b"\n"
+    write_files(tmp_path / "notes", {"bundle.zip": documents.zip_bytes({"inner.zip": inner}),
+                                     "box.mbox": mbox})
+    backend.add_root(tmp_path / "notes")
+    backend.index_now()
+
+    def copy_of(query):
+        [hit] = backend.search(query, "lexical").hits
+        return hit, backend.openable_path(hit.path, hit.ext)
+
+    hit, copy = copy_of("walrus committee")
+    assert hit.display_path.endswith("bundle.zip/inner.zip/deep/minutes.txt")
+    assert os.path.basename(copy) == b"minutes.txt"
+    # The preview reads a member's text from the index: its path is no file to read.
+    assert backend.document_text(hit.path, hit.ext) == "minutes of the walrus committee"
+    assert Path(os.fsdecode(copy)).read_bytes() == b"minutes of the walrus committee\n"
+    assert stat.S_IMODE(os.stat(os.path.dirname(os.path.dirname(copy))).st_mode) == 0o700
+    assert stat.S_IMODE(os.stat(copy).st_mode) == 0o600
+    _, census = copy_of('"quokka census: 41"')
+    assert Path(os.fsdecode(census)).read_bytes() == b"quokka census: 41\n"
+    hits = backend.search('"census is attached"', "lexical").hits
+    message = backend.openable_path(hits[0].path, hits[0].ext)
+    assert message.endswith(b"q@example.com.eml")
+    assert b"Subject: Quokka" in Path(os.fsdecode(message)).read_bytes()
+    # A file on disk is opened as it is, and copies go when the backend closes.
+    (tmp_path / "notes" / "plain.txt").write_text("x")
+    plain = bytes(tmp_path / "notes" / "plain.txt")
+    assert backend.openable_path(plain, "txt") == plain
+    os.remove(tmp_path / "notes" / "bundle.zip")
+    with pytest.raises(EngineError, match="cannot read"):
+        backend.openable_path(hit.path, hit.ext)
+    backend.close()
+    assert not os.path.exists(copy)

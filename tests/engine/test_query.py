@@ -48,6 +48,15 @@ def test_filters_are_parsed():
     assert sql.count("?") == len(params) == 5
 
 
+def test_mail_filters_are_parsed_and_match_fragments_of_the_fields():
+    q = parse_query("invoice from:Alice@Example.com to:bob")
+    assert q.terms == ("invoice",) and q.has_filters
+    assert q.senders == ("Alice@Example.com",) and q.recipients == ("bob",)
+    sql, params = file_filter_sql(q)
+    assert "f.sender" in sql and "f.recipients" in sql
+    assert params == ["alice@example.com", "bob"]  # matched ignoring letter case
+
+
 def test_stopwords_leave_the_keyword_side_but_not_the_semantic_one():
     q = parse_query("what is the effect of heat")
     assert q.keyword_terms == ("effect", "heat")

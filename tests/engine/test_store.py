@@ -1,7 +1,9 @@
 import os
+import sqlite3
 import stat
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -170,13 +172,12 @@ def test_an_index_from_schema_4_gets_fingerprints_without_reading_files_again(tm
     docs = tmp_path / "docs"
     write_files(docs, {"glob.html": manual_page_html("glob"),
                        "glob.rst.txt": manual_page_rst("glob")})
-    db = tmp_path / "data" / "index.sqlite3"
-    store = Store.open(db)
+    current = tmp_path / "current" / "index.sqlite3"
+    store = Store.open(current)
     Indexer(store).scan([bytes(docs)], IndexReport())
-    with store.write():  # what a schema 4 index looks like: no fingerprints table
-        store.conn.execute("DROP TABLE fingerprints")
-        store.conn.execute("PRAGMA user_version = 4")
     store.close()
+    db = tmp_path / "data" / "index.sqlite3"
+    _schema_4_copy(current, db)
 
     reader = Store.open(db, readonly=True)  # an older index read as it is: no grouping
     assert reader.fingerprints([FileId(1), FileId(2)]) == {}
@@ -220,3 +221,43 @@ def test_lookups_of_more_passages_than_one_batch_holds_find_them_all(store):
     assert set(store.chunk_owners(ids).values()) == {fid}
     assert len(store.fts_scores("shared", ids)) == len(ids)
     assert len(store.chunk_rows(ids)) == len(ids)
+
+
+def _schema_4_copy(current: Path, db: Path) -> None:
+    """What a schema 4 index of the same files looks like: its files and passages in
+    the tables migrations 1 to 4 made, no fingerprints table."""
+    db.parent.mkdir(parents=True)
+    conn = sqlite3.connect(db, isolation_level=None)
+    for script in schema.MIGRATIONS[:4]:
+        for statement in schema._split_statements(script):
+            conn.execute(statement)
+    conn.execute("PRAGMA user_version = 4")
+    conn.execute("ATTACH DATABASE ? AS cur", (str(current),))
+    conn.execute("INSERT INTO files SELECT id, path, display_path, ext, title, size, "
+                 "mtime_ns, content_hash, status, reason, indexed_at FROM cur.files")
+    conn.execute("INSERT INTO chunks SELECT * FROM cur.chunks")
+    conn.execute("DETACH DATABASE cur")
+    conn.close()
+
+
+def test_an_older_index_read_only_still_answers_date_and_mail_filters(tmp_path):
+    from engine.search import Searcher
+    from indexer.pipeline import Indexer, IndexReport
+    from tests.helpers import write_files
+
+    docs = tmp_path / "docs"
+    write_files(docs, {"note.txt": "the pelican ferry timetable"})
+    current = tmp_path / "current" / "index.sqlite3"
+    store = Store.open(current)
+    Indexer(store).scan([bytes(docs)], IndexReport())
+    store.close()
+    db = tmp_path / "data" / "index.sqlite3"
+    _schema_4_copy(current, db)
+    reader = Store.open(db, readonly=True)  # no mail columns: never migrated
+    try:
+        assert not reader.has_mail_fields
+        search = Searcher(reader, None)
+        assert len(search.search("pelican after:2000-01-01", mode="lexical")) == 1
+        assert search.search("pelican from:anyone", mode="lexical") == []
+    finally:
+        reader.close()

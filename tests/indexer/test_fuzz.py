@@ -3,8 +3,10 @@ random queries through the real searcher.  Nothing may raise, hang or go unrecor
 
 from __future__ import annotations
 
+import base64
 import random
 import string
+import tarfile
 import zipfile
 from io import BytesIO
 from pathlib import Path
@@ -44,7 +46,27 @@ def _seeds() -> dict[str, bytes]:
         "json": b'{"kestrel": ["basalt", 1, 2.5, null, {"ledger": true}]}',
         "csv": b"name,value\nkestrel,1\nbasalt,2\n",
         "md": b"# Kestrel\n\nBasalt *cliffs* and `code`.\n",
+        **_container_seeds(text),
     }
+
+
+def _container_seeds(text: list[str]) -> dict[str, bytes]:
+    """Archives and mail holding documents of other formats (and one another)."""
+    message = (b"From: a@example.com\nTo: b@example.com\nSubject: Kestrel\n"
+               b"MIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=XX\n\n"
+               b"--XX\nContent-Type: text/html\n\n<p>" + text[0].encode() + b"</p>\n"
+               b"--XX\nContent-Type: application/pdf\nContent-Disposition: attachment; "
+               b"filename=a.pdf\nContent-Transfer-Encoding: base64\n\n"
+               + base64.encodebytes(docs.pdf(text)) + b"--XX--\n")
+    zipped = docs.zip_bytes({"a/b.docx": docs.docx(text), "c.txt": text[1], "m.eml": message})
+    tar = BytesIO()
+    with tarfile.open(fileobj=tar, mode="w:gz") as archive:
+        for name, body in (("x/y.odt", docs.odt(text)), ("z.zip", zipped)):
+            info = tarfile.TarInfo(name)
+            info.size = len(body)
+            archive.addfile(info, BytesIO(body))
+    return {"zip": zipped, "tgz": tar.getvalue(), "gz": tar.getvalue(), "eml": message,
+            "mbox": b"From a@example.com Mon Jan  3 00:00:00 2022\n" + message * 2}
 
 
 def _mutate(rng: random.Random, data: bytes) -> bytes:

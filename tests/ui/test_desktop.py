@@ -41,3 +41,12 @@ def test_no_session_bus_means_no_file_manager(qapp, monkeypatch):
     urls = _opened_urls(monkeypatch)
     assert desktop.reveal_file(b"/home/ann/notes/todo.md")
     assert urls == ["file:///home/ann/notes"]
+
+
+def test_revealing_a_document_inside_an_archive_shows_the_archive(qapp, tmp_path):
+    archive = tmp_path / "bundle.zip"
+    archive.write_bytes(b"PK")
+    shown: list[list[str]] = []
+    assert desktop.reveal_file(bytes(archive) + b"/inner/report.docx",
+                               lambda uris: shown.append(uris) or True)
+    assert shown == [[archive.as_uri()]]
