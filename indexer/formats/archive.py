@@ -29,7 +29,7 @@ from io import BytesIO
 from typing import Protocol
 
 from indexer.errors import ExtractionError
-from indexer.formats import zipxml
+from indexer.formats import registry, zipxml
 from indexer.formats.base import MAX_TEXT_CHARS, Extracted, Member, name_title
 
 log = logging.getLogger("deskfind.indexer.archive")
@@ -87,22 +87,15 @@ def clean_member_name(name: str) -> str:
     return "/".join(parts)
 
 
-def _containers() -> dict[str, Container]:
-    from indexer.formats import mail  # mail reads its attachments through read_member
-
-    return {**CONTAINERS, **mail.CONTAINERS}
-
-
 def read_member(name: str, data: bytes, scope: Scope) -> list[Member]:
     """The documents a member is: itself, or what a container member holds (its names
     under the member's), or nothing when no extractor reads its kind."""
-    from indexer.extract import EXTRACTORS
     from indexer.walk import WalkRules, looks_secret
 
     ext = member_ext(name)
     digest = hashlib.blake2b(data, digest_size=16).hexdigest()
-    container = _containers().get(ext)
-    extractor = EXTRACTORS.get(ext)
+    container = registry.CONTAINERS.get(ext)
+    extractor = registry.readers().get(ext)
     if container is None and extractor is None:
         return []
     # A secret is a secret inside an archive too: by its name (.ssh/…, *.pem) or content.
@@ -177,10 +170,8 @@ def read_zip_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> bytes:
 
 def _wanted(name: str) -> bool:
     """Whether a member is worth inflating: something a reader or container knows."""
-    from indexer.extract import EXTRACTORS
-
     ext = member_ext(name)
-    return ext in EXTRACTORS or ext in _containers()
+    return ext in registry.readers() or ext in registry.CONTAINERS
 
 
 # -- tar -----------------------------------------------------------------------------------
