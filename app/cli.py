@@ -9,7 +9,7 @@ import logging
 import os
 import re
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -143,7 +143,13 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+Command = Callable[[argparse.Namespace], int]
+
+
+def main(argv: Sequence[str] | None = None, *, gui: Command | None = None) -> int:
+    """Run one command.  `gui` runs the desktop app: the program that has one
+    (ui/command.py, the `deskfind` executable) passes it, so nothing here imports the
+    GUI."""
     parser = build_parser()
     args = parser.parse_args(argv)
     # The service and the GUI always keep a log file; other commands with -v.
@@ -153,6 +159,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "service":  # the GUI installs its own, which also shows a dialog
         logs.install_crash_handler("service")
     try:
+        if args.command == "gui":
+            if gui is None:
+                raise UsageError("this entry point has no GUI; run `deskfind gui`")
+            return gui(args)
         return COMMANDS[args.command](args)
     except (UsageError, EngineError) as exc:
         print(f"deskfind: error: {exc}", file=sys.stderr)
@@ -165,7 +175,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
 
 
-def _command_line(args: argparse.Namespace) -> dict[str, Any]:
+def command_line(args: argparse.Namespace) -> dict[str, Any]:
     """The options given on the command line (None or 0 where not given)."""
     return {"data_dir": args.data_dir, "model_dir": args.model_dir, "threads": args.threads,
             "precision": args.precision}
@@ -173,7 +183,7 @@ def _command_line(args: argparse.Namespace) -> dict[str, Any]:
 
 def _options(args: argparse.Namespace, **extra: Any) -> Options:
     """The command line's options over the settings file's (see run_options)."""
-    return run_options(Config.load(config_path(None)), **_command_line(args), **extra)
+    return run_options(Config.load(config_path(None)), **command_line(args), **extra)
 
 
 def _model_failed(exc: ModelError, args: argparse.Namespace) -> ModelError:
@@ -209,7 +219,7 @@ class ProgressLine:
 
 def cmd_index(args: argparse.Namespace) -> int:
     config = Config.load(config_path(None))
-    options, rules = run_options(config, **_command_line(args)), walk_rules(config)
+    options, rules = run_options(config, **command_line(args)), walk_rules(config)
     roots = []
     for raw in args.paths:
         path = Path(os.path.abspath(os.path.expanduser(raw)))
@@ -454,21 +464,9 @@ def cmd_eval(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_gui(args: argparse.Namespace) -> int:
-    try:  # Qt loads only here, so the rest of the CLI stays headless
-        from ui.launch import run_gui
-    except ImportError as exc:
-        raise UsageError(f"the GUI needs PySide6 ({exc}); install it with "
-                         "'pip install pyside6'") from exc
-    shots = Path(args.screenshot).expanduser() if args.screenshot else None
-    # The window merges the settings itself, and again whenever they change.
-    return run_gui(Options(**_command_line(args)), hidden=args.hidden, screenshot_dir=shots,
-                   quick=args.quick)
-
-
 COMMANDS = {"index": cmd_index, "search": cmd_search, "status": cmd_status,
             "repair": cmd_repair, "eval": cmd_eval,
-            "gui": cmd_gui, "bench": bench.cmd_bench}
+            "bench": bench.cmd_bench}
 COMMANDS.update(cli_admin.COMMANDS)
 
 

@@ -103,7 +103,7 @@ def launch_argv() -> list[str]:
     found = shutil.which("deskfind")
     if found:
         return [os.path.abspath(found)]
-    return [os.path.abspath(sys.executable), "-m", "app.cli"]
+    return [os.path.abspath(sys.executable), "-m", "ui.command"]
 
 
 # -- entries ------------------------------------------------------------------------------

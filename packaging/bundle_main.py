@@ -2,7 +2,7 @@
 
 import multiprocessing
 
-from app.cli import main
+from ui.command import main
 
 if __name__ == "__main__":
     # Extraction workers are spawned processes: in a frozen program they start this same

@@ -6,10 +6,10 @@ import pytest
 
 from app import cli_admin
 from app.backend import Backend
-from app.cli import main
 from app.config import Config, run_options
 from app.context import Options
 from tests.helpers import write_files
+from ui.command import main
 
 MISSING_MODEL = "/nonexistent/deskfind-model"
 

@@ -48,9 +48,9 @@ def test_each_index_has_its_own_channel_in_a_folder_only_this_user_enters(tmp_pa
 def test_quick_flag_shows_the_popup_of_the_running_app(qtbot, tmp_path, backend,
                                                        make_session, monkeypatch):
     from app import paths
-    from app.cli import main
     from app.context import Options
     from ui.app import DeskfindGui
+    from ui.command import main
 
     monkeypatch.delenv("XDG_RUNTIME_DIR", raising=False)
     data = tmp_path / "data"
