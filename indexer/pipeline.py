@@ -18,8 +18,9 @@ from types import TracebackType
 from engine.dense import LOG_KEEP
 from engine.embedder import Embedder
 from engine.fingerprint import Fingerprint, fingerprint
-from engine.ids import FileId
+from engine.ids import ChunkId, FileId
 from engine.quantize import quantize
+from engine.reuse import passage_key
 from engine.store import ChunkInput, FileRecord, FileState, Store
 from indexer.chunking import chunk_spans, page_of
 from indexer.errors import ExtractionError
@@ -44,7 +45,8 @@ class IndexReport:
     failed: int = 0
     skipped: int = 0
     chunks_written: int = 0
-    chunks_embedded: int = 0
+    chunks_embedded: int = 0  # passages the model ran on
+    chunks_reused: int = 0  # passages given the vector of one with the same title and text
     failures: list[tuple[str, str]] = field(default_factory=list)
 
 
@@ -259,7 +261,18 @@ class Indexer:
         and its documents must survive until it comes back.  A file that was started
         MAX_ATTEMPTS times without finishing (the process died on it) is recorded as
         failed instead of being tried again.  Stops between paths when `stop` is set.
+
+        Paths found gone are forgotten last, so a file moved within the batch gives
+        its passages' vectors to its new path before the old one is dropped.
         """
+        gone: list[tuple[bytes, bytes]] = []  # (path, root)
+        try:
+            self._sync_each(paths, roots, report, gone)
+        finally:
+            self._forget_gone(gone, report)
+
+    def _sync_each(self, paths: Sequence[bytes], roots: Sequence[bytes],
+                   report: IndexReport, gone: list[tuple[bytes, bytes]]) -> None:
         for path in paths:
             if self.stop.is_set():
                 return
@@ -278,13 +291,25 @@ class Indexer:
             with self.store.write():
                 attempts = self.store.start_attempt(path)
             read = self._read_queued(path, root, attempts)
+            if read is None:  # gone, excluded, or no longer a regular file
+                gone.append((path, root))
+                continue
             with self.store.write():
-                if read is None:  # gone, excluded, or no longer a regular file
-                    gone = self.store.file_states(path)
-                    report.deleted += self.store.delete_files(s.id for s in gone.values())
-                else:
-                    report.seen += 1
-                    self._apply(read, report)
+                report.seen += 1
+                self._apply(read, report)
+                self.store.dequeue([path])
+
+    def _forget_gone(self, gone: Sequence[tuple[bytes, bytes]], report: IndexReport) -> None:
+        """Drop the files at paths found gone, unless one came back in the meantime."""
+        if not gone:
+            return
+        with self.store.write():
+            for path, root in gone:
+                if os.path.isfile(path) and not os.path.islink(path) and \
+                        admits(self.rules, root, path):
+                    continue  # back again: it stays queued, to be read next time
+                states = self.store.file_states(path)
+                report.deleted += self.store.delete_files(s.id for s in states.values())
                 self.store.dequeue([path])
 
     def _read_queued(self, path: bytes, root: bytes, attempts: int) -> _Read | None:
@@ -400,7 +425,7 @@ class Indexer:
         record = replace(read.record, title=extracted.title)
         file_id = self.store.upsert_file(record, "indexed")
         chunks = passages(extracted)
-        self.store.replace_chunks(file_id, extracted.title, chunks)
+        report.chunks_reused += self.store.replace_chunks(file_id, extracted.title, chunks)
         self.store.put_fingerprint(file_id, read.fingerprint)
         report.chunks_written += len(chunks)
         if existed:
@@ -453,14 +478,32 @@ class Indexer:
             todo = self.store.chunks_without_vectors(embedder.model_id, want) if want else []
             if not todo:
                 break
-            vectors = embedder.embed_passages([passage_text(t, x) for _, t, x in todo])
-            with self.store.write():
-                self.store.put_vectors(embedder.model_id, [c for c, _, _ in todo],
-                                       quantize(vectors))
-                self.store.trim_vector_log(LOG_KEEP)
+            ran = self._embed_once(embedder, todo)
             done += len(todo)
-            report.chunks_embedded += len(todo)
+            report.chunks_embedded += ran
+            report.chunks_reused += len(todo) - ran
             if progress:
                 progress("embedding", done, max(total, done))
         return done
 
+
+    def _embed_once(self, embedder: Embedder, todo: Sequence[tuple[ChunkId, str, str]]) -> int:
+        """Give each passage of `todo` a vector, running the model once per distinct
+        title and text that has none yet; how many passages it ran on."""
+        keys = [passage_key(title, text) for _, title, text in todo]
+        known = self.store.vectors_by_key(embedder.model_id, keys)
+        fresh: dict[bytes, int] = {}  # key → row among the texts to embed
+        texts: list[str] = []
+        for key, (_, title, text) in zip(keys, todo, strict=True):
+            if key not in known and key not in fresh:
+                fresh[key] = len(texts)
+                texts.append(passage_text(title, text))
+        if texts:
+            q = quantize(embedder.embed_passages(texts))
+            for key, row in fresh.items():
+                known[key] = (float(q.scales[row]), q.codes[row].tobytes())
+        with self.store.write():
+            self.store.put_vector_rows(embedder.model_id, [
+                (chunk_id, *known[key]) for (chunk_id, _, _), key in zip(todo, keys, strict=True)])
+            self.store.trim_vector_log(LOG_KEEP)
+        return len(texts)
