@@ -232,7 +232,10 @@ def cmd_index(args: argparse.Namespace) -> int:
             progress.finish()
     print(f"indexed {report.seen} files: {report.added} new, {report.updated} changed, "
           f"{report.unchanged} unchanged, {report.deleted} removed, {report.failed} failed, "
-          f"{report.skipped} skipped; {report.chunks_embedded} passages embedded")
+          f"{report.skipped} skipped; {report.chunks_embedded} passages embedded"
+          + (f", {report.chunks_reused} reused" if report.chunks_reused else "")
+          + (f", {report.chunks_generated} of generated text not embedded"
+             if report.chunks_generated else ""))
     for shown, reason in report.failures[:20]:
         print(f"  failed: {printable(shown)}: {printable(reason)}")
     return 0
@@ -329,7 +332,7 @@ def _local_status(args: argparse.Namespace) -> dict[str, Any]:
         return {"service": False, "queue": df.store.queue_length(),
                 "files": counts.files, "keyword_indexed": counts.indexed,
                 "failed": counts.failed, "skipped": counts.skipped, "chunks": counts.chunks,
-                "embedded_chunks": counts.embedded,
+                "embedded_chunks": counts.embedded, "not_embedded": df.store.unembedded(),
                 "failures": [{"path": p, "status": s, "reason": r}
                              for p, s, r in df.store.failures()],
                 "roots": [os.fsdecode(r) for r in df.store.roots()]}
@@ -397,6 +400,8 @@ def cmd_status(args: argparse.Namespace) -> int:
     print(f"files:    {data['files']} ({data['keyword_indexed']} searchable, "
           f"{data['failed']} failed, {data['skipped']} skipped), {data['queue']} queued")
     print(f"passages: {data['chunks']} ({data['embedded_chunks']} embedded)")
+    for reason, n in sorted(data.get("not_embedded", {}).items()):
+        print(f"  not embedded: {reason} text {n} passages")
     print(f"model:    {data['embedding']['line']}")
     print(f"health:   {_health_line(data['problems'])}")
     for f in data["failures"][:10]:

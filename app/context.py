@@ -26,6 +26,7 @@ class Options:
     alpha: float = DEFAULT_ALPHA
     fusion: str = "convex"
     graph_threshold: int = DEFAULT_GRAPH_THRESHOLD
+    embed_generated: bool = False  # embed generated text (engine.generated) too
 
 
 class Deskfind:
@@ -89,7 +90,7 @@ class Deskfind:
               rules: WalkRules | None = None) -> IndexReport:
         """Index `roots`: text first (keyword-searchable), then embeddings."""
         report = IndexReport()
-        indexer = Indexer(self.store, rules)
+        indexer = Indexer(self.store, rules, skip_generated=not self.options.embed_generated)
         indexer.scan([bytes(r) for r in roots], report, progress)
         indexer.fingerprint_pending()
         indexer.embed_pending(self.embedder(), report, progress)

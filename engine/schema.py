@@ -130,7 +130,8 @@ MIGRATIONS: list[str] = [
     );
     """,
     # 6: each passage's key (engine.reuse): a passage whose title and text were embedded
-    # before gets a copy of that vector instead of a run of the model.  Existing
+    # before gets a copy of that vector instead of a run of the model; and why a passage
+    # is left unembedded (generated text).  Existing
     # passages are keyed here, their vectors kept.  The update trigger is narrowed to
     # the columns FTS holds first, so keying them does not rewrite the full-text index.
     """
@@ -141,6 +142,8 @@ MIGRATIONS: list[str] = [
         INSERT INTO chunks_fts(rowid, text, title) VALUES (new.id, new.text, new.title);
     END;
     ALTER TABLE chunks ADD COLUMN embed_key BLOB;
+    -- Why a passage is not embedded (engine.generated), NULL for one that is or will be.
+    ALTER TABLE chunks ADD COLUMN embed_skip TEXT;
     UPDATE chunks SET embed_key = deskfind_passage_key(title, text);
     CREATE INDEX chunks_embed_key ON chunks(embed_key);
     """,

@@ -385,13 +385,31 @@ class Store:
             SELECT c.id, c.title, c.text FROM chunks c
             JOIN files f ON f.id = c.file_id
             LEFT JOIN vectors v ON v.chunk_id = c.id AND v.model_id = ?
-            WHERE v.chunk_id IS NULL
+            WHERE v.chunk_id IS NULL AND c.embed_skip IS NULL
             ORDER BY f.mtime_ns DESC, c.id
             LIMIT ?
             """,
             (model_id, limit),
         )
         return [(ChunkId(r[0]), r[1], r[2]) for r in rows]
+
+    def leave_unembedded(self, ids: Sequence[ChunkId], reason: str) -> None:
+        """Record passages that are not to be embedded, and why (engine.generated)."""
+        self.conn.executemany("UPDATE chunks SET embed_skip = ? WHERE id = ?",
+                              [(reason, int(i)) for i in ids])
+
+    def embed_again(self, reason: str) -> int:
+        """Make passages left unembedded for `reason` wait for a vector again."""
+        return self.conn.execute("UPDATE chunks SET embed_skip = NULL WHERE embed_skip = ?",
+                                 (reason,)).rowcount
+
+    def unembedded(self) -> dict[str, int]:
+        """How many passages are left unembedded, by reason."""
+        if schema.schema_version(self.conn) < PASSAGE_KEYS_SCHEMA:
+            return {}  # an older index opened read-only
+        rows = self.conn.execute("SELECT embed_skip, count(*) FROM chunks "
+                                 "WHERE embed_skip IS NOT NULL GROUP BY embed_skip")
+        return {str(reason): int(n) for reason, n in rows}
 
     # -- vectors ------------------------------------------------------------------------
 
@@ -592,6 +610,7 @@ def _in_batches(ids: Sequence[T]) -> Iterator[tuple[Sequence[T], str]]:
 
 
 FINGERPRINTS_SCHEMA = 5  # the schema version that added them
+PASSAGE_KEYS_SCHEMA = 6  # passage keys and the reasons passages are left unembedded
 
 # Each new passage of a file (id above its old ones) whose key another passage with a
 # vector shares gets a copy of that vector; one source per passage, however many

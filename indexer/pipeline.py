@@ -18,6 +18,7 @@ from types import TracebackType
 from engine.dense import LOG_KEEP
 from engine.embedder import Embedder
 from engine.fingerprint import Fingerprint, fingerprint
+from engine.generated import GENERATED, is_generated
 from engine.ids import ChunkId, FileId
 from engine.quantize import quantize
 from engine.reuse import passage_key
@@ -47,6 +48,7 @@ class IndexReport:
     chunks_written: int = 0
     chunks_embedded: int = 0  # passages the model ran on
     chunks_reused: int = 0  # passages given the vector of one with the same title and text
+    chunks_generated: int = 0  # passages of generated text, left unembedded
     failures: list[tuple[str, str]] = field(default_factory=list)
 
 
@@ -174,8 +176,9 @@ class Indexer:
 
     def __init__(self, store: Store, rules: WalkRules | None = None, *,
                  commit_every: int = 64, pool: ExtractionPool | None = None,
-                 stop: threading.Event | None = None) -> None:
+                 stop: threading.Event | None = None, skip_generated: bool = True) -> None:
         self.store = store
+        self.skip_generated = skip_generated  # leave generated text unembedded
         self.stop = stop or threading.Event()  # set: finish the current file, then return
         self.rules = rules or WalkRules()
         self.commit_every = commit_every
@@ -468,24 +471,41 @@ class Indexer:
     def embed_pending(self, embedder: Embedder, report: IndexReport,
                       progress: Progress | None = None, batch: int = 256,
                       limit: int | None = None) -> int:
-        """Embed passages that have no vector from this model yet (at most `limit`)."""
+        """Embed passages that have no vector from this model yet (at most `limit`); how
+        many were dealt with, generated text left unembedded included."""
         with self.store.write():
             self.store.drop_vectors_of_other_models(embedder.model_id)
-        total = self.store.counts().chunks - self.store.counts(embedder.model_id).embedded
+            if not self.skip_generated:
+                self.store.embed_again(GENERATED)
+        total = self.store.counts().chunks - self.store.counts(embedder.model_id).embedded - \
+            sum(self.store.unembedded().values())
         done = 0
         while True:
             want = batch if limit is None else min(batch, limit - done)
             todo = self.store.chunks_without_vectors(embedder.model_id, want) if want else []
             if not todo:
                 break
-            ran = self._embed_once(embedder, todo)
-            done += len(todo)
+            done += len(todo)  # generated passages count as done: they are dealt with
+            if self.skip_generated:
+                todo = self._without_generated(todo, report)
+            ran = self._embed_once(embedder, todo) if todo else 0
             report.chunks_embedded += ran
             report.chunks_reused += len(todo) - ran
             if progress:
                 progress("embedding", done, max(total, done))
         return done
 
+
+    def _without_generated(self, todo: Sequence[tuple[ChunkId, str, str]],
+                           report: IndexReport) -> list[tuple[ChunkId, str, str]]:
+        """`todo` less its generated passages, which are recorded as not to embed."""
+        generated = [chunk_id for chunk_id, _, text in todo if is_generated(text)]
+        if generated:
+            with self.store.write():
+                self.store.leave_unembedded(generated, GENERATED)
+            report.chunks_generated += len(generated)
+        skip = set(generated)
+        return [row for row in todo if row[0] not in skip]
 
     def _embed_once(self, embedder: Embedder, todo: Sequence[tuple[ChunkId, str, str]]) -> int:
         """Give each passage of `todo` a vector, running the model once per distinct

@@ -286,3 +286,18 @@ def test_changing_precision_re_embeds_under_the_other_model_id(tmp_path):
     assert found["results"][0]["path"].endswith("a.md")
     shown = deskfind("status", "--precision", "int8", data=data).stdout
     assert "int8 (as set)" in shown
+
+
+def test_generated_text_is_reported_not_embedded(tmp_path):
+    from tests.engine.test_generated import minified_js
+
+    data = tmp_path / "data"
+    write_files(tmp_path / "docs", {"bundle.min.js": minified_js(20_000),
+                                    "note.txt": "A short note about the harbour ferries."})
+    out = deskfind("index", str(tmp_path / "docs"), data=data).stdout
+    assert "of generated text not embedded" in out
+    status = json.loads(deskfind("status", "--json", data=data).stdout)
+    generated = status["not_embedded"]["generated"]
+    assert generated > 0 and status["embedded_chunks"] == status["chunks"] - generated
+    assert f"not embedded: generated text {generated} passages" in deskfind(
+        "status", data=data).stdout
