@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from app import bench, cli_admin, ipc, paths
+from app import bench, cli_admin, cli_files, ipc, paths
 from app.config import Config, config_path, run_options, walk_rules
 from app.context import Deskfind, Options
 from app.present import copies_label, result_json
@@ -108,6 +108,7 @@ def build_parser() -> argparse.ArgumentParser:
     _common(p)
 
     cli_admin.add_parsers(sub, _common)
+    cli_files.add_parsers(sub, _common)
 
     p = sub.add_parser("bench", help="measure embedding, vector search and query speed",
                        description="Benchmark the embedding pipeline against the bare model, "
@@ -449,6 +450,10 @@ def cmd_eval(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_duplicates(args: argparse.Namespace) -> int:
+    return cli_files.run_duplicates(args, _options(args), printable)
+
+
 def cmd_gui(args: argparse.Namespace) -> int:
     try:  # Qt loads only here, so the rest of the CLI stays headless
         from ui.app import run_gui
@@ -462,7 +467,7 @@ def cmd_gui(args: argparse.Namespace) -> int:
 
 
 COMMANDS = {"index": cmd_index, "search": cmd_search, "status": cmd_status,
-            "repair": cmd_repair, "eval": cmd_eval,
+            "repair": cmd_repair, "eval": cmd_eval, "duplicates": cmd_duplicates,
             "gui": cmd_gui, "bench": bench.cmd_bench}
 COMMANDS.update(cli_admin.COMMANDS)
 

@@ -13,6 +13,7 @@ from typing import TypeVar
 import numpy as np
 
 from engine import schema
+from engine.duplicates import FileEntry
 from engine.errors import StoreError
 from engine.fingerprint import Fingerprint
 from engine.ids import ChunkId, FileId
@@ -302,6 +303,13 @@ class Store:
             "WHERE f.status = 'indexed' AND p.file_id IS NULL ORDER BY f.id LIMIT ?",
             (limit,))
         return [(FileId(r[0]), bytes(r[1])) for r in rows]
+
+    def duplicate_candidates(self) -> list[FileEntry]:
+        """Files that can have duplicates: those with content read (hashed) or text."""
+        rows = self.conn.execute(
+            "SELECT id, path, display_path, size, mtime_ns, content_hash FROM files "
+            "WHERE content_hash IS NOT NULL OR status = 'indexed' ORDER BY path")
+        return [FileEntry(r[0], bytes(r[1]), r[2], r[3], r[4], r[5]) for r in rows]
 
     def delete_files(self, file_ids: Iterable[FileId]) -> int:
         ids = [(int(i),) for i in file_ids]

@@ -301,3 +301,23 @@ def test_generated_text_is_reported_not_embedded(tmp_path):
     assert generated > 0 and status["embedded_chunks"] == status["chunks"] - generated
     assert f"not embedded: generated text {generated} passages" in deskfind(
         "status", data=data).stdout
+
+
+def test_duplicates_lists_copies_and_exports_and_deletes_nothing(tmp_path):
+    from tests.engine.test_duplicates import REPORT, report_pdf
+    from tests.indexer.documents import docx
+
+    data, docs = tmp_path / "data", tmp_path / "docs"
+    original = report_pdf()
+    write_files(docs, {"harbour.pdf": original, "old/harbour.pdf": original,
+                       "harbour.docx": docx(REPORT), "other.txt": "Nothing like the rest."})
+    deskfind("index", str(docs), data=data)
+    found = json.loads(deskfind("duplicates", "--json", data=data).stdout)["groups"]
+    assert len(found) == 1 and found[0]["kind"] == "same text"
+    paths = {f["path"] for f in found[0]["files"]}
+    assert paths == {str(docs / "harbour.pdf"), str(docs / "old/harbour.pdf"),
+                     str(docs / "harbour.docx")}
+    assert all(f["size"] == os.path.getsize(f["path"]) for f in found[0]["files"])
+    plain = deskfind("duplicates", data=data).stdout
+    assert "1 group of duplicates" in plain and str(docs / "old/harbour.pdf") in plain
+    assert all(os.path.exists(p) for p in paths)
