@@ -454,6 +454,10 @@ def cmd_duplicates(args: argparse.Namespace) -> int:
     return cli_files.run_duplicates(args, _options(args), printable)
 
 
+def cmd_related(args: argparse.Namespace) -> int:
+    return cli_files.run_related(args, _options(args), printable, UsageError)
+
+
 def cmd_gui(args: argparse.Namespace) -> int:
     try:  # Qt loads only here, so the rest of the CLI stays headless
         from ui.app import run_gui
@@ -468,6 +472,7 @@ def cmd_gui(args: argparse.Namespace) -> int:
 
 COMMANDS = {"index": cmd_index, "search": cmd_search, "status": cmd_status,
             "repair": cmd_repair, "eval": cmd_eval, "duplicates": cmd_duplicates,
+            "related": cmd_related,
             "gui": cmd_gui, "bench": bench.cmd_bench}
 COMMANDS.update(cli_admin.COMMANDS)
 

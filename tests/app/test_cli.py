@@ -321,3 +321,22 @@ def test_duplicates_lists_copies_and_exports_and_deletes_nothing(tmp_path):
     plain = deskfind("duplicates", data=data).stdout
     assert "1 group of duplicates" in plain and str(docs / "old/harbour.pdf") in plain
     assert all(os.path.exists(p) for p in paths)
+
+
+def test_related_lists_the_closest_file_with_the_passages_that_link_them(tmp_path):
+    from tests.engine.test_related import NOTES
+
+    data, notes = tmp_path / "data", tmp_path / "notes"
+    write_files(notes, NOTES)
+    deskfind("index", str(notes), data=data)
+    out = json.loads(deskfind("related", str(notes / "bees.md"), "--json", data=data).stdout)
+    first = out["related"][0]
+    assert first["path"] == str(notes / "hive-cold.md")
+    assert "queen" in first["pair"]["source"] and "queen" in first["pair"]["target"]
+    only_txt = json.loads(deskfind("related", str(notes / "bees.md"), "ext:txt", "--json",
+                                   data=data).stdout)["related"]
+    assert only_txt and all(r["path"].endswith(".txt") for r in only_txt)
+    plain = deskfind("related", str(notes / "bees.md"), "-n", "1", data=data).stdout
+    assert plain.startswith(" 1. ") and "hive-cold.md" in plain and "there:" in plain
+    refused = deskfind("related", str(notes / "bees.md"), "honey", data=data, check=False)
+    assert refused.returncode == 2 and "only filters" in refused.stderr
