@@ -160,10 +160,11 @@ def test_an_index_from_schema_2_is_searchable_before_and_after_migration(tmp_pat
     writer.close()
 
 
-def _undo_passage_keys(store: Store) -> None:
+def undo_passage_keys(store: Store) -> None:
     """Make the database look as it did before schema 6 (no passage keys)."""
     store.conn.execute("DROP INDEX chunks_embed_key")
     store.conn.execute("ALTER TABLE chunks DROP COLUMN embed_key")
+    store.conn.execute("ALTER TABLE chunks DROP COLUMN embed_skip")
 
 
 def test_an_index_from_schema_4_gets_fingerprints_without_reading_files_again(tmp_path):
@@ -181,7 +182,7 @@ def test_an_index_from_schema_4_gets_fingerprints_without_reading_files_again(tm
     Indexer(store).scan([bytes(docs)], IndexReport())
     with store.write():  # what a schema 4 index looks like: no fingerprints table
         store.conn.execute("DROP TABLE fingerprints")
-        _undo_passage_keys(store)
+        undo_passage_keys(store)
         store.conn.execute("PRAGMA user_version = 4")
     store.close()
 

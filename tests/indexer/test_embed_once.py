@@ -14,6 +14,7 @@ from engine.embedder import Embedder
 from engine.search import Searcher
 from engine.store import Store
 from indexer.pipeline import Indexer, IndexReport
+from tests.engine.test_store import undo_passage_keys
 from tests.helpers import RandomEmbedder, write_files
 
 BEES = ("In winter the honey bee colony clusters tightly around its queen, shivering its "
@@ -165,8 +166,7 @@ def test_an_index_from_schema_5_keys_its_passages_and_keeps_its_vectors(tmp_path
     counting = CountingEmbedder(RandomEmbedder())
     first = _index(store, [docs], counting)
     with store.write():  # what a schema 5 index looks like: no passage keys
-        store.conn.execute("DROP INDEX chunks_embed_key")
-        store.conn.execute("ALTER TABLE chunks DROP COLUMN embed_key")
+        undo_passage_keys(store)
         store.conn.execute("PRAGMA user_version = 5")
     store.close()
 
