@@ -269,10 +269,9 @@ class Indexer:
         its passages' vectors to its new path before the old one is dropped.
         """
         gone: list[tuple[bytes, bytes]] = []  # (path, root)
-        try:
-            self._sync_each(paths, roots, report, gone)
-        finally:
-            self._forget_gone(gone, report)
+        # Not in a `finally`: after an error the gone paths stay queued, to be seen again.
+        self._sync_each(paths, roots, report, gone)
+        self._forget_gone(gone, report)
 
     def _sync_each(self, paths: Sequence[bytes], roots: Sequence[bytes],
                    report: IndexReport, gone: list[tuple[bytes, bytes]]) -> None:
@@ -494,7 +493,6 @@ class Indexer:
             if progress:
                 progress("embedding", done, max(total, done))
         return done
-
 
     def _without_generated(self, todo: Sequence[tuple[ChunkId, str, str]],
                            report: IndexReport) -> list[tuple[ChunkId, str, str]]:
