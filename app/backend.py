@@ -101,6 +101,7 @@ class IndexStatus:
     passages: int
     embedded: int
     failures: tuple[Failure, ...] = ()
+    not_embedded: int = 0  # passages left unembedded on purpose (generated text)
     service: str = SERVICE_STOPPED
     service_note: str = ""  # why the service could not start
     phase: str = ""  # the service's: starting, reading, embedding, idle, paused
@@ -114,7 +115,12 @@ class IndexStatus:
     def background_busy(self) -> bool:
         """The service has files queued or passages left to embed."""
         return self.service == SERVICE_RUNNING and (self.queue > 0
-                                                    or self.embedded < self.passages)
+                                                    or self.to_embed > 0)
+
+    @property
+    def to_embed(self) -> int:
+        """Passages still waiting for a vector (not those left out on purpose)."""
+        return max(0, self.passages - self.embedded - self.not_embedded)
 
 
 @dataclass(frozen=True)
@@ -213,7 +219,7 @@ class Backend:
         if os.path.isfile(path):
             return path
         with self._lock:
-            container = self._df.store.container_of(path)
+            container = self._df.container_of(path)
         if container is None or not path.startswith(container + b"/"):
             raise EngineError(f"{os.fsdecode(path)} is not in the index (any more)")
         inner = os.fsdecode(path[len(container) + 1:])
@@ -336,7 +342,9 @@ class Backend:
             data_dir=str(self.data_dir), roots=tuple(self.roots()), files=int(d["files"]),
             searchable=int(d["keyword_indexed"]), failed=int(d["failed"]),
             skipped=int(d["skipped"]), passages=int(d["chunks"]),
-            embedded=int(d["embedded_chunks"]), failures=tuple(
+            embedded=int(d["embedded_chunks"]),
+            not_embedded=sum(int(n) for n in d.get("not_embedded", {}).values()),
+            failures=tuple(
                 Failure(f["path"], f["status"], f["reason"]) for f in d.get("failures", ())),
             service=SERVICE_RUNNING, phase=str(d.get("phase", "")),
             current_file=str(d.get("current_file", "")), queue=int(d.get("queue", 0)),
@@ -350,11 +358,13 @@ class Backend:
             counts = self._df.counts()
             queue = self._df.queue_length()
             failures = tuple(Failure(*row) for row in self._df.failures(200))
+            not_embedded = sum(self._df.unembedded().values())
         return IndexStatus(
             data_dir=str(self.data_dir), roots=tuple(self.roots()), files=counts.files,
             searchable=counts.indexed, failed=counts.failed, skipped=counts.skipped,
             passages=counts.chunks, embedded=counts.embedded, failures=failures,
-            service=self.service, service_note=self.service_error, queue=queue)
+            not_embedded=not_embedded, service=self.service, service_note=self.service_error,
+            queue=queue)
 
     # -- folders and settings -----------------------------------------------------------
 

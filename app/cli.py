@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from app import bench, cli_admin, ipc, logs, paths
+from app import bench, cli_admin, cli_files, ipc, logs, paths
 from app.config import Config, config_path, run_options, walk_rules
 from app.context import Deskfind, Options
 from app.present import copies_label, result_json
@@ -112,6 +112,7 @@ def build_parser() -> argparse.ArgumentParser:
     _common(p)
 
     cli_admin.add_parsers(sub, _common)
+    cli_files.add_parsers(sub, _common)
 
     p = sub.add_parser("bench", help="measure embedding, vector search and query speed",
                        description="Benchmark the embedding pipeline against the bare model, "
@@ -250,7 +251,10 @@ def cmd_index(args: argparse.Namespace) -> int:
             progress.finish()
     print(f"indexed {report.seen} files: {report.added} new, {report.updated} changed, "
           f"{report.unchanged} unchanged, {report.deleted} removed, {report.failed} failed, "
-          f"{report.skipped} skipped; {report.chunks_embedded} passages embedded")
+          f"{report.skipped} skipped; {report.chunks_embedded} passages embedded"
+          + (f", {report.chunks_reused} reused" if report.chunks_reused else "")
+          + (f", {report.chunks_generated} of generated text not embedded"
+             if report.chunks_generated else ""))
     for shown, reason in report.failures[:20]:
         print(f"  failed: {printable(shown)}: {printable(reason)}")
     return 0
@@ -347,7 +351,7 @@ def _local_status(args: argparse.Namespace) -> dict[str, Any]:
         return {"service": False, "queue": df.queue_length(),
                 "files": counts.files, "keyword_indexed": counts.indexed,
                 "failed": counts.failed, "skipped": counts.skipped, "chunks": counts.chunks,
-                "embedded_chunks": counts.embedded,
+                "embedded_chunks": counts.embedded, "not_embedded": df.unembedded(),
                 "failures": [{"path": p, "status": s, "reason": r}
                              for p, s, r in df.failures()],
                 "roots": [os.fsdecode(r) for r in df.roots()]}
@@ -415,6 +419,8 @@ def cmd_status(args: argparse.Namespace) -> int:
     print(f"files:    {data['files']} ({data['keyword_indexed']} searchable, "
           f"{data['failed']} failed, {data['skipped']} skipped), {data['queue']} queued")
     print(f"passages: {data['chunks']} ({data['embedded_chunks']} embedded)")
+    for reason, n in sorted(data.get("not_embedded", {}).items()):
+        print(f"  not embedded: {reason} text {n} passages")
     print(f"model:    {data['embedding']['line']}")
     if data.get("embedding_paused") and data["embedded_chunks"] < data["chunks"]:
         print(f"embedding: paused, {data['embedding_paused']} (keyword search is up to "
@@ -464,9 +470,17 @@ def cmd_eval(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_duplicates(args: argparse.Namespace) -> int:
+    return cli_files.run_duplicates(args, _options(args), printable)
+
+
+def cmd_related(args: argparse.Namespace) -> int:
+    return cli_files.run_related(args, _options(args), printable, UsageError)
+
+
 COMMANDS = {"index": cmd_index, "search": cmd_search, "status": cmd_status,
-            "repair": cmd_repair, "eval": cmd_eval,
-            "bench": bench.cmd_bench}
+            "repair": cmd_repair, "eval": cmd_eval, "duplicates": cmd_duplicates,
+            "related": cmd_related, "bench": bench.cmd_bench}
 COMMANDS.update(cli_admin.COMMANDS)
 
 

@@ -55,6 +55,9 @@ SCHEMA: tuple[Setting, ...] = (
     Setting("alpha", float, 0.7, "Weight of meaning against keywords in hybrid search, 0-1"),
     Setting("reconcile_minutes", int, 30, "Minutes between full rescans that catch changes "
                                           "the file watcher missed"),
+    Setting("embed_generated_text", bool, False,
+            "Embed passages of generated text too (minified code, encoded data, search "
+            "indexes); by default they are keyword-searchable only"),
     Setting("nice", int, 10, "Scheduling niceness of the background service (0-19)"),
     Setting("pause_on_battery", bool, True, "Pause embedding (the CPU-heavy part of "
                                             "indexing) while the computer runs on battery; "
@@ -74,7 +77,8 @@ def run_options(config: Config, *, data_dir: str | None = None, model_dir: str |
                    model_dir=model_dir or config.get("model_dir") or None,
                    threads=threads or config.get("threads"),
                    alpha=config.get("alpha") if alpha is None else alpha,
-                   precision=precision or config.get("embedding_precision"), **fixed)
+                   precision=precision or config.get("embedding_precision"),
+                   embed_generated=config.get("embed_generated_text"), **fixed)
 
 
 def walk_rules(config: Config) -> WalkRules:

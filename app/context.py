@@ -9,9 +9,13 @@ from pathlib import Path
 
 from app import paths
 from engine.dense import DEFAULT_GRAPH_THRESHOLD, DenseIndex
+from engine.duplicates import DuplicateGroup, duplicate_groups
 from engine.embedder import Embedder, OnnxEmbedder
+from engine.ids import FileId
 from engine.precision import resolve_model
+from engine.query import ParsedQuery
 from engine.ranking import DEFAULT_ALPHA
+from engine.related import Related, related_files
 from engine.search import Searcher, SearchSettings
 from engine.store import Counts, Store
 from indexer.pipeline import Indexer, IndexReport, Progress
@@ -29,6 +33,7 @@ class Options:
     alpha: float = DEFAULT_ALPHA
     fusion: str = "convex"
     graph_threshold: int = DEFAULT_GRAPH_THRESHOLD
+    embed_generated: bool = False  # embed generated text (engine.generated) too
 
 
 class Deskfind:
@@ -134,16 +139,36 @@ class Deskfind:
         with self.store.write():
             return self.store.rebuild_fulltext()
 
-    def indexer(self, rules: WalkRules | None = None,
-                stop: threading.Event | None = None) -> Indexer:
+    def indexer(self, rules: WalkRules | None = None, stop: threading.Event | None = None,
+                *, skip_generated: bool = True) -> Indexer:
         """An indexer writing to this index (a long-running one, for the service)."""
-        return Indexer(self.store, rules, stop=stop)
+        return Indexer(self.store, rules, stop=stop, skip_generated=skip_generated)
+
+    def unembedded(self) -> dict[str, int]:
+        """Passages left unembedded on purpose, by reason (generated text)."""
+        return self.store.unembedded()
+
+    def container_of(self, path: bytes) -> bytes | None:
+        """The file on disk that holds the archive member or message at `path`."""
+        return self.store.container_of(path)
+
+    def duplicate_groups(self) -> list[DuplicateGroup]:
+        """Files that are byte-identical or hold the same text (engine.duplicates)."""
+        files = self.store.duplicate_candidates()
+        prints = self.store.fingerprints([FileId(f.id) for f in files])
+        return duplicate_groups(files, {int(k): v for k, v in prints.items()})
+
+    def related(self, path: bytes, *, limit: int, method: str,
+                filters: ParsedQuery | None) -> list[Related]:
+        """The files closest in meaning to the indexed file at `path` (engine.related)."""
+        return related_files(self.store, self.dense(), path, limit=limit, method=method,
+                             filters=filters)
 
     def index(self, roots: list[Path], progress: Progress | None = None,
               rules: WalkRules | None = None) -> IndexReport:
         """Index `roots`: text first (keyword-searchable), then embeddings."""
         report = IndexReport()
-        indexer = Indexer(self.store, rules)
+        indexer = Indexer(self.store, rules, skip_generated=not self.options.embed_generated)
         indexer.scan([bytes(r) for r in roots], report, progress)
         indexer.fingerprint_pending()
         indexer.embed_pending(self.embedder(), report, progress)

@@ -164,12 +164,13 @@ class Service:
             counts = self.reader.counts()
             queued = self.reader.queue_length()
             failures = self.reader.failures()
+            unembedded = self.reader.unembedded()
         return {
             "phase": self.phase, "current_file": self.current, "queue": queued,
             "files": counts.files, "keyword_indexed": counts.indexed, "failed": counts.failed,
             "skipped": counts.skipped, "chunks": counts.chunks,
-            "embedded_chunks": counts.embedded, "paused": self.paused,
-            "embedding_paused": self.embedding_paused,
+            "embedded_chunks": counts.embedded, "not_embedded": unembedded,
+            "paused": self.paused, "embedding_paused": self.embedding_paused,
             "watch": {r: {"mode": w.mode, "note": w.note}
                       for r, w in self.watcher.roots.items()},
             "failures": [{"path": p, "status": s, "reason": r} for p, s, r in failures],
@@ -244,7 +245,9 @@ class Service:
         interval = max(1, int(self.config.get("reconcile_minutes"))) * 60
         delay = RETRY_FIRST_SECONDS
         started = False
-        with self.writer.indexer(walk_rules(self.config), self.stop_event) as indexer:
+        with self.writer.indexer(walk_rules(self.config), self.stop_event,
+                                 skip_generated=not self.config.get("embed_generated_text")
+                                 ) as indexer:
             while not self.stop_event.is_set():
                 try:
                     if not started:

@@ -181,3 +181,13 @@ def file_filter_sql(q: ParsedQuery, *, mail: bool = True) -> tuple[str, list[obj
         clauses.append(f"{dated} < ?")
         params.append(q.before_ns)
     return (" AND ".join(clauses) or "1"), params
+
+
+def parse_filters(raw: str) -> ParsedQuery:
+    """Filters alone (`ext:pdf path:notes after:…`), as commands without a query take
+    them; anything that is not a filter is a QueryError."""
+    placeholder = "filtersonly"  # parse_query wants a word; this one is taken back out
+    q = parse_query(f"{placeholder} {raw}")
+    if q.terms != (placeholder,) or q.phrases or q.excluded:
+        raise QueryError(f"only filters (ext:, path:, after:, before:) here, not words: {raw}")
+    return q

@@ -6,9 +6,10 @@ import os
 import sqlite3
 from pathlib import Path
 
+from engine import reuse
 from engine.errors import StoreError
 
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 # How the full-text index splits text into terms.  Migration 1 created chunks_fts with
 # it; whatever else tokenizes like the index (query statistics) uses this constant.
 # Changing it takes a migration that rebuilds chunks_fts.
@@ -139,6 +140,24 @@ MIGRATIONS: list[str] = [
     ALTER TABLE files ADD COLUMN recipients TEXT;
     ALTER TABLE files ADD COLUMN date_ns INTEGER;
     """,
+    # 7: each passage's key (engine.reuse): a passage whose title and text were embedded
+    # before gets a copy of that vector instead of a run of the model; and why a passage
+    # is left unembedded (generated text).  Existing
+    # passages are keyed here, their vectors kept.  The update trigger is narrowed to
+    # the columns FTS holds first, so keying them does not rewrite the full-text index.
+    """
+    DROP TRIGGER chunks_au;
+    CREATE TRIGGER chunks_au AFTER UPDATE OF text, title ON chunks BEGIN
+        INSERT INTO chunks_fts(chunks_fts, rowid, text, title)
+            VALUES ('delete', old.id, old.text, old.title);
+        INSERT INTO chunks_fts(rowid, text, title) VALUES (new.id, new.text, new.title);
+    END;
+    ALTER TABLE chunks ADD COLUMN embed_key BLOB;
+    -- Why a passage is not embedded (engine.generated), NULL for one that is or will be.
+    ALTER TABLE chunks ADD COLUMN embed_skip TEXT;
+    UPDATE chunks SET embed_key = deskfind_passage_key(title, text);
+    CREATE INDEX chunks_embed_key ON chunks(embed_key);
+    """,
 ]
 
 
@@ -170,6 +189,7 @@ def connect(path: Path, *, readonly: bool = False) -> sqlite3.Connection:
             make_private_dir(path.parent)
             _touch_private(path)
             conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        reuse.register(conn)
         conn.execute("PRAGMA busy_timeout = 10000")
         conn.execute("PRAGMA foreign_keys = ON")
         if not readonly:

@@ -13,10 +13,12 @@ from typing import TypeVar
 import numpy as np
 
 from engine import schema
+from engine.duplicates import FileEntry
 from engine.errors import StoreError
 from engine.fingerprint import Fingerprint
 from engine.ids import ChunkId, FileId
 from engine.quantize import QuantizedVectors
+from engine.reuse import passage_key
 
 
 @dataclass(frozen=True)
@@ -285,13 +287,29 @@ class Store:
             "UPDATE files SET size = ?, mtime_ns = ? WHERE id = ?", (size, mtime_ns, file_id)
         )
 
-    def replace_chunks(self, file_id: FileId, title: str, chunks: Sequence[ChunkInput]) -> None:
-        self.conn.execute("DELETE FROM chunks WHERE file_id = ?", (file_id,))
+    def replace_chunks(self, file_id: FileId, title: str, chunks: Sequence[ChunkInput]) -> int:
+        """Replace a file's passages; how many new ones got a copy of the vector of a
+        passage with the same title and text (engine.reuse) instead of none.
+
+        The old passages go last, so a passage that an edit left as it was keeps its
+        vector, and so does every passage of a file moved or copied while the old
+        path is still indexed.
+        """
+        row = self.conn.execute("SELECT max(id) FROM chunks WHERE file_id = ?",
+                                (file_id,)).fetchone()
+        last_old = int(row[0] or 0)  # AUTOINCREMENT: every new id is above it
         self.conn.executemany(
-            "INSERT INTO chunks(file_id, ord, page, char_start, char_end, text, title) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?)",
-            [(file_id, c.ord, c.page, c.char_start, c.char_end, c.text, title) for c in chunks],
+            "INSERT INTO chunks(file_id, ord, page, char_start, char_end, text, title, "
+            "embed_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            [(file_id, c.ord, c.page, c.char_start, c.char_end, c.text, title,
+              passage_key(title, c.text)) for c in chunks],
         )
+        reused = 0
+        if chunks:
+            reused = self.conn.execute(_COPY_VECTORS_SQL, (file_id, last_old)).rowcount
+        self.conn.execute("DELETE FROM chunks WHERE file_id = ? AND id <= ?",
+                          (file_id, last_old))
+        return max(0, reused)
 
     # -- fingerprints -------------------------------------------------------------------
 
@@ -327,6 +345,13 @@ class Store:
             "WHERE f.status = 'indexed' AND p.file_id IS NULL ORDER BY f.id LIMIT ?",
             (limit,))
         return [(FileId(r[0]), bytes(r[1])) for r in rows]
+
+    def duplicate_candidates(self) -> list[FileEntry]:
+        """Files that can have duplicates: those with content read (hashed) or text."""
+        rows = self.conn.execute(
+            "SELECT id, path, display_path, size, mtime_ns, content_hash FROM files "
+            "WHERE content_hash IS NOT NULL OR status = 'indexed' ORDER BY path")
+        return [FileEntry(r[0], bytes(r[1]), r[2], r[3], r[4], r[5]) for r in rows]
 
     def delete_files(self, file_ids: Iterable[FileId]) -> int:
         ids = [(int(i),) for i in file_ids]
@@ -410,13 +435,31 @@ class Store:
             SELECT c.id, c.title, c.text FROM chunks c
             JOIN files f ON f.id = c.file_id
             LEFT JOIN vectors v ON v.chunk_id = c.id AND v.model_id = ?
-            WHERE v.chunk_id IS NULL
+            WHERE v.chunk_id IS NULL AND c.embed_skip IS NULL
             ORDER BY f.mtime_ns DESC, c.id
             LIMIT ?
             """,
             (model_id, limit),
         )
         return [(ChunkId(r[0]), r[1], r[2]) for r in rows]
+
+    def leave_unembedded(self, ids: Sequence[ChunkId], reason: str) -> None:
+        """Record passages that are not to be embedded, and why (engine.generated)."""
+        self.conn.executemany("UPDATE chunks SET embed_skip = ? WHERE id = ?",
+                              [(reason, int(i)) for i in ids])
+
+    def embed_again(self, reason: str) -> int:
+        """Make passages left unembedded for `reason` wait for a vector again."""
+        return self.conn.execute("UPDATE chunks SET embed_skip = NULL WHERE embed_skip = ?",
+                                 (reason,)).rowcount
+
+    def unembedded(self) -> dict[str, int]:
+        """How many passages are left unembedded, by reason."""
+        if schema.schema_version(self.conn) < PASSAGE_KEYS_SCHEMA:
+            return {}  # an older index opened read-only
+        rows = self.conn.execute("SELECT embed_skip, count(*) FROM chunks "
+                                 "WHERE embed_skip IS NOT NULL GROUP BY embed_skip")
+        return {str(reason): int(n) for reason, n in rows}
 
     # -- vectors ------------------------------------------------------------------------
 
@@ -430,6 +473,26 @@ class Store:
             [(int(i), model_id, float(s), row.tobytes())
              for i, s, row in zip(ids, q.scales, q.codes, strict=True)],
         )
+
+    def vectors_by_key(self, model_id: str,
+                       keys: Sequence[bytes]) -> dict[bytes, tuple[float, bytes]]:
+        """For those passage keys (engine.reuse) that some passage already has a vector
+        of `model_id` for, one such vector as (scale, int8 bytes)."""
+        out: dict[bytes, tuple[float, bytes]] = {}
+        for part, marks in _in_batches(sorted(set(keys))):
+            rows = self.conn.execute(
+                "SELECT c.embed_key, v.scale, v.data FROM chunks c JOIN vectors v "
+                f"ON v.chunk_id = c.id AND v.model_id = ? WHERE c.embed_key IN ({marks}) "
+                "GROUP BY c.embed_key", (model_id, *part))
+            out.update((bytes(k), (float(scale), bytes(data))) for k, scale, data in rows)
+        return out
+
+    def put_vector_rows(self, model_id: str,
+                        rows: Sequence[tuple[ChunkId, float, bytes]]) -> None:
+        """Store vectors already quantized: (chunk id, scale, int8 bytes)."""
+        self.conn.executemany(
+            "INSERT OR REPLACE INTO vectors(chunk_id, model_id, scale, data) VALUES (?,?,?,?)",
+            [(int(i), model_id, scale, data) for i, scale, data in rows])
 
     def load_vectors(self, model_id: str, dim: int) -> tuple[np.ndarray, QuantizedVectors]:
         """All vectors of `model_id`: (chunk ids, quantized matrix), ordered by chunk id."""
@@ -598,6 +661,19 @@ def _in_batches(ids: Sequence[T]) -> Iterator[tuple[Sequence[T], str]]:
 
 FINGERPRINTS_SCHEMA = 5  # the schema version that added them
 MEMBERS_SCHEMA = 6  # the one that added parent_id, sender, recipients and date_ns
+PASSAGE_KEYS_SCHEMA = 7  # passage keys and the reasons passages are left unembedded
+
+# Each new passage of a file (id above its old ones) whose key another passage with a
+# vector shares gets a copy of that vector; one source per passage, however many
+# copies of the text the index holds.
+_COPY_VECTORS_SQL = """
+    INSERT OR IGNORE INTO vectors(chunk_id, model_id, scale, data)
+    SELECT c.id, v.model_id, v.scale, v.data FROM chunks c
+    JOIN vectors v ON v.chunk_id = (
+        SELECT d.id FROM chunks d JOIN vectors w ON w.chunk_id = d.id
+        WHERE d.embed_key = c.embed_key AND d.id != c.id LIMIT 1)
+    WHERE c.file_id = ? AND c.id > ?
+"""
 
 
 def _vector_rows(rows: Sequence[tuple[int, float, bytes]],

@@ -18,8 +18,10 @@ from types import TracebackType
 from engine.dense import LOG_KEEP
 from engine.embedder import Embedder
 from engine.fingerprint import Fingerprint, fingerprint
-from engine.ids import FileId
+from engine.generated import GENERATED, is_generated
+from engine.ids import ChunkId, FileId
 from engine.quantize import quantize
+from engine.reuse import passage_key
 from engine.store import ChunkInput, FileRecord, FileState, Store
 from indexer.chunking import chunk_spans, page_of
 from indexer.errors import ExtractionError
@@ -53,7 +55,9 @@ class IndexReport:
     failed: int = 0
     skipped: int = 0
     chunks_written: int = 0
-    chunks_embedded: int = 0
+    chunks_embedded: int = 0  # passages the model ran on
+    chunks_reused: int = 0  # passages given the vector of one with the same title and text
+    chunks_generated: int = 0  # passages of generated text, left unembedded
     failures: list[tuple[str, str]] = field(default_factory=list)
 
 
@@ -215,8 +219,9 @@ class Indexer:
 
     def __init__(self, store: Store, rules: WalkRules | None = None, *,
                  commit_every: int = 64, pool: ExtractionPool | None = None,
-                 stop: threading.Event | None = None) -> None:
+                 stop: threading.Event | None = None, skip_generated: bool = True) -> None:
         self.store = store
+        self.skip_generated = skip_generated  # leave generated text unembedded
         self.stop = stop or threading.Event()  # set: finish the current file, then return
         self.rules = rules or WalkRules()
         self.commit_every = commit_every
@@ -302,7 +307,17 @@ class Indexer:
         and its documents must survive until it comes back.  A file that was started
         MAX_ATTEMPTS times without finishing (the process died on it) is recorded as
         failed instead of being tried again.  Stops between paths when `stop` is set.
+
+        Paths found gone are forgotten last, so a file moved within the batch gives
+        its passages' vectors to its new path before the old one is dropped.
         """
+        gone: list[tuple[bytes, bytes]] = []  # (path, root)
+        # Not in a `finally`: after an error the gone paths stay queued, to be seen again.
+        self._sync_each(paths, roots, report, gone)
+        self._forget_gone(gone, report)
+
+    def _sync_each(self, paths: Sequence[bytes], roots: Sequence[bytes],
+                   report: IndexReport, gone: list[tuple[bytes, bytes]]) -> None:
         for path in paths:
             if self.stop.is_set():
                 return
@@ -321,13 +336,25 @@ class Indexer:
             with self.store.write():
                 attempts = self.store.start_attempt(path)
             read = self._read_queued(path, root, attempts)
+            if read is None:  # gone, excluded, or no longer a regular file
+                gone.append((path, root))
+                continue
             with self.store.write():
-                if read is None:  # gone, excluded, or no longer a regular file
-                    gone = self.store.file_states(path)
-                    report.deleted += self.store.delete_files(s.id for s in gone.values())
-                else:
-                    report.seen += 1
-                    self._apply(read, report)
+                report.seen += 1
+                self._apply(read, report)
+                self.store.dequeue([path])
+
+    def _forget_gone(self, gone: Sequence[tuple[bytes, bytes]], report: IndexReport) -> None:
+        """Drop the files at paths found gone, unless one came back in the meantime."""
+        if not gone:
+            return
+        with self.store.write():
+            for path, root in gone:
+                if os.path.isfile(path) and not os.path.islink(path) and \
+                        admits(self.rules, root, path):
+                    continue  # back again: it stays queued, to be read next time
+                states = self.store.file_states(path)
+                report.deleted += self.store.delete_files(s.id for s in states.values())
                 self.store.dequeue([path])
 
     def _read_queued(self, path: bytes, root: bytes, attempts: int) -> _Read | None:
@@ -461,7 +488,7 @@ class Indexer:
         record = replace(read.record, title=extracted.title)
         file_id = self.store.upsert_file(record, "indexed")
         chunks = passages(extracted)
-        self.store.replace_chunks(file_id, extracted.title, chunks)
+        report.chunks_reused += self.store.replace_chunks(file_id, extracted.title, chunks)
         self.store.put_fingerprint(file_id, read.fingerprint)
         report.chunks_written += len(chunks)
         self._store_members(file_id, read.members, report)
@@ -521,24 +548,58 @@ class Indexer:
     def embed_pending(self, embedder: Embedder, report: IndexReport,
                       progress: Progress | None = None, batch: int = 256,
                       limit: int | None = None) -> int:
-        """Embed passages that have no vector from this model yet (at most `limit`)."""
+        """Embed passages that have no vector from this model yet (at most `limit`); how
+        many were dealt with, generated text left unembedded included."""
         with self.store.write():
             self.store.drop_vectors_of_other_models(embedder.model_id)
-        total = self.store.counts().chunks - self.store.counts(embedder.model_id).embedded
+            if not self.skip_generated:
+                self.store.embed_again(GENERATED)
+        total = self.store.counts().chunks - self.store.counts(embedder.model_id).embedded - \
+            sum(self.store.unembedded().values())
         done = 0
         while True:
             want = batch if limit is None else min(batch, limit - done)
             todo = self.store.chunks_without_vectors(embedder.model_id, want) if want else []
             if not todo:
                 break
-            vectors = embedder.embed_passages([passage_text(t, x) for _, t, x in todo])
-            with self.store.write():
-                self.store.put_vectors(embedder.model_id, [c for c, _, _ in todo],
-                                       quantize(vectors))
-                self.store.trim_vector_log(LOG_KEEP)
-            done += len(todo)
-            report.chunks_embedded += len(todo)
+            done += len(todo)  # generated passages count as done: they are dealt with
+            if self.skip_generated:
+                todo = self._without_generated(todo, report)
+            ran = self._embed_once(embedder, todo) if todo else 0
+            report.chunks_embedded += ran
+            report.chunks_reused += len(todo) - ran
             if progress:
                 progress("embedding", done, max(total, done))
         return done
 
+    def _without_generated(self, todo: Sequence[tuple[ChunkId, str, str]],
+                           report: IndexReport) -> list[tuple[ChunkId, str, str]]:
+        """`todo` less its generated passages, which are recorded as not to embed."""
+        generated = [chunk_id for chunk_id, _, text in todo if is_generated(text)]
+        if generated:
+            with self.store.write():
+                self.store.leave_unembedded(generated, GENERATED)
+            report.chunks_generated += len(generated)
+        skip = set(generated)
+        return [row for row in todo if row[0] not in skip]
+
+    def _embed_once(self, embedder: Embedder, todo: Sequence[tuple[ChunkId, str, str]]) -> int:
+        """Give each passage of `todo` a vector, running the model once per distinct
+        title and text that has none yet; how many passages it ran on."""
+        keys = [passage_key(title, text) for _, title, text in todo]
+        known = self.store.vectors_by_key(embedder.model_id, keys)
+        fresh: dict[bytes, int] = {}  # key → row among the texts to embed
+        texts: list[str] = []
+        for key, (_, title, text) in zip(keys, todo, strict=True):
+            if key not in known and key not in fresh:
+                fresh[key] = len(texts)
+                texts.append(passage_text(title, text))
+        if texts:
+            q = quantize(embedder.embed_passages(texts))
+            for key, row in fresh.items():
+                known[key] = (float(q.scales[row]), q.codes[row].tobytes())
+        with self.store.write():
+            self.store.put_vector_rows(embedder.model_id, [
+                (chunk_id, *known[key]) for (chunk_id, _, _), key in zip(todo, keys, strict=True)])
+            self.store.trim_vector_log(LOG_KEEP)
+        return len(texts)

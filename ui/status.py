@@ -29,6 +29,8 @@ WATCH_MODES = {"polling": "watched by polling", "offline": "offline"}
 def counts_text(status: IndexStatus) -> str:
     parts = [f"{status.searchable:,} searchable",
              f"{status.embedded:,} of {status.passages:,} passages embedded"]
+    if status.not_embedded:
+        parts.append(f"not embedded: generated text {status.not_embedded:,} passages")
     return "  ·  ".join(parts)
 
 
@@ -40,7 +42,7 @@ def progress_text(phase: str, done: int, total: int) -> str:
 def service_text(status: IndexStatus, starting: bool = False) -> str:
     """One line on what the background service is doing."""
     if status.service == SERVICE_RUNNING:
-        left = status.passages - status.embedded
+        left = status.to_embed
         if status.queue:
             work = f"{status.queue:,} queued"
         elif left > 0 and status.embedding_paused and not status.paused:
@@ -144,7 +146,7 @@ class StatusArea(QWidget):
             if busy and status.queue and not status.paused:
                 self.bar.setRange(0, 0)  # files waiting: how many more will come is unknown
             else:
-                self.bar.setRange(0, max(status.passages, 1))
+                self.bar.setRange(0, max(status.passages - status.not_embedded, 1))
                 self.bar.setValue(status.embedded)
             self.bar.setToolTip(f"{status.searchable:,} files searchable by keyword, "
                                 f"{status.embedded:,} of {status.passages:,} passages "

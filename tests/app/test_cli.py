@@ -286,3 +286,57 @@ def test_changing_precision_re_embeds_under_the_other_model_id(tmp_path):
     assert found["results"][0]["path"].endswith("a.md")
     shown = deskfind("status", "--precision", "int8", data=data).stdout
     assert "int8 (as set)" in shown
+
+
+def test_generated_text_is_reported_not_embedded(tmp_path):
+    from tests.engine.test_generated import minified_js
+
+    data = tmp_path / "data"
+    write_files(tmp_path / "docs", {"bundle.min.js": minified_js(20_000),
+                                    "note.txt": "A short note about the harbour ferries."})
+    out = deskfind("index", str(tmp_path / "docs"), data=data).stdout
+    assert "of generated text not embedded" in out
+    status = json.loads(deskfind("status", "--json", data=data).stdout)
+    generated = status["not_embedded"]["generated"]
+    assert generated > 0 and status["embedded_chunks"] == status["chunks"] - generated
+    assert f"not embedded: generated text {generated} passages" in deskfind(
+        "status", data=data).stdout
+
+
+def test_duplicates_lists_copies_and_exports_and_deletes_nothing(tmp_path):
+    from tests.engine.test_duplicates import REPORT, report_pdf
+    from tests.indexer.documents import docx
+
+    data, docs = tmp_path / "data", tmp_path / "docs"
+    original = report_pdf()
+    write_files(docs, {"harbour.pdf": original, "old/harbour.pdf": original,
+                       "harbour.docx": docx(REPORT), "other.txt": "Nothing like the rest."})
+    deskfind("index", str(docs), data=data)
+    found = json.loads(deskfind("duplicates", "--json", data=data).stdout)["groups"]
+    assert len(found) == 1 and found[0]["kind"] == "same text"
+    paths = {f["path"] for f in found[0]["files"]}
+    assert paths == {str(docs / "harbour.pdf"), str(docs / "old/harbour.pdf"),
+                     str(docs / "harbour.docx")}
+    assert all(f["size"] == os.path.getsize(f["path"]) for f in found[0]["files"])
+    plain = deskfind("duplicates", data=data).stdout
+    assert "1 group of duplicates" in plain and str(docs / "old/harbour.pdf") in plain
+    assert all(os.path.exists(p) for p in paths)
+
+
+def test_related_lists_the_closest_file_with_the_passages_that_link_them(tmp_path):
+    from tests.engine.test_related import NOTES
+
+    data, notes = tmp_path / "data", tmp_path / "notes"
+    write_files(notes, NOTES)
+    deskfind("index", str(notes), data=data)
+    out = json.loads(deskfind("related", str(notes / "bees.md"), "--json", data=data).stdout)
+    first = out["related"][0]
+    assert first["path"] == str(notes / "hive-cold.md")
+    assert "queen" in first["pair"]["source"] and "queen" in first["pair"]["target"]
+    only_txt = json.loads(deskfind("related", str(notes / "bees.md"), "ext:txt", "--json",
+                                   data=data).stdout)["related"]
+    assert only_txt and all(r["path"].endswith(".txt") for r in only_txt)
+    plain = deskfind("related", str(notes / "bees.md"), "-n", "1", data=data).stdout
+    assert plain.startswith(" 1. ") and "hive-cold.md" in plain and "there:" in plain
+    refused = deskfind("related", str(notes / "bees.md"), "honey", data=data, check=False)
+    assert refused.returncode == 2 and "only filters" in refused.stderr

@@ -162,6 +162,13 @@ def test_an_index_from_schema_2_is_searchable_before_and_after_migration(tmp_pat
     writer.close()
 
 
+def undo_passage_keys(store: Store) -> None:
+    """Make the database look as it did before schema 7 (no passage keys)."""
+    store.conn.execute("DROP INDEX chunks_embed_key")
+    store.conn.execute("ALTER TABLE chunks DROP COLUMN embed_key")
+    store.conn.execute("ALTER TABLE chunks DROP COLUMN embed_skip")
+
+
 def test_an_index_from_schema_4_gets_fingerprints_without_reading_files_again(tmp_path):
     """Upgrading keeps every file; fingerprints come from the stored passages."""
     from engine.fingerprint import near_duplicates
@@ -235,7 +242,8 @@ def _schema_4_copy(current: Path, db: Path) -> None:
     conn.execute("ATTACH DATABASE ? AS cur", (str(current),))
     conn.execute("INSERT INTO files SELECT id, path, display_path, ext, title, size, "
                  "mtime_ns, content_hash, status, reason, indexed_at FROM cur.files")
-    conn.execute("INSERT INTO chunks SELECT * FROM cur.chunks")
+    conn.execute("INSERT INTO chunks SELECT id, file_id, ord, page, char_start, char_end, "
+                 "text, title FROM cur.chunks")
     conn.execute("DETACH DATABASE cur")
     conn.close()
 

@@ -26,7 +26,7 @@ from engine.snippets import Snippet
 from tests.app.test_service import Running
 from tests.helpers import write_files
 from ui.main_window import MainWindow
-from ui.status import service_text, watch_text
+from ui.status import counts_text, service_text, watch_text
 
 FILES = {
     "garden/tomatoes.md": "# Growing tomatoes\n\nWater the tomatoes deeply twice a week.",
@@ -206,6 +206,9 @@ def test_status_lines():
     assert service_text(_with(base, queue=12)) == "Indexing in the background: 12 queued"
     assert service_text(_with(base, embedded=30)) == \
         "Indexing in the background: 10 passages to embed"
+    generated = _with(base, embedded=30, not_embedded=10)  # left out on purpose, not pending
+    assert service_text(generated) == "Up to date" and not generated.background_busy
+    assert "not embedded: generated text 10 passages" in counts_text(generated)
     assert service_text(_with(base, queue=3, paused=True)) == "Indexing paused: 3 queued"
     assert service_text(_with(base, embedded=30, embedding_paused="on battery power")) == \
         "Embedding paused (on battery power): 10 passages wait"

@@ -1,0 +1,118 @@
+"""Files closest in meaning to a file as a whole, each with the passage pair that links
+them.
+
+Two ways to compare documents through their passage vectors: `mean` searches with the
+file's mean passage vector (one search, however long the file), `best` searches with
+each passage and ranks a file by its best passage pair (one search per passage, at most
+MAX_PROBES of them).  Which ranks better was measured on Cranfield (docs/design.md).
+Files holding the same text as the source (engine.fingerprint) are left out: they are
+duplicates, which `deskfind duplicates` reports, not related reading.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from engine.dense import DenseIndex
+from engine.errors import EngineError
+from engine.fingerprint import near_duplicates
+from engine.ids import ChunkId, FileId
+from engine.query import ParsedQuery, file_filter_sql
+from engine.store import Store
+
+METHODS = ("mean", "best")
+MAX_PROBES = 48  # passages of a long file used as searches (evenly spread) by `best`
+POOL = 200  # passages fetched per search, enough to fill a page of files
+
+
+class RelatedError(EngineError):
+    """The file is not indexed, or has no vectors yet."""
+
+
+@dataclass(frozen=True)
+class Related:
+    """A file related to the source, and the passage pair with the highest cosine."""
+
+    file_id: FileId
+    path: bytes
+    display_path: str
+    title: str
+    score: float  # cosine of the method (mean vector or best pair) with this file
+    pair_cosine: float
+    source_chunk: ChunkId
+    source_text: str
+    target_chunk: ChunkId
+    target_text: str
+    page: int | None
+
+    def to_json(self) -> dict[str, object]:
+        return {"path": self.display_path, "title": self.title, "score": round(self.score, 4),
+                "pair": {"cosine": round(self.pair_cosine, 4),
+                         "source": self.source_text, "target": self.target_text,
+                         "page": self.page}}
+
+
+def related_files(store: Store, index: DenseIndex, path: bytes, *, limit: int = 10,
+                  method: str = "mean", filters: ParsedQuery | None = None) -> list[Related]:
+    """Up to `limit` files closest in meaning to the file at `path`, best first."""
+    if method not in METHODS:
+        raise RelatedError(f"unknown method '{method}' (one of {', '.join(METHODS)})")
+    state = store.file_state(path)
+    if state is None or state.status != "indexed":
+        raise RelatedError("not indexed: run `deskfind index` on its folder first")
+    own = store.chunk_ids_where("f.id = ?", [int(state.id)])
+    ids, rows = index.unit_vectors(own)
+    if not len(ids):
+        raise RelatedError("its passages are not embedded (yet, or it holds generated text)")
+    where, params = file_filter_sql(filters) if filters else ("1", [])
+    allowed = store.chunk_ids_where(f"({where}) AND f.id != ?", [*params, int(state.id)])
+    scores = _file_scores(store, index, rows, allowed, method)
+    scores = _without_copies(store, state.id, scores)
+    best = sorted(scores.items(), key=lambda kv: -kv[1])[:limit]
+    return [_with_pair(store, index, ids, rows, file_id, score) for file_id, score in best]
+
+
+def _file_scores(store: Store, index: DenseIndex, rows: np.ndarray, allowed: np.ndarray,
+                 method: str) -> dict[FileId, float]:
+    if method == "mean":
+        probe = rows.mean(axis=0)
+        probes = [probe / max(float(np.linalg.norm(probe)), 1e-12)]
+    else:
+        picks = np.linspace(0, len(rows) - 1, min(len(rows), MAX_PROBES)).astype(int)
+        probes = [rows[i] for i in np.unique(picks)]
+    best: dict[ChunkId, float] = {}
+    for probe in probes:
+        for chunk, score in index.search(probe, POOL, allowed):
+            best[chunk] = max(score, best.get(chunk, -1.0))
+    owners = store.chunk_owners(list(best))
+    scores: dict[FileId, float] = {}
+    for chunk, score in best.items():
+        file_id = owners.get(chunk)
+        if file_id is not None:
+            scores[file_id] = max(score, scores.get(file_id, -1.0))
+    return scores
+
+
+def _without_copies(store: Store, source: FileId,
+                    scores: dict[FileId, float]) -> dict[FileId, float]:
+    prints = store.fingerprints([source, *scores])
+    mine = prints.get(source)
+    if mine is None:
+        return scores
+    return {f: s for f, s in scores.items()
+            if f not in prints or not near_duplicates(mine, prints[f])}
+
+
+def _with_pair(store: Store, index: DenseIndex, source_ids: np.ndarray,
+               source_rows: np.ndarray, file_id: FileId, score: float) -> Related:
+    target_ids, target_rows = index.unit_vectors(store.chunk_ids_where("f.id = ?",
+                                                                       [int(file_id)]))
+    sims = source_rows @ target_rows.T
+    i, j = np.unravel_index(int(np.argmax(sims)), sims.shape)
+    src, tgt = ChunkId(int(source_ids[i])), ChunkId(int(target_ids[j]))
+    passages = store.chunk_rows([src, tgt])
+    target = passages[tgt]
+    return Related(file_id, target.path, target.display_path, target.title, score,
+                   float(sims[i, j]), src, passages[src].text, tgt, target.text, target.page)
