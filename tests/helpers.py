@@ -9,6 +9,9 @@ from pathlib import Path
 import numpy as np
 
 from engine.embedder import Embedder
+from engine.search import Searcher
+from engine.store import Store
+from indexer.pipeline import Indexer, IndexReport
 
 
 class RandomEmbedder(Embedder):
@@ -30,6 +33,19 @@ class RandomEmbedder(Embedder):
 
     def embed_query(self, text: str) -> np.ndarray:
         return self._vector("query:" + text)
+
+
+def scan_folder(store: Store, root: Path) -> IndexReport:
+    """Index `root` into `store` (text only, no embedding), as one indexing run."""
+    report = IndexReport()
+    with Indexer(store) as indexer:
+        indexer.scan([bytes(root)], report)
+    return report
+
+
+def keyword_hits(store: Store, query: str) -> list[str]:
+    """The display paths a keyword search for `query` lists, best first."""
+    return [r.display_path for r in Searcher(store, None).search(query, mode="lexical")]
 
 
 def write_files(root: Path, files: dict[str, str | bytes]) -> None:

@@ -173,18 +173,13 @@ def test_an_index_from_schema_4_gets_fingerprints_without_reading_files_again(tm
     """Upgrading keeps every file; fingerprints come from the stored passages."""
     from engine.fingerprint import near_duplicates
     from engine.ids import FileId
-    from indexer.pipeline import Indexer, IndexReport
+    from indexer.pipeline import Indexer
     from tests.helpers import manual_page_html, manual_page_rst, write_files
 
     docs = tmp_path / "docs"
     write_files(docs, {"glob.html": manual_page_html("glob"),
                        "glob.rst.txt": manual_page_rst("glob")})
-    current = tmp_path / "current" / "index.sqlite3"
-    store = Store.open(current)
-    Indexer(store).scan([bytes(docs)], IndexReport())
-    store.close()
-    db = tmp_path / "data" / "index.sqlite3"
-    _schema_4_copy(current, db)
+    db = _schema_4_index_of(docs, tmp_path)
 
     reader = Store.open(db, readonly=True)  # an older index read as it is: no grouping
     assert reader.fingerprints([FileId(1), FileId(2)]) == {}
@@ -230,6 +225,19 @@ def test_lookups_of_more_passages_than_one_batch_holds_find_them_all(store):
     assert len(store.chunk_rows(ids)) == len(ids)
 
 
+def _schema_4_index_of(docs: Path, tmp_path: Path) -> Path:
+    """A schema 4 index of the files in `docs` (indexed now, then copied back)."""
+    from indexer.pipeline import Indexer, IndexReport
+
+    current = tmp_path / "current" / "index.sqlite3"
+    store = Store.open(current)
+    Indexer(store).scan([bytes(docs)], IndexReport())
+    store.close()
+    db = tmp_path / "data" / "index.sqlite3"
+    _schema_4_copy(current, db)
+    return db
+
+
 def _schema_4_copy(current: Path, db: Path) -> None:
     """What a schema 4 index of the same files looks like: its files and passages in
     the tables migrations 1 to 4 made, no fingerprints table."""
@@ -250,17 +258,11 @@ def _schema_4_copy(current: Path, db: Path) -> None:
 
 def test_an_older_index_read_only_still_answers_date_and_mail_filters(tmp_path):
     from engine.search import Searcher
-    from indexer.pipeline import Indexer, IndexReport
     from tests.helpers import write_files
 
     docs = tmp_path / "docs"
     write_files(docs, {"note.txt": "the pelican ferry timetable"})
-    current = tmp_path / "current" / "index.sqlite3"
-    store = Store.open(current)
-    Indexer(store).scan([bytes(docs)], IndexReport())
-    store.close()
-    db = tmp_path / "data" / "index.sqlite3"
-    _schema_4_copy(current, db)
+    db = _schema_4_index_of(docs, tmp_path)
     reader = Store.open(db, readonly=True)  # no mail columns: never migrated
     try:
         assert not reader.has_mail_fields

@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 
 from engine.search import Searcher
-from engine.store import Store
 from indexer.errors import ExtractionError
 from indexer.formats import archive
 from indexer.pipeline import Indexer, IndexReport
+from tests.helpers import keyword_hits, scan_folder
 from tests.indexer import documents
 
 
@@ -23,17 +23,6 @@ def root(tmp_path: Path) -> Path:
     folder = tmp_path / "docs"
     folder.mkdir()
     return folder
-
-
-def _scan(store: Store, root: Path) -> IndexReport:
-    report = IndexReport()
-    with Indexer(store) as indexer:
-        indexer.scan([bytes(root)], report)
-    return report
-
-
-def _found(store: Store, query: str) -> list[str]:
-    return [r.display_path for r in Searcher(store, None).search(query, mode="lexical")]
 
 
 def _tar_gz(members: dict[str, bytes]) -> bytes:
@@ -56,15 +45,15 @@ def _bundle() -> dict[str, bytes]:
                                         ("bundle.tar.gz", _tar_gz)])
 def test_members_are_found_with_their_virtual_paths(store, root, name, make):
     (root / name).write_bytes(make(_bundle()))
-    report = _scan(store, root)
+    report = scan_folder(store, root)
     assert report.failures == []
     archive_path = os.path.join(root, name)
-    assert _found(store, '"marmoset orchard"') == [f"{archive_path}/reports/q3/review.docx"]
-    assert _found(store, '"tangerine glacier"') == [f"{archive_path}/notes/plan.txt"]
+    assert keyword_hits(store, '"marmoset orchard"') == [f"{archive_path}/reports/q3/review.docx"]
+    assert keyword_hits(store, '"tangerine glacier"') == [f"{archive_path}/notes/plan.txt"]
     # Filters see the members' own names.
-    assert _found(store, "marmoset ext:docx") == [f"{archive_path}/reports/q3/review.docx"]
-    assert _found(store, "marmoset ext:zip") == []
-    assert _found(store, "tangerine path:notes/plan") == [f"{archive_path}/notes/plan.txt"]
+    assert keyword_hits(store, "marmoset ext:docx") == [f"{archive_path}/reports/q3/review.docx"]
+    assert keyword_hits(store, "marmoset ext:zip") == []
+    assert keyword_hits(store, "tangerine path:notes/plan") == [f"{archive_path}/notes/plan.txt"]
     [hit] = Searcher(store, None).search("tangerine", mode="lexical")
     assert store.document_text(hit.path) == "a plan about the tangerine glacier"
 
@@ -74,10 +63,10 @@ def test_nested_archives_are_opened_two_deep_and_no_deeper(store, root):
     second = documents.zip_bytes({"middle.txt": b"the heron bellows in the middle\n",
                                   "third.zip": third})
     (root / "outer.zip").write_bytes(documents.zip_bytes({"inner/second.zip": second}))
-    _scan(store, root)
+    scan_folder(store, root)
     outer = os.path.join(root, "outer.zip")
-    assert _found(store, "heron bellows") == [f"{outer}/inner/second.zip/middle.txt"]
-    assert _found(store, "ocelot lantern") == []
+    assert keyword_hits(store, "heron bellows") == [f"{outer}/inner/second.zip/middle.txt"]
+    assert keyword_hits(store, "ocelot lantern") == []
     assert (f"{outer}/inner/second.zip/third.zip", "skipped",
             "archives nested more than 2 deep are not opened") in store.failures()
 
@@ -102,7 +91,7 @@ def test_a_zip_bomb_is_refused_before_it_is_inflated(store, root, monkeypatch):
     assert inflated == []
     # Through the pipeline (in the worker) the archive is recorded with the reason.
     (root / "bomb.zip").write_bytes(_zero_bomb(16))
-    report = _scan(store, root)
+    report = scan_folder(store, root)
     [(path, reason)] = report.failures
     assert path.endswith("bomb.zip") and reason.startswith("compression bomb: zeros.txt ratio")
 
@@ -134,37 +123,37 @@ def test_member_names_cannot_climb_out_of_their_archive():
 def test_a_single_compressed_file_is_its_one_member(store, root):
     import gzip
     (root / "notes.txt.gz").write_bytes(gzip.compress(b"the walrus semaphore\n"))
-    _scan(store, root)
-    assert _found(store, "walrus semaphore") == [f"{root}/notes.txt.gz/notes.txt"]
+    scan_folder(store, root)
+    assert keyword_hits(store, "walrus semaphore") == [f"{root}/notes.txt.gz/notes.txt"]
 
 
 def test_changing_or_deleting_the_archive_changes_its_members(store, root):
     bundle = root / "bundle.zip"
     bundle.write_bytes(documents.zip_bytes({"a.txt": b"the first capybara\n",
                                             "b.txt": b"the second capybara\n"}))
-    _scan(store, root)
-    assert len(_found(store, "capybara")) == 2
-    report = _scan(store, root)  # unchanged: the walk must not take members for lost files
-    assert report.deleted == 0 and len(_found(store, "capybara")) == 2
+    scan_folder(store, root)
+    assert len(keyword_hits(store, "capybara")) == 2
+    report = scan_folder(store, root)  # unchanged: the walk must not take members for lost files
+    assert report.deleted == 0 and len(keyword_hits(store, "capybara")) == 2
     bundle.write_bytes(documents.zip_bytes({"a.txt": b"only one capybara now\n"}))
     os.utime(bundle, ns=(1, 1))
-    _scan(store, root)
-    assert _found(store, "capybara") == [f"{bundle}/a.txt"]
+    scan_folder(store, root)
+    assert keyword_hits(store, "capybara") == [f"{bundle}/a.txt"]
     bundle.unlink()
-    _scan(store, root)
-    assert _found(store, "capybara") == []
+    scan_folder(store, root)
+    assert keyword_hits(store, "capybara") == []
     assert store.counts().files == 0
 
 
 def test_a_deleted_archive_reported_by_the_watcher_drops_its_members(store, root):
     bundle = root / "bundle.zip"
     bundle.write_bytes(documents.zip_bytes({"a.txt": b"the lonely okapi\n"}))
-    _scan(store, root)
+    scan_folder(store, root)
     bundle.unlink()
     report = IndexReport()
     with Indexer(store) as indexer:
         indexer.sync_paths([bytes(bundle)], [bytes(root)], report)
-    assert _found(store, "okapi") == [] and store.counts().files == 0
+    assert keyword_hits(store, "okapi") == [] and store.counts().files == 0
 
 
 
@@ -175,8 +164,8 @@ def test_secrets_inside_an_archive_are_never_indexed(store, root):
         "certs/server.pem": b"zebracanary certificate\n",
         "notes/key.txt": key,
         "notes/readme.txt": b"an ordinary zebracanary note\n"}))
-    _scan(store, root)
-    assert _found(store, "zebracanary") == [f"{root}/backup.zip/notes/readme.txt"]
+    scan_folder(store, root)
+    assert keyword_hits(store, "zebracanary") == [f"{root}/backup.zip/notes/readme.txt"]
 
 
 def test_one_member_is_taken_back_out_by_its_name():
@@ -199,7 +188,7 @@ def test_a_damaged_member_costs_that_member_only(store, root):
     (root / "mixed.zip").write_bytes(documents.zip_bytes({
         "broken.docx": b"PK\x03\x04 not really a document",
         "fine.txt": b"the unbothered tortoise\n"}))
-    report = _scan(store, root)
-    assert _found(store, "tortoise") == [f"{root}/mixed.zip/fine.txt"]
+    report = scan_folder(store, root)
+    assert keyword_hits(store, "tortoise") == [f"{root}/mixed.zip/fine.txt"]
     [(path, reason)] = report.failures
     assert path == f"{root}/mixed.zip/broken.docx" and reason

@@ -9,9 +9,8 @@ from pathlib import Path
 import pytest
 
 from engine.search import Searcher
-from engine.store import Store
 from indexer.formats import mail
-from indexer.pipeline import Indexer, IndexReport
+from tests.helpers import keyword_hits, scan_folder
 from tests.indexer import documents
 
 
@@ -56,17 +55,6 @@ def _three_messages() -> bytes:
     ])
 
 
-def _scan(store: Store, root: Path) -> IndexReport:
-    report = IndexReport()
-    with Indexer(store) as indexer:
-        indexer.scan([bytes(root)], report)
-    return report
-
-
-def _found(store: Store, query: str) -> list[str]:
-    return [r.display_path for r in Searcher(store, None).search(query, mode="lexical")]
-
-
 @pytest.fixture
 def root(tmp_path: Path) -> Path:
     folder = tmp_path / "mail"
@@ -76,30 +64,30 @@ def root(tmp_path: Path) -> Path:
 
 def test_an_mbox_gives_one_result_per_message_and_reads_attachments(store, root):
     (root / "box.mbox").write_bytes(_three_messages())
-    report = _scan(store, root)
+    report = scan_folder(store, root)
     assert report.failures == []
     box = os.path.join(root, "box.mbox")
     hits = Searcher(store, None).search("example", mode="lexical", limit=20)
     assert sorted(h.title for h in hits) == ["Garden notes", "Picnic on Saturday",
                                              "Quarterly budget"]
-    assert _found(store, '"albatross ledger"') == [f"{box}/budget-1@example.com/report.pdf"]
-    assert _found(store, '"rhubarb trellis"') == [f"{box}/garden@example.com"]
+    assert keyword_hits(store, '"albatross ledger"') == [f"{box}/budget-1@example.com/report.pdf"]
+    assert keyword_hits(store, '"rhubarb trellis"') == [f"{box}/garden@example.com"]
     # An unescaped body line starting with "From" stays inside its message.
-    assert _found(store, "meadow") == [f"{box}/picnic@example.org"]
+    assert keyword_hits(store, "meadow") == [f"{box}/picnic@example.org"]
 
 
 def test_from_and_to_filter_messages(store, root):
     (root / "box.mbox").write_bytes(_three_messages())
-    _scan(store, root)
+    scan_folder(store, root)
     box = os.path.join(root, "box.mbox")
-    assert sorted(_found(store, "example from:alice@example.com")) == [
+    assert sorted(keyword_hits(store, "example from:alice@example.com")) == [
         f"{box}/budget-1@example.com", f"{box}/garden@example.com"]
-    assert _found(store, "example from:carol") == [f"{box}/picnic@example.org"]
-    assert _found(store, "example to:dave") == [f"{box}/garden@example.com"]
-    assert _found(store, "example from:nobody") == []
+    assert keyword_hits(store, "example from:carol") == [f"{box}/picnic@example.org"]
+    assert keyword_hits(store, "example to:dave") == [f"{box}/garden@example.com"]
+    assert keyword_hits(store, "example from:nobody") == []
     # Dates of messages, not of the mailbox file, drive after:/before:.
-    assert _found(store, "example after:2022-07-01") == [f"{box}/garden@example.com"]
-    assert _found(store, "example before:2022-02-01") == [f"{box}/budget-1@example.com"]
+    assert keyword_hits(store, "example after:2022-07-01") == [f"{box}/garden@example.com"]
+    assert keyword_hits(store, "example before:2022-02-01") == [f"{box}/budget-1@example.com"]
 
 
 def test_an_extensionless_mbox_and_a_maildir_are_recognised(store, root):
@@ -110,8 +98,8 @@ def test_an_extensionless_mbox_and_a_maildir_are_recognised(store, root):
     (maildir / "cur" / "1700000000.M1P2.host:2,S").write_bytes(_message(
         "Erin <erin@example.com>", "frank@example.com", "Kayak rental",
         "the kayak returns on Sunday", "Fri, 01 Dec 2023 08:00:00 +0000", "<k@x>"))
-    _scan(store, root)
-    assert _found(store, "rhubarb") == [f"{root}/Inbox/garden@example.com"]
+    scan_folder(store, root)
+    assert keyword_hits(store, "rhubarb") == [f"{root}/Inbox/garden@example.com"]
     [hit] = Searcher(store, None).search("kayak from:erin", mode="lexical")
     assert hit.title == "Kayak rental" and hit.ext == "eml"
 
@@ -121,10 +109,10 @@ def test_an_eml_file_is_a_message_with_its_fields(store, root):
         "Grace <grace@example.com>", "heidi@example.com", "Telescope",
         "the telescope arrives tomorrow", "Thu, 02 Feb 2023 10:00:00 +0000", "<t@x>",
         attachment=("parts.txt", b"a list of eyepiece parts\n")))
-    _scan(store, root)
+    scan_folder(store, root)
     [hit] = Searcher(store, None).search("telescope from:grace to:heidi", mode="lexical")
     assert hit.title == "Telescope"
-    assert _found(store, "eyepiece") == [f"{root}/note.eml/parts.txt"]
+    assert keyword_hits(store, "eyepiece") == [f"{root}/note.eml/parts.txt"]
 
 
 def test_a_message_without_headers_is_no_message():
