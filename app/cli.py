@@ -419,6 +419,9 @@ def cmd_status(args: argparse.Namespace) -> int:
     print(f"files:    {data['files']} ({data['keyword_indexed']} searchable, "
           f"{data['failed']} failed, {data['skipped']} skipped), {data['queue']} queued")
     print(f"passages: {data['chunks']} ({data['embedded_chunks']} embedded)")
+    if data.get("vector_index") == "building":
+        print("vector index: building its graph; meanwhile searches by meaning scan "
+              "every vector (slower, same results)")
     for reason, n in sorted(data.get("not_embedded", {}).items()):
         print(f"  not embedded: {reason} text {n} passages")
     print(f"model:    {data['embedding']['line']}")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import sqlite3
 import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -11,6 +13,7 @@ from app import paths
 from engine.dense import DEFAULT_GRAPH_THRESHOLD, DenseIndex
 from engine.duplicates import DuplicateGroup, duplicate_groups
 from engine.embedder import Embedder, OnnxEmbedder
+from engine.errors import EngineError
 from engine.ids import FileId
 from engine.precision import resolve_model
 from engine.query import ParsedQuery
@@ -20,6 +23,8 @@ from engine.search import Searcher, SearchSettings
 from engine.store import Counts, Store
 from indexer.pipeline import Indexer, IndexReport, Progress
 from indexer.walk import WalkRules
+
+log = logging.getLogger("deskfind")
 
 
 @dataclass(frozen=True)
@@ -56,9 +61,16 @@ class Deskfind:
 
     def close(self) -> None:
         if self._dense is not None:
-            # A graph rebuild still running on its thread must not outlive the store
-            # (or the interpreter, which would abort it half-way through native code).
+            # A graph build still running on its thread must not outlive the store
+            # (or the interpreter, which would abort it half-way through native code);
+            # once done it is kept, so the next process loads it instead.
+            if self._dense.building:
+                log.info("finishing the vector index of %d passages", len(self._dense))
             self._dense.wait_for_refit()
+            try:
+                self._dense.settle()
+            except (EngineError, sqlite3.Error) as exc:  # the next start builds it again
+                log.warning("could not keep the vector index: %s", exc)
         self.store.close()
 
     def __enter__(self) -> Deskfind:
@@ -78,9 +90,23 @@ class Deskfind:
         if self._dense is None:
             emb = self.embedder()
             cache = paths.vector_cache_path(self.data_dir, emb.model_id)
+            # A graph of a large index is built on a thread, an exact scan answering
+            # meanwhile: no search waits minutes for it.
             self._dense = DenseIndex(self.store, emb.model_id, emb.dim, cache,
-                                     graph_threshold=self.options.graph_threshold)
+                                     graph_threshold=self.options.graph_threshold,
+                                     background=True)
         return self._dense
+
+    def vector_index_state(self) -> str:
+        """"building" while a graph is built, else "graph", "exact" or "" (not loaded)."""
+        if self._dense is None:
+            return ""
+        return "building" if self._dense.building else self._dense.kind
+
+    def settle_vector_index(self) -> None:
+        """Adopt a graph finished in the background and write its cache file."""
+        if self._dense is not None:
+            self._dense.settle()
 
     def save_vector_cache(self) -> None:
         """Bring the vector cache file up to date, if this process loaded the vectors
@@ -172,6 +198,13 @@ class Deskfind:
         indexer.scan([bytes(r) for r in roots], report, progress)
         indexer.fingerprint_pending()
         indexer.embed_pending(self.embedder(), report, progress)
-        self.dense().refresh()  # brings the graph up to date with the new vectors
-        self.dense().save()
+        dense = self.dense()
+        dense.refresh()  # brings the graph up to date with the new vectors
+        if dense.building:  # the command's job is an index ready to search: finish it
+            if progress:
+                progress("graph", 0, 1)
+            dense.wait_for_refit()
+            if progress:
+                progress("graph", 1, 1)
+        dense.settle()
         return report

@@ -171,6 +171,7 @@ class Service:
             "skipped": counts.skipped, "chunks": counts.chunks,
             "embedded_chunks": counts.embedded, "not_embedded": unembedded,
             "paused": self.paused, "embedding_paused": self.embedding_paused,
+            "vector_index": self.reader.vector_index_state(),
             "watch": {r: {"mode": w.mode, "note": w.note}
                       for r, w in self.watcher.roots.items()},
             "failures": [{"path": p, "status": s, "reason": r} for p, s, r in failures],
@@ -252,6 +253,7 @@ class Service:
                 try:
                     if not started:
                         self._watch_roots(full_scan=True)
+                        self._warm_vector_index()
                         started = True
                     busy = self._step(indexer, interval)
                     delay = RETRY_FIRST_SECONDS
@@ -264,8 +266,27 @@ class Service:
                 if busy:
                     continue
                 self.phase, self.current = ("paused" if self.paused else "idle"), ""
+                self._settle_vector_index()
                 if not self.stop_event.is_set():
                     self.wake.wait(5.0)
+
+    def _warm_vector_index(self) -> None:
+        """Load the vector index before the first query asks: where its graph must be
+        built (minutes at a million passages) the build starts now, on a thread, and
+        queries meanwhile get an exact scan."""
+        if self.reader.counts().embedded == 0:
+            return  # nothing to load; no reason to load the model for it
+        try:
+            with self._search_lock:
+                self.reader.dense().refresh()
+        except (EngineError, OSError, sqlite3.Error) as exc:  # the first query tries again
+            log.warning("could not load the vector index yet: %s", exc)
+
+    def _settle_vector_index(self) -> None:
+        """Adopt and save a graph finished in the background, off the query path."""
+        if self.reader.vector_index_state() == "building":
+            with self._search_lock:
+                self.reader.settle_vector_index()
 
     def _embedding_pause_reason(self) -> str:
         if self.config.get("pause_on_battery") and self.power.on_battery():

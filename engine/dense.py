@@ -19,6 +19,7 @@ import os
 import struct
 import threading
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -99,6 +100,13 @@ class ExactScan(CandidateIndex):
 
     def __init__(self, dim: int) -> None:
         self.exact = ExactIndex(dim)
+
+    @classmethod
+    def over(cls, ids: np.ndarray, rows: np.ndarray) -> ExactScan:
+        """A scan over these unit rows without copying them."""
+        scan = cls(rows.shape[1])
+        scan.exact = ExactIndex.over(ids, rows)
+        return scan
 
     def __len__(self) -> int:
         return len(self.exact.labels())
@@ -196,7 +204,10 @@ class DenseIndex:
     """All vectors of one model, searchable; rebuilt from the store whenever needed."""
 
     def __init__(self, store: Store, model_id: str, dim: int, cache_path: Path,
-                 graph_threshold: int = DEFAULT_GRAPH_THRESHOLD, threads: int = 0) -> None:
+                 graph_threshold: int = DEFAULT_GRAPH_THRESHOLD, threads: int = 0,
+                 *, background: bool = False) -> None:
+        """`background`: build a graph on a thread and answer from an exact scan of the
+        same vectors meanwhile, instead of making the search that needs it wait."""
         self.store = store
         self.model_id = model_id
         self.dim = dim
@@ -208,8 +219,14 @@ class DenseIndex:
         self.rebuilt = False  # built from the store rather than loaded from the cache
         self._saved_version = -1
         self._lock = threading.RLock()
+        self.background = background
         self._refit_thread: threading.Thread | None = None
         self._refitted: tuple[int, ReducedGraph] | None = None
+        # The exact scan standing in while the first graph is built: it shares the
+        # build's rows, so it takes no changes (each would copy every row); the built
+        # graph catches up from the change log instead.
+        self._standing_in = False
+        self._no_graph_below = 0  # a failed build is retried only past this size
 
     def __len__(self) -> int:
         return 0 if self.index is None else len(self.index)
@@ -219,6 +236,11 @@ class DenseIndex:
         """"exact", "graph", or "" before the first refresh."""
         return "" if self.index is None else self.index.kind
 
+    @property
+    def building(self) -> bool:
+        """Whether a graph is being built on a thread (the first one, or a refit)."""
+        return self._refit_thread is not None
+
     # -- keeping up with the store ------------------------------------------------------
 
     def refresh(self) -> None:
@@ -226,7 +248,7 @@ class DenseIndex:
         with self._lock:
             self._adopt_refit()
             version = self.store.vector_version()
-            if version == self.version:
+            if version == self.version or self._standing_in:
                 return
             if self.version < 0 and self._load_cache():
                 version = self.version  # catch up from the cache's version below
@@ -236,7 +258,7 @@ class DenseIndex:
                 return
             self._apply(*changes)
             n = len(self)
-            if self.kind == "exact" and n >= self.graph_threshold:
+            if self.kind == "exact" and n >= max(self.graph_threshold, self._no_graph_below):
                 self._rebuild()  # grown past the scan: build the graph
             elif self.kind == "graph" and n < self.graph_threshold // 2:
                 self._rebuild()  # shrunk well below the threshold: a scan is cheaper
@@ -253,13 +275,18 @@ class DenseIndex:
             return
         version = self.store.vector_version()
         ids, q = self.store.load_vectors(self.model_id, self.dim)
+        self._start_build(version, ids, lambda: _unit_rows(q))
+
+    def _start_build(self, version: int, ids: np.ndarray,
+                     rows: Callable[[], np.ndarray]) -> None:
+        """Build a graph over `rows()` (the vectors at log position `version`) on a
+        thread; the next refresh after it finishes adopts it."""
 
         def build() -> None:
             try:
-                self._refitted = (version, ReducedGraph.build(ids, _unit_rows(q),
-                                                              self.threads))
-            except Exception:  # noqa: BLE001 - keep serving the old graph; say why
-                log.exception("refitting the vector index failed")
+                self._refitted = (version, self._build_graph(ids, rows()))
+            except Exception:  # noqa: BLE001 - keep serving what serves now; say why
+                log.exception("building the vector index failed")
 
         self._refit_thread = threading.Thread(target=build, name="deskfind-refit",
                                               daemon=True)
@@ -271,17 +298,34 @@ class DenseIndex:
             return
         self._refit_thread = None
         done, self._refitted = self._refitted, None
-        if done is None:
-            if isinstance(self.index, ReducedGraph):  # failed: do not retry every search
+        if done is None:  # failed: do not retry every search
+            if isinstance(self.index, ReducedGraph):
                 self.index.fitted_on = len(self.index)
+            elif self._standing_in:  # the scan serves for good, taking changes again
+                self._standing_in = False
+                self._no_graph_below = 2 * len(self)
             return
         version, graph = done
         changes = self.store.vector_changes(version)
         if changes is None:
-            return  # the log moved past the build; the current graph stays
+            if self._standing_in:  # the log moved past the build: build again
+                self._standing_in = False
+                self._rebuild()
+            return  # else the current graph stays
         self.index = graph
+        self._standing_in = False
         self._apply(*changes)
         self.rebuilt = True
+        self.save()
+
+    def _build_graph(self, ids: np.ndarray, rows: np.ndarray) -> ReducedGraph:
+        """The graph over these vectors (a method so that tests can hold a build)."""
+        return ReducedGraph.build(ids, rows, self.threads)
+
+    def settle(self) -> None:
+        """Adopt a finished background build and write the cache file, if one is due."""
+        with self._lock:
+            self._adopt_refit()
         self.save()
 
     def wait_for_refit(self) -> None:
@@ -298,10 +342,21 @@ class DenseIndex:
         self.version = version
 
     def _rebuild(self) -> None:
+        if self._refit_thread is not None:  # a build from before the reload: drop it
+            self._refit_thread.join()
+            self._refit_thread, self._refitted = None, None
         version = self.store.vector_version()  # later changes are applied next time
         ids, q = self.store.load_vectors(self.model_id, self.dim)
         floats = _unit_rows(q)
         del q
+        if self.background and len(ids) >= max(self.graph_threshold, self._no_graph_below):
+            # At a million passages a graph takes minutes to build; an exact scan of
+            # the same rows answers meanwhile (a tenth of a second per query).
+            self.index = ExactScan.over(ids, floats)
+            self.version = version
+            self._standing_in = True
+            self._start_build(version, ids, lambda: floats)
+            return
         self.index = build_index(ids, floats, dim=self.dim,
                                  graph_threshold=self.graph_threshold, threads=self.threads)
         self.rebuilt = True
@@ -359,7 +414,8 @@ class DenseIndex:
             return np.empty(0, np.int64), np.empty((0, self.dim), np.float32)
         self.refresh()
         with self._lock:
-            held = None if self.index is None else \
+            # A stand-in scan lags the store (it takes no changes): ask the store.
+            held = None if self.index is None or self._standing_in else \
                 self.index.rows(np.asarray(chunk_ids, dtype=np.int64))
         if held is not None:  # the exact scan holds them in memory already
             return held

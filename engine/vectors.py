@@ -68,6 +68,15 @@ class ExactIndex(VectorIndex):
         self._ids = np.zeros(0, dtype=np.int64)
         self._vecs = np.zeros((0, dim), dtype=np.float32)
 
+    @classmethod
+    def over(cls, ids: np.ndarray, vectors: np.ndarray) -> ExactIndex:
+        """An index over these arrays as they are (no copy: the caller gives them up,
+        or shares them read-only)."""
+        index = cls(vectors.shape[1])
+        index._ids = np.asarray(ids, dtype=np.int64)
+        index._vecs = np.asarray(vectors, dtype=np.float32)
+        return index
+
     def add(self, ids: np.ndarray, vectors: np.ndarray) -> None:
         ids = np.asarray(ids, dtype=np.int64)
         keep = ~np.isin(self._ids, ids)

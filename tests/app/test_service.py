@@ -310,3 +310,14 @@ def test_the_service_embeds_in_the_configured_precision_and_says_when_it_needs_a
                              capture_output=True, stdin=subprocess.DEVNULL, timeout=60)
     assert changed.returncode == 0, changed.stderr
     assert "reads this when it starts" in changed.stdout
+
+
+def test_a_restarted_service_loads_the_vector_index_before_the_first_query(service):
+    svc, root = service
+    svc.start_on(root, {"a.txt": "the kettle whistles at dawn", "b.txt": "tides and moons"})
+    svc.stop()
+    svc.start()
+    # No search has been made: the service itself loaded the vectors (at scale it
+    # would be building the graph now, answering from a scan meanwhile).
+    wait_until(lambda: svc.status()["vector_index"] == "exact", timeout=60)
+    assert svc.search("boiling water in the morning", mode="dense")[0] == "a.txt"

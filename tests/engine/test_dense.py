@@ -266,3 +266,76 @@ def test_both_kinds_of_index_keep_one_contract(kind, tmp_path):
         assert np.array_equal(np.sort(loaded.labels()), truth_ids)
         assert np.array_equal(loaded.search(truth_rows[0], 10, None)[0],
                               index.search(truth_rows[0], 10, None)[0])
+
+
+class _HeldBuild(DenseIndex):
+    """A background-building index whose graph builds wait for the test's go-ahead."""
+
+    def __init__(self, *args, fail: bool = False, **kwargs) -> None:
+        super().__init__(*args, background=True, **kwargs)
+        self.go = threading.Event()
+        self.started = threading.Event()
+        self.fail = fail
+
+    def _build_graph(self, ids, rows):
+        self.started.set()
+        self.go.wait()
+        if self.fail:
+            raise MemoryError("no room for the graph")
+        return super()._build_graph(ids, rows)
+
+
+def test_the_first_graph_is_built_in_the_background_while_a_scan_answers(store, tmp_path):
+    vectors = _realistic(1500, seed=30)
+    ids = _add(store, vectors)
+    index = _HeldBuild(store, "m", DIM, tmp_path / "g.hnsw", graph_threshold=1000)
+    # The first search does not wait for the graph: an exact scan answers, exactly.
+    found = index.search(vectors[7], 10)
+    assert index.building and index.kind == "exact"
+    codes = quantize(vectors).codes.astype(np.float32)  # the scores come from int8
+    codes /= np.linalg.norm(codes, axis=1, keepdims=True)
+    assert [c for c, _ in found] == [ids[i] for i in np.argsort(-(codes @ vectors[7]))[:10]]
+    late = _realistic(20, seed=31)
+    late_ids = _add(store, late, "late")  # arrives while the graph is being built
+    deleted = ids[:100]
+    with store.write():
+        store.conn.executemany("DELETE FROM vectors WHERE chunk_id = ?",
+                               [(c,) for c in deleted])
+    index.go.set()
+    index.wait_for_refit()
+    index.settle()  # what the service does when it finds the build done
+    assert index.kind == "graph" and not index.building
+    assert index.search(late[3], 1)[0][0] == late_ids[3]  # caught up from the log
+    assert not set(deleted) & {c for c, _ in index.search(vectors[0], 50)}
+    assert len(index) == 1500 - 100 + 20
+    # The adopted graph was saved: a new process loads it instead of building again.
+    again = DenseIndex(store, "m", DIM, tmp_path / "g.hnsw", graph_threshold=1000,
+                       background=True)
+    again.refresh()
+    assert again.kind == "graph" and not again.building and not again.rebuilt
+
+
+def test_cosines_while_the_scan_stands_in_come_from_the_store(store, tmp_path):
+    _add(store, _realistic(1200, seed=32))
+    index = _HeldBuild(store, "m", DIM, tmp_path / "g.hnsw", graph_threshold=1000)
+    index.refresh()
+    late = _realistic(5, seed=33)
+    late_ids = _add(store, late, "late")
+    # The stand-in scan does not hold the new vectors; the keyword side's candidates
+    # still get their cosine.
+    assert set(index.cosines(late_ids, late[0])) == set(late_ids)
+    index.go.set()
+    index.wait_for_refit()
+
+
+def test_a_failed_background_build_leaves_the_scan_serving_and_up_to_date(store, tmp_path):
+    _add(store, _realistic(1200, seed=34))
+    index = _HeldBuild(store, "m", DIM, tmp_path / "g.hnsw", graph_threshold=1000,
+                       fail=True)
+    index.refresh()
+    index.go.set()
+    index.wait_for_refit()
+    late = _realistic(5, seed=35)
+    late_ids = _add(store, late, "late")
+    assert index.search(late[2], 1)[0][0] == late_ids[2]
+    assert index.kind == "exact" and not index.building  # not retried on every search
