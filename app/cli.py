@@ -13,21 +13,21 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from app import bench, cli_admin, cli_files, ipc, logs, paths
+from app import bench, cli_admin, cli_files, logs, paths
+from app.client import connect
 from app.config import Config, config_path, run_options, walk_rules
 from app.context import Deskfind, Options
-from app.present import copies_label, result_json
-from engine.errors import EngineError, ModelError, StoreError
+from app.errors import UsageError
+from app.present import copies_label
+from app.values import SERVICE_RUNNING, IndexStatus
+from engine.errors import DeskfindError, ModelError, StoreError
 from engine.precision import PRECISIONS, precision_status, resolve_model
 from engine.query import parse_query
 from engine.ranking import FUSIONS, MODES
 from engine.store import Store
 
 log = logging.getLogger("deskfind.cli")
-
-
-class UsageError(Exception):
-    """Wrong input on the command line; the message is shown as is."""
+__all__ = ["UsageError", "build_parser", "main"]
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
@@ -165,9 +165,9 @@ def main(argv: Sequence[str] | None = None, *, gui: Command | None = None) -> in
                 raise UsageError("this entry point has no GUI; run `deskfind gui`")
             return gui(args)
         return COMMANDS[args.command](args)
-    except (UsageError, EngineError) as exc:
+    except DeskfindError as exc:  # wrong input (UsageError, QueryError) exits 2
         print(f"deskfind: error: {exc}", file=sys.stderr)
-        return 2 if isinstance(exc, UsageError) else 1
+        return exc.exit_status
     except KeyboardInterrupt:
         print("deskfind: interrupted", file=sys.stderr)
         return 130
@@ -235,18 +235,10 @@ def cmd_index(args: argparse.Namespace) -> int:
             resolve_model(options.model_dir)
         except ModelError as exc:
             raise _model_failed(exc, args) from exc
-    data_dir = Deskfind.resolve_data_dir(options)
-    try:
-        ipc.call(data_dir, {"op": "ping"}, timeout=5)
-    except ipc.ServiceUnavailable:
-        pass
-    else:  # one writer: the service owns this index
-        raise UsageError("a Deskfind service is running on this index; add folders with "
-                         "`deskfind roots add PATH` and it indexes them")
     progress = ProgressLine()
-    with Deskfind(options) as df:
+    with connect(options) as client:  # a running service refuses: it owns the index
         try:
-            report = df.index(roots, progress, rules)
+            report = client.index(roots, progress, rules)
         finally:
             progress.finish()
     print(f"indexed {report.seen} files: {report.added} new, {report.updated} changed, "
@@ -279,25 +271,15 @@ _SPACE = re.compile(r"\s+")
 
 
 def _search_results(args: argparse.Namespace, query: str) -> dict[str, Any]:
-    """Ask the running service; without one, open the index here.  Returns
-    {"results": [...], "relaxed": note or None}."""
-    options = _options(args, fusion=args.fusion)
-    if args.fusion == "convex":  # the service searches with its own settings
+    """Ask the running service, or the index opened here when none runs.  Returns
+    {"relaxed": note or None, "results": [...]} (app.values.Found's JSON)."""
+    with connect(_options(args, fusion=args.fusion)) as client:
         try:
-            reply = ipc.call(Deskfind.resolve_data_dir(options),
-                             {"op": "search", "query": query, "mode": args.mode,
-                              "limit": args.limit, "strict": args.strict})
-            return {"results": list(reply["results"]), "relaxed": reply.get("relaxed")}
-        except ipc.ServiceUnavailable:
-            pass
-    with Deskfind(options, readonly=True) as df:
-        try:
-            response = df.searcher().query(query, limit=args.limit, mode=args.mode,
-                                           strict=args.strict)
+            found = client.search(query, limit=args.limit, mode=args.mode,
+                                  strict=args.strict, fusion=args.fusion)
         except ModelError as exc:
             raise _model_failed(exc, args) from exc
-        return {"results": [result_json(r) for r in response.results],
-                "relaxed": response.relaxed}
+    return found.to_json()
 
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
@@ -345,18 +327,6 @@ def cmd_search(args: argparse.Namespace) -> int:
     return 0
 
 
-def _local_status(args: argparse.Namespace) -> dict[str, Any]:
-    with Deskfind(_options(args), readonly=True) as df:
-        counts = df.counts()
-        return {"service": False, "queue": df.queue_length(),
-                "files": counts.files, "keyword_indexed": counts.indexed,
-                "failed": counts.failed, "skipped": counts.skipped, "chunks": counts.chunks,
-                "embedded_chunks": counts.embedded, "not_embedded": df.unembedded(),
-                "failures": [{"path": p, "status": s, "reason": r}
-                             for p, s, r in df.failures()],
-                "roots": [os.fsdecode(r) for r in df.roots()]}
-
-
 def _embedding_status(options: Options) -> dict[str, Any]:
     """Which model and precision embed here, without building anything."""
     if options.model_dir:
@@ -398,39 +368,37 @@ def _health_line(problems: list[str] | None) -> str:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    data_dir = Deskfind.resolve_data_dir(_options(args))
-    try:
-        data = {**ipc.call(data_dir, {"op": "status"}), "service": True}
-    except ipc.ServiceUnavailable:
-        data = _local_status(args)
-    data["data_dir"] = str(data_dir)
-    data["problems"] = _health(args, data["chunks"])
-    data["embedding"] = _embedding_status(_options(args))
+    options = _options(args)
+    with connect(options) as client:
+        status: IndexStatus = client.status()
+    problems = _health(args, status.passages)
+    embedding = _embedding_status(options)
     if args.json:
-        print(json.dumps(data, ensure_ascii=False))
+        print(json.dumps({**status.to_json(), "problems": problems, "embedding": embedding},
+                         ensure_ascii=False))
         return 0
-    roots = list(data.get("watch", {})) or data.get("roots", [])
-    print(f"index:    {data_dir}")
-    print(f"service:  {'running, ' + data['phase'] if data['service'] else 'not running'}")
-    print(f"roots:    {', '.join(roots) or '(none yet: run deskfind index FOLDER)'}")
-    for root, watch in data.get("watch", {}).items():
-        if watch["mode"] != "inotify":
-            print(f"  {root}: {watch['mode']} ({watch['note']})")
-    print(f"files:    {data['files']} ({data['keyword_indexed']} searchable, "
-          f"{data['failed']} failed, {data['skipped']} skipped), {data['queue']} queued")
-    print(f"passages: {data['chunks']} ({data['embedded_chunks']} embedded)")
-    if data.get("vector_index") == "building":
+    running = status.service == SERVICE_RUNNING
+    print(f"index:    {status.data_dir}")
+    print(f"service:  {f'running, {status.phase}' if running else 'not running'}")
+    print(f"roots:    {', '.join(status.roots) or '(none yet: run deskfind index FOLDER)'}")
+    for watch in status.watch:
+        if watch.mode != "inotify":
+            print(f"  {watch.root}: {watch.mode} ({watch.note})")
+    print(f"files:    {status.files} ({status.searchable} searchable, "
+          f"{status.failed} failed, {status.skipped} skipped), {status.queue} queued")
+    print(f"passages: {status.passages} ({status.embedded} embedded)")
+    if status.vector_index == "building":
         print("vector index: building its graph; meanwhile searches by meaning scan "
               "every vector (slower, same results)")
-    for reason, n in sorted(data.get("not_embedded", {}).items()):
+    for reason, n in sorted(status.not_embedded.items()):
         print(f"  not embedded: {reason} text {n} passages")
-    print(f"model:    {data['embedding']['line']}")
-    if data.get("embedding_paused") and data["embedded_chunks"] < data["chunks"]:
-        print(f"embedding: paused, {data['embedding_paused']} (keyword search is up to "
+    print(f"model:    {embedding['line']}")
+    if status.embedding_paused and status.embedded < status.passages:
+        print(f"embedding: paused, {status.embedding_paused} (keyword search is up to "
               "date; `deskfind config pause_on_battery false` embeds anyway)")
-    print(f"health:   {_health_line(data['problems'])}")
-    for f in data["failures"][:10]:
-        print(f"  {f['status']}: {printable(f['path'])}: {printable(str(f['reason']))}")
+    print(f"health:   {_health_line(problems)}")
+    for f in status.failures[:10]:
+        print(f"  {f.status}: {printable(f.path)}: {printable(f.reason)}")
     return 0
 
 
@@ -455,7 +423,7 @@ def cmd_repair(args: argparse.Namespace) -> int:
         passages = df.rebuild_fulltext()
         left = df.integrity_problems()
     if left:
-        raise EngineError(f"still damaged after rebuilding the full-text index "
+        raise DeskfindError(f"still damaged after rebuilding the full-text index "
                           f"({left[0]}); index your folders into a new --data-dir")
     print(f"repaired: the full-text index was rebuilt from {passages} stored passages")
     return 0
@@ -478,7 +446,7 @@ def cmd_duplicates(args: argparse.Namespace) -> int:
 
 
 def cmd_related(args: argparse.Namespace) -> int:
-    return cli_files.run_related(args, _options(args), printable, UsageError)
+    return cli_files.run_related(args, _options(args), printable)
 
 
 COMMANDS = {"index": cmd_index, "search": cmd_search, "status": cmd_status,

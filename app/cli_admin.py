@@ -9,10 +9,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from app import desktop, ipc
+from app import desktop
+from app.client import connect
 from app.config import SCHEMA, Config, config_path, parse_value, run_options, walk_rules
-from app.context import Deskfind, Options
-from engine.errors import EngineError
+from app.context import Options
+from app.errors import UsageError
 
 Command = Callable[[argparse.Namespace], int]
 # Settings the service reads only when it starts (they make its embedder).
@@ -64,11 +65,9 @@ def _options(args: argparse.Namespace, config: Config) -> Options:
 
 
 def _notify_service(args: argparse.Namespace, config: Config) -> bool:
-    try:
-        ipc.call(Deskfind.resolve_data_dir(_options(args, config)), {"op": "reload"})
-        return True
-    except ipc.ServiceUnavailable:
-        return False
+    """Tell a running service the settings changed; whether one runs."""
+    with connect(_options(args, config)) as client:
+        return client.reload()
 
 
 def cmd_service(args: argparse.Namespace) -> int:
@@ -77,10 +76,11 @@ def cmd_service(args: argparse.Namespace) -> int:
     config = Config.load(config_path(args.config))
     options = _options(args, config)
     if args.stop:
-        try:
-            ipc.call(Deskfind.resolve_data_dir(options), {"op": "stop"})
-        except ipc.ServiceUnavailable:
-            print("no service is running")
+        with connect(options) as client:
+            if client.is_service:
+                client.stop()
+            else:
+                print("no service is running")
         return 0
     if not config.get("roots"):
         print(f"note: no roots configured in {config.path}; add some with "
@@ -97,29 +97,29 @@ def cmd_roots(args: argparse.Namespace) -> int:
             print(f"{root}{state}")
         return 0
     if not args.paths:
-        raise EngineError(f"roots {args.action} needs at least one folder")
+        raise UsageError(f"roots {args.action} needs at least one folder")
     for raw in args.paths:
         path = str(Path(os.path.abspath(os.path.expanduser(raw))))
         if args.action == "add":
             if not os.path.isdir(path):
-                raise EngineError(f"not a folder: {raw}")
+                raise UsageError(f"not a folder: {raw}")
             refusal = walk_rules(config).refusal(path, is_dir=True)
             if refusal is not None:
-                raise EngineError(refusal)
+                raise UsageError(refusal)
             if path not in roots:
                 roots.append(path)
         elif path in roots:
             roots.remove(path)
         else:
-            raise EngineError(f"not a root: {raw} (see `deskfind roots list`)")
+            raise UsageError(f"not a root: {raw} (see `deskfind roots list`)")
     config.set("roots", roots)
     config.save()
-    if args.action == "remove" and not _notify_service(args, config):
-        with Deskfind(_options(args, config)) as df:
-            df.remove_roots([os.fsencode(os.path.abspath(os.path.expanduser(raw)))
-                             for raw in args.paths])
-    elif args.action == "add":
-        _notify_service(args, config)
+    with connect(_options(args, config)) as client:  # a service drops them itself
+        if args.action == "remove":
+            client.forget_roots([os.fsencode(os.path.abspath(os.path.expanduser(raw)))
+                                 for raw in args.paths])
+        else:
+            client.reload()
     print(f"{len(roots)} root(s) in {config.path}")
     return 0
 
@@ -132,7 +132,7 @@ def cmd_config(args: argparse.Namespace) -> int:
             print(f"{setting.key} = {config.get(setting.key)!r}\n    {setting.description}")
         return 0
     if args.value is None:
-        raise EngineError(f"config {args.key} needs a VALUE")
+        raise UsageError(f"config {args.key} needs a VALUE")
     config.set(args.key, parse_value(args.key, args.value))
     config.save()
     notified = _notify_service(args, config)

@@ -8,10 +8,11 @@ import os
 from collections.abc import Callable
 from typing import Any
 
-from app.context import Deskfind, Options
+from app.client import connect
+from app.context import Options
+from app.errors import UsageError
 from engine.duplicates import DuplicateGroup
 from engine.errors import QueryError
-from engine.query import ParsedQuery, parse_filters
 from engine.related import METHODS, Related, RelatedError
 
 Command = Callable[[argparse.Namespace], int]
@@ -43,8 +44,8 @@ def add_parsers(sub: Any, common: Callable[[argparse.ArgumentParser], None]) -> 
 
 
 def find_duplicates(options: Options) -> list[DuplicateGroup]:
-    with Deskfind(options, readonly=True) as df:
-        return df.duplicate_groups()
+    with connect(options) as client:
+        return client.duplicates()
 
 
 def format_groups(groups: list[DuplicateGroup], printable: Callable[[str], str]) -> str:
@@ -71,15 +72,11 @@ def run_duplicates(args: argparse.Namespace, options: Options,
     return 0
 
 
-def _filters(words: list[str]) -> ParsedQuery | None:
-    return parse_filters(" ".join(words)) if words else None
-
-
 def find_related(options: Options, path: str, *, limit: int, method: str,
-                 filters: ParsedQuery | None) -> list[Related]:
+                 filters: str) -> list[Related]:
     target = os.fsencode(os.path.abspath(os.path.expanduser(path)))
-    with Deskfind(options, readonly=True) as df:
-        return df.related(target, limit=limit, method=method, filters=filters)
+    with connect(options) as client:
+        return client.related(target, limit=limit, method=method, filters=filters)
 
 
 def _short(text: str, width: int = 110) -> str:
@@ -88,12 +85,12 @@ def _short(text: str, width: int = 110) -> str:
 
 
 def run_related(args: argparse.Namespace, options: Options,
-                printable: Callable[[str], str], usage_error: type[Exception]) -> int:
+                printable: Callable[[str], str]) -> int:
     try:
         found = find_related(options, args.path, limit=args.limit, method=args.method,
-                             filters=_filters(args.filters))
+                             filters=" ".join(args.filters))
     except (QueryError, RelatedError) as exc:
-        raise usage_error(f"{printable(args.path)}: {exc}") from exc
+        raise UsageError(f"{printable(args.path)}: {exc}") from exc
     if args.json:
         print(json.dumps({"path": args.path, "method": args.method,
                           "related": [r.to_json() for r in found]}, ensure_ascii=False))

@@ -13,7 +13,7 @@ import platformdirs
 
 from app.context import Options
 from app.paths import APP_NAME
-from engine.errors import EngineError
+from engine.errors import DeskfindError
 from engine.precision import PRECISIONS
 from engine.vectors import atomic_write
 from indexer.walk import WalkRules
@@ -21,7 +21,7 @@ from indexer.walk import WalkRules
 CONFIG_ENV = "DESKFIND_CONFIG"
 
 
-class ConfigError(EngineError):
+class ConfigError(DeskfindError):
     """The settings file cannot be read, or a value is of the wrong kind."""
 
 

@@ -115,8 +115,10 @@ class Deskfind:
             self._dense.refresh()
             self._dense.save()
 
-    def searcher(self) -> Searcher:
-        settings = SearchSettings(alpha=self.options.alpha, fusion=self.options.fusion)
+    def searcher(self, fusion: str | None = None) -> Searcher:
+        """A searcher with the options' settings (`fusion` None: the options')."""
+        settings = SearchSettings(alpha=self.options.alpha,
+                                  fusion=fusion or self.options.fusion)
         return Searcher(self.store, lambda: (self.embedder(), self.dense()), settings)
 
     # -- what the entry points read and change: none of them reaches into the store --

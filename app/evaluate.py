@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from app.context import Deskfind, Options
-from engine.errors import EngineError
+from engine.errors import DeskfindError
 from engine.ranking import MODES
 from engine.search import Searcher, SearchResult
 from indexer.pipeline import Progress
@@ -47,7 +47,7 @@ def _read_jsonl(path: Path) -> list[dict[str, str]]:
         with path.open(encoding="utf-8") as fh:
             return [json.loads(line) for line in fh if line.strip()]
     except (OSError, ValueError) as exc:
-        raise EngineError(f"cannot read {path}: {exc}") from exc
+        raise DeskfindError(f"cannot read {path}: {exc}") from exc
 
 
 def load_qrels(path: Path) -> Qrels:
@@ -55,7 +55,7 @@ def load_qrels(path: Path) -> Qrels:
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
     except OSError as exc:
-        raise EngineError(f"cannot read {path}: {exc.strerror}") from exc
+        raise DeskfindError(f"cannot read {path}: {exc.strerror}") from exc
     for line in lines[1:]:  # header: query-id, corpus-id, score
         parts = line.split("\t")
         if len(parts) >= 3:
@@ -170,7 +170,7 @@ def evaluate_beir(beir_dir: Path, options: Options, *, max_queries: int = 0,
     fusions of the lexical and dense lists, and the relevance floor."""
     for needed in ("corpus.jsonl", "queries.jsonl", "qrels/test.tsv"):
         if not (beir_dir / needed).is_file():
-            raise EngineError(f"{beir_dir} is not a BEIR folder: {needed} is missing")
+            raise DeskfindError(f"{beir_dir} is not a BEIR folder: {needed} is missing")
     corpus = _read_jsonl(beir_dir / "corpus.jsonl")
     qrels = load_qrels(beir_dir / "qrels" / "test.tsv")
     queries = [q for q in _read_jsonl(beir_dir / "queries.jsonl") if str(q["_id"]) in qrels]

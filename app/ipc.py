@@ -6,6 +6,11 @@ runtime dir), and every connection must prove within AUTH_SECONDS that it knows 
 in the 0600 `service.key` file.  Each connection has its own thread and at most
 MAX_CONNECTIONS are open at once, so a peer that stalls holds up only itself.  Messages
 are JSON, never pickles, so a peer can send data but never code.
+
+Every request and reply carries the protocol version (`"v"`); a peer speaking another
+one gets a ProtocolError saying so.  A request that fails with one of our own errors
+comes back as `{"error": {"type": name, "message": text}}` and `call` raises the same
+class again, so a bad query is a QueryError on either side of the socket.
 """
 
 from __future__ import annotations
@@ -31,7 +36,8 @@ from multiprocessing.connection import (
 from pathlib import Path
 from typing import Any
 
-from engine.errors import EngineError
+from app.errors import ProtocolError, rebuilt
+from engine.errors import DeskfindError, EngineError
 
 log = logging.getLogger("deskfind.ipc")
 
@@ -40,9 +46,10 @@ _MAX_SOCKET_PATH = 100  # sun_path holds 108 bytes on Linux, 104 on macOS
 AUTH_SECONDS = 5.0  # a peer must prove it knows the key this fast, or it is hung up on
 IDLE_SECONDS = 300.0  # an authenticated connection silent this long is closed
 MAX_CONNECTIONS = 32  # more at once are refused: stalled peers cannot pile up threads
+PROTOCOL = 1  # the version of the request and reply format; bumped when either changes
 
 
-class ServiceUnavailable(EngineError):
+class ServiceUnavailable(DeskfindError):
     """No service answers on this data directory."""
 
 
@@ -212,20 +219,28 @@ class Server:
 
     def _answer(self, request: Any) -> dict[str, Any]:
         if not isinstance(request, dict):
-            return {"error": "bad request"}
+            return _failed(ProtocolError("bad request: not a JSON object"))
+        if request.get("v") != PROTOCOL:
+            return _failed(ProtocolError(
+                f"this Deskfind service speaks protocol {PROTOCOL}, the client "
+                f"{request.get('v', 'an older one')}; use the same version of both"))
         try:
-            return {"ok": self.handle(request)}
-        except EngineError as exc:
-            return {"error": str(exc)}
+            return {"v": PROTOCOL, "ok": self.handle(request)}
+        except DeskfindError as exc:
+            return _failed(exc)
         except Exception as exc:  # a bug must not take the service down
             log.exception("request %r failed", request.get("op"))
-            return {"error": f"internal error: {exc}"}
+            return _failed(DeskfindError(f"internal error: {exc}"))
 
     def close(self) -> None:
         self._closed.set()
         _hang_up(self.sock)  # wakes the accept thread
         self.sock.close()
         self.address.unlink(missing_ok=True)
+
+
+def _failed(exc: DeskfindError) -> dict[str, Any]:
+    return {"v": PROTOCOL, "error": {"type": type(exc).__name__, "message": str(exc)}}
 
 
 def _connect(data_dir: Path, timeout: float) -> Connection:
@@ -251,20 +266,37 @@ def _connect(data_dir: Path, timeout: float) -> Connection:
 
 
 def call(data_dir: Path, request: dict[str, Any], timeout: float = 60.0) -> dict[str, Any]:
-    """Send one request to the service; raise ServiceUnavailable when none answers."""
+    """Send one request to the service; raise ServiceUnavailable when none answers, and
+    the service's own error (the same class) when the request failed there."""
     try:
         conn = _connect(data_dir, timeout)
     except (OSError, EOFError, AuthenticationError) as exc:
         raise ServiceUnavailable(f"no Deskfind service at {data_dir}") from exc
     with conn:
         try:
-            conn.send_bytes(json.dumps(request).encode())
+            conn.send_bytes(json.dumps({**request, "v": PROTOCOL}).encode())
             if not conn.poll(timeout):
                 raise ServiceUnavailable("the Deskfind service did not answer in time")
             reply = json.loads(conn.recv_bytes())
         except (OSError, EOFError, ValueError) as exc:
             raise ServiceUnavailable(f"the Deskfind service hung up: {exc}") from exc
-    if "error" in reply:
-        raise EngineError(reply["error"])
-    result: dict[str, Any] = reply["ok"]
+    return _result(reply)
+
+
+def _result(reply: Any) -> dict[str, Any]:
+    """The answer in `reply`, or the error it carries raised as its own class."""
+    version = reply.get("v") if isinstance(reply, dict) else None
+    if version != PROTOCOL:
+        raise ProtocolError(
+            f"the running Deskfind service speaks protocol {version or 'an older one'}, "
+            f"this program {PROTOCOL}: restart the service with this version "
+            "(`deskfind service --stop`, then start it again)")
+    error = reply.get("error")
+    if error is not None:
+        if not isinstance(error, dict):
+            raise DeskfindError(str(error))
+        raise rebuilt(str(error.get("type", "")), str(error.get("message", "")))
+    result = reply.get("ok")
+    if not isinstance(result, dict):
+        raise ProtocolError("the Deskfind service sent a reply without an answer")
     return result

@@ -25,9 +25,10 @@ from typing import Any
 from app import logs
 from app.config import Config, walk_rules
 from app.context import Deskfind, Options
+from app.errors import UsageError
 from app.ipc import Server
 from app.power import PowerSource, SysfsPower, set_idle_io_priority
-from app.present import result_json
+from app.values import Failure, Found, Hit, IndexStatus, Phase, WatchState
 from engine.errors import EngineError, StoreError
 from engine.sentences import best_sentences
 from indexer.pipeline import Indexer, IndexReport
@@ -88,7 +89,7 @@ class Service:
         self._rescan = False
         self.paused = False  # honoured between work steps; events are still queued
         self.current = ""
-        self.phase = "starting"
+        self.phase = Phase.STARTING
         self.report = IndexReport()
         self._reported: set[tuple[object, ...]] = set()  # bugs with a crash report
         self.watcher = Watcher(self._on_path)
@@ -123,12 +124,12 @@ class Service:
             return {"pid": os.getpid()}
         if op == "search":
             with self._search_lock:
-                response = self.reader.searcher().query(
+                response = self.reader.searcher(request.get("fusion") or None).query(
                     str(request.get("query", "")), limit=int(request.get("limit", 10)),
                     mode=str(request.get("mode", "hybrid")),
                     strict=bool(request.get("strict", False)))
-            return {"results": [result_json(r) for r in response.results],
-                    "relaxed": response.relaxed}
+            return Found([Hit.from_result(r) for r in response.results],
+                         response.relaxed).to_json()
         if op == "best_sentences":
             passages = [str(p) for p in request.get("passages", [])][:MAX_MARKED]
             with self._search_lock:
@@ -157,7 +158,7 @@ class Service:
             self.stop_event.set()
             self.wake.set()
             return {}
-        raise EngineError(f"unknown request '{op}'")
+        raise UsageError(f"unknown request '{op}'")
 
     def status(self) -> dict[str, Any]:
         with self._search_lock:
@@ -165,17 +166,16 @@ class Service:
             queued = self.reader.queue_length()
             failures = self.reader.failures()
             unembedded = self.reader.unembedded()
-        return {
-            "phase": self.phase, "current_file": self.current, "queue": queued,
-            "files": counts.files, "keyword_indexed": counts.indexed, "failed": counts.failed,
-            "skipped": counts.skipped, "chunks": counts.chunks,
-            "embedded_chunks": counts.embedded, "not_embedded": unembedded,
-            "paused": self.paused, "embedding_paused": self.embedding_paused,
-            "vector_index": self.reader.vector_index_state(),
-            "watch": {r: {"mode": w.mode, "note": w.note}
-                      for r, w in self.watcher.roots.items()},
-            "failures": [{"path": p, "status": s, "reason": r} for p, s, r in failures],
-        }
+        watched = sorted(self.watcher.roots.items())
+        return IndexStatus(
+            data_dir=str(self.reader.data_dir), roots=tuple(r for r, _ in watched),
+            files=counts.files, searchable=counts.indexed, failed=counts.failed,
+            skipped=counts.skipped, passages=counts.chunks, embedded=counts.embedded,
+            failures=tuple(Failure(*row) for row in failures), not_embedded=unembedded,
+            phase=self.phase, current_file=self.current, queue=queued, paused=self.paused,
+            embedding_paused=self.embedding_paused,
+            vector_index=self.reader.vector_index_state(),
+            watch=tuple(WatchState(r, w.mode, w.note) for r, w in watched)).to_json()
 
     # -- the loop -------------------------------------------------------------------------
 
@@ -259,13 +259,13 @@ class Service:
                     delay = RETRY_FIRST_SECONDS
                 except Exception as exc:
                     self._failed_step(exc, delay)
-                    self.phase, self.current = "waiting", ""
+                    self.phase, self.current = Phase.WAITING, ""
                     self.stop_event.wait(delay)
                     delay = min(delay * 2, RETRY_MAX_SECONDS)
                     continue
                 if busy:
                     continue
-                self.phase, self.current = ("paused" if self.paused else "idle"), ""
+                self.phase, self.current = (Phase.PAUSED if self.paused else Phase.IDLE), ""
                 self._settle_vector_index()
                 if not self.stop_event.is_set():
                     self.wake.wait(5.0)
@@ -346,7 +346,7 @@ class Service:
         roots = [os.fsencode(r) for r in self._roots()]
         batch = self.writer.queued(BATCH)
         if batch:
-            self.phase = "reading"
+            self.phase = Phase.READING
             self.current = os.fsdecode(batch[0])
             indexer.sync_paths(batch, roots, self.report)
             return True
@@ -355,7 +355,7 @@ class Service:
         self.embedding_paused = self._embedding_pause_reason()
         if self.embedding_paused:
             return False  # the idle wait checks again every few seconds
-        self.phase = "embedding"
+        self.phase = Phase.EMBEDDING
         done = indexer.embed_pending(self.writer.embedder(), self.report, limit=64)
         if 0 < done < 64:  # caught up: bring the vector cache file up to date once
             # The searching side's index, not a second copy: at a million passages

@@ -13,7 +13,7 @@ from PySide6.QtWidgets import QApplication, QSystemTrayIcon
 from app import paths
 from app.backend import Backend
 from app.context import Options
-from engine.errors import EngineError
+from engine.errors import DeskfindError
 from ui.main_window import MainWindow
 from ui.session import Session
 from ui.settings import SettingsDialog
@@ -31,7 +31,7 @@ def open_session(options: Options, runner: TaskRunner, *, start_service: bool = 
     """
     try:
         return Session(Backend(options, config_file), runner, start_service=start_service)
-    except EngineError as exc:
+    except DeskfindError as exc:
         log.error("cannot open the index: %s", exc)
         return Session(None, runner, open_error=str(exc),
                        data_dir=str(paths.data_dir(options.data_dir)),
@@ -98,7 +98,7 @@ class DeskfindGui(QObject):
     def retry_open(self) -> None:
         try:
             backend = Backend(self.options, self.config_file)
-        except EngineError as exc:
+        except DeskfindError as exc:
             self.window.statusBar().showMessage(f"Still cannot open the index: {exc}", 8000)
             return
         self.session.backend = backend

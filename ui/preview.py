@@ -34,7 +34,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.backend import Backend, Hit
-from engine.errors import EngineError
+from engine.errors import DeskfindError
 from indexer.render import PageRenderer, RenderCancelled, RenderError, RenderRequest
 from ui import desktop
 from ui.results import match_colors, mix, short_path
@@ -276,7 +276,7 @@ class PreviewPane(QWidget):
                                 self._show_pdf, self._show_pdf_error, key="preview")
 
     def _show_error(self, exc: BaseException, prefix: str = "No preview") -> None:
-        if not isinstance(exc, EngineError):
+        if not isinstance(exc, DeskfindError):
             raise exc
         self.text_preview = self.pdf_page = None
         self.nav.setVisible(False)

@@ -10,7 +10,7 @@ from datetime import date
 from PySide6.QtCore import QObject, QTimer, Signal
 
 from app.backend import Found
-from engine.errors import EngineError
+from engine.errors import DeskfindError
 from ui.results import ResultsModel
 from ui.session import Session
 
@@ -157,7 +157,7 @@ class SearchController(QObject):
 
     def _failed(self, exc: BaseException) -> None:
         self.searching.emit(False)
-        if not isinstance(exc, EngineError):
+        if not isinstance(exc, DeskfindError):
             raise exc
         self.model.set_results([], "")
         self.relaxed.emit("")

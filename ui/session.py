@@ -23,7 +23,7 @@ from app.backend import (
     IndexingCancelled,
     IndexStatus,
 )
-from engine.errors import EngineError
+from engine.errors import DeskfindError
 from indexer.pipeline import IndexReport
 from ui import desktop
 from ui.tasks import TaskRunner
@@ -116,7 +116,7 @@ class Session(QObject):
                         self._open_failed)
 
     def _open_failed(self, exc: BaseException) -> None:
-        if not isinstance(exc, EngineError):
+        if not isinstance(exc, DeskfindError):
             raise exc
         self.message.emit(f"Cannot open: {exc}")
 

@@ -29,8 +29,8 @@ WATCH_MODES = {"polling": "watched by polling", "offline": "offline"}
 def counts_text(status: IndexStatus) -> str:
     parts = [f"{status.searchable:,} searchable",
              f"{status.embedded:,} of {status.passages:,} passages embedded"]
-    if status.not_embedded:
-        parts.append(f"not embedded: generated text {status.not_embedded:,} passages")
+    if status.left_out:
+        parts.append(f"not embedded: generated text {status.left_out:,} passages")
     return "  ·  ".join(parts)
 
 
@@ -146,7 +146,7 @@ class StatusArea(QWidget):
             if busy and status.queue and not status.paused:
                 self.bar.setRange(0, 0)  # files waiting: how many more will come is unknown
             else:
-                self.bar.setRange(0, max(status.passages - status.not_embedded, 1))
+                self.bar.setRange(0, max(status.passages - status.left_out, 1))
                 self.bar.setValue(status.embedded)
             self.bar.setToolTip(f"{status.searchable:,} files searchable by keyword, "
                                 f"{status.embedded:,} of {status.passages:,} passages "

@@ -12,7 +12,7 @@ import pytest
 from app.backend import LEGACY_SETTINGS, Backend
 from app.config import Config
 from app.context import Options
-from engine.errors import EngineError
+from engine.errors import DeskfindError
 from tests.helpers import write_files
 
 
@@ -50,7 +50,7 @@ def test_folders_are_indexed_and_a_missing_one_keeps_its_files(backend, tmp_path
 def test_a_secret_folder_is_refused(backend, tmp_path):
     secret = tmp_path / ".ssh"
     secret.mkdir()
-    with pytest.raises(EngineError, match=r"\.ssh"):
+    with pytest.raises(DeskfindError, match=r"\.ssh"):
         backend.add_root(secret)
     assert backend.roots() == []
 
@@ -68,7 +68,7 @@ def test_saving_a_model_change_reopens_the_index_with_it(backend, tmp_path):
     assert note == "Settings saved."
     assert (backend.options.model_dir, backend.options.alpha) == ("/nonexistent/model", 0.4)
     assert Config.load(tmp_path / "config.toml").get("model_dir") == "/nonexistent/model"
-    with pytest.raises(EngineError, match="nonexistent"):
+    with pytest.raises(DeskfindError, match="nonexistent"):
         backend.search("anything", "hybrid")  # the chosen model, not the bundled one
 
 
@@ -87,7 +87,7 @@ def test_one_indexing_run_at_a_time(backend, tmp_path):
     assert inside.wait(30)
     try:
         backend.index_now()
-    except EngineError as exc:
+    except DeskfindError as exc:
         errors.append(str(exc))
     release.set()
     first.join(60)
@@ -150,7 +150,7 @@ def test_a_document_inside_an_archive_or_mailbox_opens_as_a_private_copy(backend
     plain = bytes(tmp_path / "notes" / "plain.txt")
     assert backend.openable_path(plain, "txt") == plain
     os.remove(tmp_path / "notes" / "bundle.zip")
-    with pytest.raises(EngineError, match="cannot read"):
+    with pytest.raises(DeskfindError, match="cannot read"):
         backend.openable_path(hit.path, hit.ext)
     backend.close()
     assert not os.path.exists(copy)

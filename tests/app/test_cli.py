@@ -79,8 +79,8 @@ def test_secrets_are_never_indexed(indexed):
 def test_status_counts_and_failures(indexed):
     _, data, _ = indexed
     status = json.loads(deskfind("status", "--json", data=data).stdout)
-    assert status["keyword_indexed"] == 3 and status["failed"] == 1
-    assert status["embedded_chunks"] == status["chunks"] == 3
+    assert status["searchable"] == 3 and status["failed"] == 1
+    assert status["embedded"] == status["passages"] == 3
     assert status["failures"][0]["reason"].startswith("binary content")
 
 
@@ -298,7 +298,7 @@ def test_generated_text_is_reported_not_embedded(tmp_path):
     assert "of generated text not embedded" in out
     status = json.loads(deskfind("status", "--json", data=data).stdout)
     generated = status["not_embedded"]["generated"]
-    assert generated > 0 and status["embedded_chunks"] == status["chunks"] - generated
+    assert generated > 0 and status["embedded"] == status["passages"] - generated
     assert f"not embedded: generated text {generated} passages" in deskfind(
         "status", data=data).stdout
 

@@ -89,7 +89,7 @@ def test_roots_add_list_remove(tmp_path):
     out = _cli(tmp_path, "search", "heron", "--mode", "lexical").stdout
     assert out.strip() == "no results"
     missing = _cli(tmp_path, "roots", "add", str(tmp_path / "nope"), check=False)
-    assert missing.returncode == 1 and "not a folder" in missing.stderr
+    assert missing.returncode == 2 and "not a folder" in missing.stderr
 
 
 def test_include_and_exclude_patterns_shape_what_is_indexed(tmp_path):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import socket
@@ -17,7 +18,8 @@ from typing import Any
 import pytest
 
 from app import ipc
-from engine.errors import EngineError
+from app.errors import ProtocolError, UsageError
+from engine.errors import DeskfindError, EngineError, QueryError
 from tests.helpers import wait_until
 
 REPO = Path(__file__).resolve().parents[2]
@@ -25,6 +27,12 @@ GUARD = 10.0  # a socket timeout that only turns a hang into a failure
 
 
 def echo(request: dict[str, Any]) -> dict[str, Any]:
+    if request["op"] == "bad query":
+        raise QueryError("unbalanced quote")
+    if request["op"] == "refused":
+        raise UsageError("not a root: /x")
+    if request["op"] == "bug":
+        raise KeyError("oops")
     return {"echo": request["op"]}
 
 
@@ -95,8 +103,8 @@ def test_connections_over_the_bound_are_closed_at_once(tmp_path, monkeypatch):
 def test_an_authenticated_connection_serves_many_requests(tmp_path):
     with running_server(tmp_path) as data, ipc._connect(data, GUARD) as conn:
         for op in ("ping", "status"):
-            conn.send_bytes(f'{{"op": "{op}"}}'.encode())
-            assert conn.recv_bytes() == f'{{"ok": {{"echo": "{op}"}}}}'.encode()
+            conn.send_bytes(f'{{"v": {ipc.PROTOCOL}, "op": "{op}"}}'.encode())
+            assert json.loads(conn.recv_bytes()) == {"v": ipc.PROTOCOL, "ok": {"echo": op}}
 
 
 def test_an_idle_authenticated_connection_is_closed(tmp_path, monkeypatch):
@@ -209,3 +217,41 @@ def test_the_service_refuses_a_taken_folder_in_one_line(base, long_data_dir):
     assert done.stderr.splitlines() == [
         f"deskfind: error: cannot make a private socket folder: {temp_folder(base)} is a "
         "link; set XDG_RUNTIME_DIR or use a shorter data dir"]
+
+
+# -- versions and errors that travel ------------------------------------------------------
+
+
+def test_a_failed_request_raises_the_same_error_class_in_the_client(tmp_path):
+    with running_server(tmp_path) as data:
+        with pytest.raises(QueryError, match="^unbalanced quote$"):
+            ipc.call(data, {"op": "bad query"}, timeout=GUARD)
+        with pytest.raises(UsageError, match="^not a root: /x$"):
+            ipc.call(data, {"op": "refused"}, timeout=GUARD)
+        with pytest.raises(DeskfindError, match="internal error") as bug:
+            ipc.call(data, {"op": "bug"}, timeout=GUARD)
+        assert type(bug.value) is DeskfindError  # a bug's own type is not re-raised
+        assert ipc.call(data, {"op": "ping"}, timeout=GUARD) == {"echo": "ping"}
+
+
+def test_a_peer_naming_an_unknown_or_foreign_error_gets_the_base_class():
+    for name in ("SystemExit", "KeyboardInterrupt", "NoSuchError", ""):
+        with pytest.raises(DeskfindError) as raised:
+            ipc._result({"v": ipc.PROTOCOL, "error": {"type": name, "message": "m"}})
+        assert type(raised.value) is DeskfindError and str(raised.value) == "m"
+
+
+def test_a_client_of_another_protocol_version_gets_a_clear_error(tmp_path):
+    with running_server(tmp_path) as data, ipc._connect(data, GUARD) as conn:
+        conn.send_bytes(b'{"op": "ping"}')  # an older client: no version at all
+        reply = json.loads(conn.recv_bytes())
+        assert reply["error"]["type"] == "ProtocolError"
+        assert "protocol" in reply["error"]["message"]
+        conn.send_bytes(json.dumps({"v": ipc.PROTOCOL + 1, "op": "ping"}).encode())
+        assert json.loads(conn.recv_bytes())["error"]["type"] == "ProtocolError"
+
+
+@pytest.mark.parametrize("reply", [{"ok": {}}, {"error": "old style"}, [1], {"v": 99, "ok": {}}])
+def test_a_service_of_another_protocol_version_gets_a_clear_error(reply):
+    with pytest.raises(ProtocolError, match="protocol .* restart the service"):
+        ipc._result(reply)

@@ -91,12 +91,12 @@ def test_embedding_waits_on_battery_and_status_says_why(tmp_path, monkeypatch, c
     try:
         def waiting_on_battery():
             status = service.status() if hasattr(service, "reader") else None
-            return status if status and status["keyword_indexed"] == 2 \
+            return status if status and status["searchable"] == 2 \
                 and status["embedding_paused"] and status["queue"] == 0 else None
 
         status = wait_until(waiting_on_battery, timeout=120)
         assert status["embedding_paused"] == "on battery power"
-        assert status["chunks"] > 0 and status["embedded_chunks"] == 0
+        assert status["passages"] > 0 and status["embedded"] == 0
         assert cli.main(["status", "--data-dir", str(data)]) == 0
         assert "embedding: paused, on battery power" in capsys.readouterr().out
         # Keyword search works meanwhile.
@@ -105,9 +105,9 @@ def test_embedding_waits_on_battery_and_status_says_why(tmp_path, monkeypatch, c
         assert [r.title for r in found] and "coffee" in found[0].path.decode()
 
         power.battery = False  # plugged in: embedding resumes by itself
-        done = wait_until(lambda: (s := service.status())["embedded_chunks"] == s["chunks"]
+        done = wait_until(lambda: (s := service.status())["embedded"] == s["passages"]
                           and not s["embedding_paused"] and s, timeout=120)
-        assert done["embedded_chunks"] > 0
+        assert done["embedded"] > 0
     finally:
         service.stop_event.set()
         service.wake.set()

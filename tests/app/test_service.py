@@ -70,7 +70,7 @@ class Running:
 
     def settled(self) -> dict | None:
         s = self.status()
-        done = s["phase"] == "idle" and s["queue"] == 0 and s["embedded_chunks"] == s["chunks"]
+        done = s["phase"] == "idle" and s["queue"] == 0 and s["embedded"] == s["passages"]
         return s if done else None
 
     def kill(self) -> None:

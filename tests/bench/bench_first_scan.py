@@ -52,7 +52,7 @@ class Service(Running):
 
     def searchable(self) -> int:
         try:
-            return int(self.status()["keyword_indexed"])
+            return int(self.status()["searchable"])
         except ipc.ServiceUnavailable:
             return 0
 

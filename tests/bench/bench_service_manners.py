@@ -98,8 +98,8 @@ def main() -> int:
                 except ipc.ServiceUnavailable:
                     status = {}
                 if status and status["phase"] == "idle" and status["queue"] == 0 \
-                        and status["keyword_indexed"] == args.files \
-                        and status["embedded_chunks"] == status["chunks"]:
+                        and status["searchable"] == args.files \
+                        and status["embedded"] == status["passages"]:
                     break
                 if proc.poll() is not None:
                     raise SystemExit("the service exited")
@@ -110,7 +110,7 @@ def main() -> int:
             while time.monotonic() < deadline:
                 idle.sample()
                 time.sleep(0.5)
-            result = {"files": args.files, "passages": status["chunks"],
+            result = {"files": args.files, "passages": status["passages"],
                       "indexing": indexed, "idle": idle.report(),
                       "peak_rss_mib": round(memory_kib(proc.pid, "VmHWM") / 1024, 1),
                       "io_class": io_priority_class(proc.pid),

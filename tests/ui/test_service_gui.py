@@ -10,6 +10,7 @@ from datetime import datetime
 import pytest
 
 from app import backend as backend_module
+from app import ipc
 from app.backend import (
     SERVICE_RUNNING,
     SERVICE_UNAVAILABLE,
@@ -19,7 +20,6 @@ from app.backend import (
     WatchState,
 )
 from app.context import Options
-from app.present import result_json
 from engine.ids import ChunkId, FileId
 from engine.search import Copy, SearchResult
 from engine.snippets import Snippet
@@ -39,13 +39,13 @@ FILES = {
 def ipc_ops(monkeypatch) -> list[str]:
     """The requests the backend sends to the service, by op."""
     sent: list[str] = []
-    real = backend_module.ipc.call
+    real = ipc.call
 
     def spy(data_dir, request, timeout=60.0):
         sent.append(request["op"])
         return real(data_dir, request, timeout)
 
-    monkeypatch.setattr(backend_module.ipc, "call", spy)
+    monkeypatch.setattr(ipc, "call", spy)
     return sent
 
 
@@ -92,9 +92,9 @@ def test_searches_and_status_come_from_a_running_service(qtbot, tmp_path, make_s
         service = svc.status()
         status = session.status
         assert (status.searchable, status.embedded, status.passages) == (
-            service["keyword_indexed"], service["embedded_chunks"], service["chunks"])
-        assert area.counts.text() == (f"{service['keyword_indexed']} searchable  ·  "
-                                      f"{service['embedded_chunks']} of {service['chunks']} "
+            service["searchable"], service["embedded"], service["passages"])
+        assert area.counts.text() == (f"{service['searchable']} searchable  ·  "
+                                      f"{service['embedded']} of {service['passages']} "
                                       "passages embedded")
         assert area.service.text() == "Up to date"
         assert area.failed.text() == "1 failed" and not area.failed.isHidden()
@@ -143,7 +143,7 @@ def test_the_gui_starts_a_service_when_none_runs(qtbot, tmp_path, make_session, 
         win = open_window(qtbot, make_session, backend)
         qtbot.waitUntil(lambda: win.status_area.service.text() == "Up to date",
                         timeout=60_000)
-        child = backend._child
+        child = backend.launcher.child
         assert child is not None and os.getsid(child.pid) == child.pid  # own session
         log = tmp_path / "data" / backend_module.SERVICE_LOG
         assert log.stat().st_mode & 0o777 == 0o600
@@ -163,7 +163,7 @@ def test_without_a_service_the_gui_indexes_and_searches_in_process(
     config_file.parent.mkdir()
     config_file.write_text(f'roots = ["{root}"]\n')
     backend = Backend(Options(data_dir=str(tmp_path / "data")))
-    monkeypatch.setattr(backend, "service_argv", lambda: [
+    monkeypatch.setattr(backend.launcher, "argv", lambda: [
         sys.executable, "-c", "raise SystemExit('deskfind: error: no service today')"])
     win = open_window(qtbot, make_session, backend)
     session, area = win.session, win.status_area
@@ -194,7 +194,7 @@ def test_service_results_convert_back_to_what_the_gui_draws():
                           snippet=Snippet("water the tomatoes", ((10, 18),), 0),
                           copies=(Copy(raw + b".bak", os.fsdecode(raw + b".bak"), "Notes",
                                        "bak", int(mtime * 1e9), 0.5),))
-    hit = Hit.from_json(result_json(result))
+    hit = Hit.from_json(Hit.from_result(result).to_json())
     assert hit == Hit.from_result(result)
     assert hit.copies[0].path == raw + b".bak"
     assert hit.path == raw and hit.matched_by == result.matched_by == "both"
@@ -206,7 +206,8 @@ def test_status_lines():
     assert service_text(_with(base, queue=12)) == "Indexing in the background: 12 queued"
     assert service_text(_with(base, embedded=30)) == \
         "Indexing in the background: 10 passages to embed"
-    generated = _with(base, embedded=30, not_embedded=10)  # left out on purpose, not pending
+    # Left out on purpose, not pending:
+    generated = _with(base, embedded=30, not_embedded={"generated": 10})
     assert service_text(generated) == "Up to date" and not generated.background_busy
     assert "not embedded: generated text 10 passages" in counts_text(generated)
     assert service_text(_with(base, queue=3, paused=True)) == "Indexing paused: 3 queued"
@@ -229,5 +230,5 @@ def test_no_service_is_started_without_folders(tmp_path):
     data = tmp_path / "data"
     backend = Backend(Options(data_dir=str(data)), tmp_path / "config.toml")
     assert backend.ensure_service() != SERVICE_RUNNING
-    assert backend._child is None and not (data / backend_module.SERVICE_LOG).exists()
+    assert backend.launcher.child is None and not (data / backend_module.SERVICE_LOG).exists()
     backend.close()
