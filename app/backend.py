@@ -36,6 +36,7 @@ from typing import Any
 from app import ipc, paths
 from app.config import Config, config_path, run_options, walk_rules
 from app.context import Deskfind, Options
+from app.power import PowerSource, SysfsPower, embedding_pause_reason
 from app.present import copy_from_json
 from app.service import ServiceLock
 from engine.errors import EngineError, QueryError
@@ -108,7 +109,7 @@ class IndexStatus:
     current_file: str = ""
     queue: int = 0
     paused: bool = False
-    embedding_paused: str = ""  # why the service holds embedding back (on battery)
+    embedding_paused: str = ""  # why embedding is held back (on battery), here or there
     watch: tuple[WatchState, ...] = ()
 
     @property
@@ -177,8 +178,10 @@ class Found:
 class Backend:
     """Search and manage one index on behalf of the GUI.  Safe to call from any thread."""
 
-    def __init__(self, options: Options, config_file: Path | None = None) -> None:
+    def __init__(self, options: Options, config_file: Path | None = None,
+                 power: PowerSource | None = None) -> None:
         self._lock = threading.RLock()
+        self.power = power or SysfsPower()  # tests pass their own
         self._open_dir: str | None = None  # copies of archive members being opened
         self._config_lock = threading.RLock()
         self._indexing = threading.Lock()
@@ -359,12 +362,13 @@ class Backend:
             queue = self._df.queue_length()
             failures = tuple(Failure(*row) for row in self._df.failures(200))
             not_embedded = sum(self._df.unembedded().values())
+        waiting = counts.chunks > counts.embedded + not_embedded
         return IndexStatus(
             data_dir=str(self.data_dir), roots=tuple(self.roots()), files=counts.files,
             searchable=counts.indexed, failed=counts.failed, skipped=counts.skipped,
             passages=counts.chunks, embedded=counts.embedded, failures=failures,
             not_embedded=not_embedded, service=self.service, service_note=self.service_error,
-            queue=queue)
+            queue=queue, embedding_paused=self.embedding_hold() if waiting else "")
 
     # -- folders and settings -----------------------------------------------------------
 
@@ -488,7 +492,8 @@ class Backend:
         """Bring the index up to date with every root.  Blocks; run it off the GUI thread.
 
         With a service running this only asks it to reload and returns None.  Otherwise
-        indexes here, on its own connection so searches keep working meanwhile.  Roots
+        indexes here, on its own connection so searches keep working meanwhile, and
+        holds embedding back on battery power as the service does.  Roots
         that are missing right now (an unmounted drive) are left alone, not emptied.
         """
         if self._ping():
@@ -510,9 +515,14 @@ class Backend:
                     progress(phase, done, total)
 
             with Deskfind(self.options) as indexing:
-                return indexing.index(present, report, walk_rules(self._fresh_config()))
+                return indexing.index(present, report, walk_rules(self._fresh_config()),
+                                      hold=self.embedding_hold)
         finally:
             self._indexing.release()
+
+    def embedding_hold(self) -> str:
+        """Why indexing here would hold embedding back now ("" when it would not)."""
+        return embedding_pause_reason(self._fresh_config().get("pause_on_battery"), self.power)
 
     @property
     def indexing(self) -> bool:

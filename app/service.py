@@ -26,7 +26,7 @@ from app import logs
 from app.config import Config, walk_rules
 from app.context import Deskfind, Options
 from app.ipc import Server
-from app.power import PowerSource, SysfsPower, set_idle_io_priority
+from app.power import PowerSource, SysfsPower, embedding_pause_reason, set_idle_io_priority
 from app.present import result_json
 from engine.errors import EngineError, StoreError
 from engine.sentences import best_sentences
@@ -268,9 +268,7 @@ class Service:
                     self.wake.wait(5.0)
 
     def _embedding_pause_reason(self) -> str:
-        if self.config.get("pause_on_battery") and self.power.on_battery():
-            return "on battery power"
-        return ""
+        return embedding_pause_reason(self.config.get("pause_on_battery"), self.power)
 
     def _failed_step(self, exc: Exception, delay: float) -> None:
         """Log a step that failed; a bug (not the environment's doing) also leaves a
