@@ -381,7 +381,7 @@ class Backend:
         config = self._fresh_config()
         return {key: config.get(key) for key in
                 ("roots", "exclude", "include_hidden", "model_dir", "embedding_precision",
-                 "threads")}
+                 "threads", "offer_desktop_install")}
 
     def add_root(self, path: Path | str) -> None:
         """Add a folder to the settings; a running service starts watching it."""
