@@ -28,6 +28,7 @@ from app.config import Config, config_path, run_options, walk_rules
 from app.context import Options
 from app.documents import Documents, highlight_spans, highlight_terms
 from app.launcher import PING_SECONDS, SERVICE_LOG, ServiceLauncher
+from app.power import PowerSource, SysfsPower, embedding_pause_reason
 from app.settings_file import LEGACY_SETTINGS, SettingsFile
 from app.values import (
     SERVICE_RUNNING,
@@ -59,7 +60,9 @@ class IndexingCancelled(DeskfindError):
 class Backend:
     """Search and manage one index on behalf of the GUI.  Safe to call from any thread."""
 
-    def __init__(self, options: Options, config_file: Path | None = None) -> None:
+    def __init__(self, options: Options, config_file: Path | None = None,
+                 power: PowerSource | None = None) -> None:
+        self.power = power or SysfsPower()  # tests pass their own
         self._indexing = threading.Lock()
         self._base_options = options
         self.settings_file = SettingsFile(config_file or config_path())
@@ -161,7 +164,8 @@ class Backend:
             self._connect()
         status = self._ask(lambda c: c.status())
         if status.service != SERVICE_RUNNING:
-            status = replace(status, service=self.service, service_note=self.service_error)
+            status = replace(status, service=self.service, service_note=self.service_error,
+                             embedding_paused=self.embedding_hold() if status.to_embed else "")
         return replace(status, data_dir=str(self.data_dir), roots=tuple(self.roots()))
 
     # -- folders and settings -------------------------------------------------------------
@@ -240,7 +244,8 @@ class Backend:
         """Bring the index up to date with every root.  Blocks; run it off the GUI thread.
 
         With a service running this only asks it to rescan and returns None.  Otherwise
-        indexes here, on its own connection so searches keep working meanwhile.  Roots
+        indexes here, on its own connection so searches keep working meanwhile, and
+        holds embedding back on battery power as the service does.  Roots
         that are missing right now (an unmounted drive) are left alone, not emptied.
         """
         if self._connect().is_service:
@@ -260,9 +265,15 @@ class Backend:
                 if progress is not None:
                     progress(phase, done, total)
 
-            return self._local.index(present, report, walk_rules(self.settings_file.fresh()))
+            return self._local.index(present, report, walk_rules(self.settings_file.fresh()),
+                                     hold=self.embedding_hold)
         finally:
             self._indexing.release()
+
+    def embedding_hold(self) -> str:
+        """Why indexing here would hold embedding back now ("" when it would not)."""
+        return embedding_pause_reason(self.settings_file.fresh().get("pause_on_battery"),
+                                      self.power)
 
     @property
     def indexing(self) -> bool:

@@ -54,7 +54,7 @@ def add_parsers(sub: Any, common: Callable[[argparse.ArgumentParser], None]) -> 
                                    "install wrote and put back any file it replaced.")
     p.add_argument("action", choices=("install", "uninstall"), help="what to do")
     p.add_argument("--autostart", choices=(*desktop.AUTOSTART_COMMANDS, "none"),
-                   default="service",
+                   default=desktop.DEFAULT_AUTOSTART,
                    help="what starts at login: the background indexer (default), the tray "
                         "app (which starts the indexer too) or nothing")
 
@@ -153,7 +153,7 @@ def cmd_desktop(args: argparse.Namespace) -> int:
             print(f"nothing to remove (no {dirs.manifest})")
         return 0
     autostart = None if args.autostart == "none" else args.autostart
-    for path in desktop.install(dirs, desktop.launch_argv(), autostart):
+    for path in desktop.install_this(dirs, autostart):
         print(f"wrote {path}")
     return 0
 

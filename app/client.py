@@ -29,7 +29,7 @@ from engine.errors import DeskfindError
 from engine.query import parse_filters
 from engine.related import Related
 from engine.sentences import best_sentences
-from indexer.pipeline import IndexReport, Progress
+from indexer.pipeline import Hold, IndexReport, Progress
 from indexer.walk import WalkRules
 
 Span = tuple[int, int]
@@ -68,9 +68,9 @@ class Client(Protocol):
         ...
 
     def index(self, roots: Sequence[Path], progress: Progress | None = None,
-              rules: WalkRules | None = None) -> IndexReport:
-        """Index `roots` now, text first, then embeddings (refused while a service runs:
-        it owns the index)."""
+              rules: WalkRules | None = None, hold: Hold | None = None) -> IndexReport:
+        """Index `roots` now, text first, then embeddings, which stop early when `hold`
+        gives a reason (refused while a service runs: it owns the index)."""
         ...
 
     def reload(self, *, rescan: bool = False) -> bool:
@@ -171,9 +171,9 @@ class LocalIndex(_Closing):
         return self._use(lambda df: df.duplicate_groups())
 
     def index(self, roots: Sequence[Path], progress: Progress | None = None,
-              rules: WalkRules | None = None) -> IndexReport:
+              rules: WalkRules | None = None, hold: Hold | None = None) -> IndexReport:
         with Deskfind(self.options) as writer:
-            return writer.index(list(roots), progress, rules)
+            return writer.index(list(roots), progress, rules, hold)
 
     def reload(self, *, rescan: bool = False) -> bool:
         return False  # no service to tell: the next command reads the settings itself
@@ -263,7 +263,7 @@ class ServiceClient(_Closing):
         return self._read().duplicates()
 
     def index(self, roots: Sequence[Path], progress: Progress | None = None,
-              rules: WalkRules | None = None) -> IndexReport:
+              rules: WalkRules | None = None, hold: Hold | None = None) -> IndexReport:
         raise UsageError("a Deskfind service is running on this index; add folders with "
                          "`deskfind roots add PATH` and it indexes them")
 

@@ -62,6 +62,9 @@ SCHEMA: tuple[Setting, ...] = (
     Setting("pause_on_battery", bool, True, "Pause embedding (the CPU-heavy part of "
                                             "indexing) while the computer runs on battery; "
                                             "files still become keyword-searchable"),
+    Setting("offer_desktop_install", bool, True,
+            "Offer, when the window opens, to add Deskfind to the application menu and "
+            "start its indexer at login (until it is installed or declined)"),
 )
 _BY_KEY = {s.key: s for s in SCHEMA}
 

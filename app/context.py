@@ -21,7 +21,7 @@ from engine.ranking import DEFAULT_ALPHA
 from engine.related import Related, related_files
 from engine.search import Searcher, SearchSettings
 from engine.store import Counts, Store
-from indexer.pipeline import Indexer, IndexReport, Progress
+from indexer.pipeline import Hold, Indexer, IndexReport, Progress
 from indexer.walk import WalkRules
 
 log = logging.getLogger("deskfind")
@@ -193,13 +193,14 @@ class Deskfind:
                              filters=filters)
 
     def index(self, roots: list[Path], progress: Progress | None = None,
-              rules: WalkRules | None = None) -> IndexReport:
-        """Index `roots`: text first (keyword-searchable), then embeddings."""
+              rules: WalkRules | None = None, hold: Hold | None = None) -> IndexReport:
+        """Index `roots`: text first (keyword-searchable), then embeddings, which stop
+        early when `hold` gives a reason (on battery power)."""
         report = IndexReport()
         indexer = Indexer(self.store, rules, skip_generated=not self.options.embed_generated)
         indexer.scan([bytes(r) for r in roots], report, progress)
         indexer.fingerprint_pending()
-        indexer.embed_pending(self.embedder(), report, progress)
+        indexer.embed_pending(self.embedder(), report, progress, hold=hold)
         dense = self.dense()
         dense.refresh()  # brings the graph up to date with the new vectors
         if dense.building:  # the command's job is an index ready to search: finish it

@@ -26,6 +26,7 @@ from engine.errors import EngineError
 ENTRY_NAME = "deskfind.desktop"  # Qt's desktop file name (ui/app.py) names the same file
 ICON_NAME = "deskfind"
 AUTOSTART_COMMANDS = {"service": ("service",), "tray": ("gui", "--hidden")}
+DEFAULT_AUTOSTART = "service"
 
 # Characters that make the Desktop Entry Specification's Exec key quote an argument.
 _RESERVED = frozenset(" \t\n\"'\\><~|&;$*?#()`")
@@ -42,11 +43,14 @@ class DesktopDirs:
 
     data_home: Path
     config_home: Path
+    data_dirs: tuple[Path, ...] = ()  # the system's, searched after data_home
 
     @classmethod
     def from_environment(cls) -> DesktopDirs:
+        system = os.environ.get("XDG_DATA_DIRS") or "/usr/local/share:/usr/share"
         return cls(_xdg_home("XDG_DATA_HOME", ".local/share"),
-                   _xdg_home("XDG_CONFIG_HOME", ".config"))
+                   _xdg_home("XDG_CONFIG_HOME", ".config"),
+                   tuple(Path(d) for d in system.split(":") if os.path.isabs(d)))
 
     @property
     def applications(self) -> Path:
@@ -62,6 +66,18 @@ class DesktopDirs:
 
     def icon(self, size: str, suffix: str) -> Path:
         return self.data_home / "icons" / "hicolor" / size / "apps" / f"{ICON_NAME}{suffix}"
+
+
+def entry_installed(dirs: DesktopDirs) -> bool:
+    """Whether the menu has a Deskfind entry: the user's (from `install`) or one a
+    package put into a system data folder."""
+    return any((folder / "applications" / ENTRY_NAME).is_file()
+               for folder in (dirs.data_home, *dirs.data_dirs))
+
+
+def integrates_here() -> bool:
+    """Whether this platform reads XDG desktop entries (Linux and the BSDs)."""
+    return not sys.platform.startswith(("win", "darwin", "cygwin"))
 
 
 def _xdg_home(variable: str, default: str) -> Path:
@@ -184,6 +200,12 @@ def planned_files(dirs: DesktopDirs, base: Sequence[str],
     return files
 
 
+def install_this(dirs: DesktopDirs, autostart: str | None = DEFAULT_AUTOSTART) -> list[Path]:
+    """`deskfind desktop install`, also the GUI's: entries that start this installation
+    of Deskfind (see `launch_argv`)."""
+    return install(dirs, launch_argv(), autostart)
+
+
 def install(dirs: DesktopDirs, base: Sequence[str], autostart: str | None) -> list[Path]:
     """Write the entries and icons; returns the files written.  Installing again
     updates them and still lets one uninstall restore what was there before the first."""
@@ -195,10 +217,13 @@ def install(dirs: DesktopDirs, base: Sequence[str], autostart: str | None) -> li
         created += [str(d) for d in _missing_parents(path) if str(d) not in created]
     try:
         for path, data in files.items():
-            if str(path) not in previous:
-                previous[str(path)] = _saved(path)
-            path.parent.mkdir(parents=True, exist_ok=True)
-            _write(path, data)
+            try:
+                if str(path) not in previous:
+                    previous[str(path)] = _saved(path)
+                path.parent.mkdir(parents=True, exist_ok=True)
+                _write(path, data)
+            except OSError as exc:
+                raise DesktopError(f"cannot write {path}: {exc.strerror or exc}") from exc
     finally:  # whatever was written is recorded, so uninstall can take it back
         _write_manifest(dirs, {"version": 1, "files": previous, "dirs": created})
     return list(files)
@@ -270,5 +295,8 @@ def _read_manifest(dirs: DesktopDirs) -> dict:
 
 
 def _write_manifest(dirs: DesktopDirs, manifest: dict) -> None:
-    dirs.manifest.parent.mkdir(parents=True, exist_ok=True)
-    _write(dirs.manifest, json.dumps(manifest, indent=1).encode("utf-8"), 0o600)
+    try:
+        dirs.manifest.parent.mkdir(parents=True, exist_ok=True)
+        _write(dirs.manifest, json.dumps(manifest, indent=1).encode("utf-8"), 0o600)
+    except OSError as exc:
+        raise DesktopError(f"cannot write {dirs.manifest}: {exc.strerror or exc}") from exc

@@ -1,4 +1,5 @@
-"""Whether the machine runs on battery, and lowering the service's I/O priority.
+"""Whether the machine runs on battery (and so whether embedding waits), and lowering
+the service's I/O priority.
 
 Both read or ask the Linux kernel directly (sysfs, the ioprio_set system call): no
 dependency, and elsewhere they answer "mains" and "not lowered".
@@ -21,6 +22,15 @@ class PowerSource(Protocol):
     def on_battery(self) -> bool:
         """True when the machine runs on its battery alone."""
         ...
+
+
+ON_BATTERY = "on battery power"
+
+
+def embedding_pause_reason(pause_on_battery: bool, power: PowerSource) -> str:
+    """Why embedding should wait right now ("" when it should run): the one rule, for
+    the service and for indexing in the GUI's process alike."""
+    return ON_BATTERY if pause_on_battery and power.on_battery() else ""
 
 
 class SysfsPower:

@@ -27,7 +27,7 @@ from app.config import Config, walk_rules
 from app.context import Deskfind, Options
 from app.errors import UsageError
 from app.ipc import Server
-from app.power import PowerSource, SysfsPower, set_idle_io_priority
+from app.power import PowerSource, SysfsPower, embedding_pause_reason, set_idle_io_priority
 from app.values import Failure, Found, Hit, IndexStatus, Phase, WatchState
 from engine.errors import EngineError, StoreError
 from engine.sentences import best_sentences
@@ -289,9 +289,7 @@ class Service:
                 self.reader.settle_vector_index()
 
     def _embedding_pause_reason(self) -> str:
-        if self.config.get("pause_on_battery") and self.power.on_battery():
-            return "on battery power"
-        return ""
+        return embedding_pause_reason(self.config.get("pause_on_battery"), self.power)
 
     def _failed_step(self, exc: Exception, delay: float) -> None:
         """Log a step that failed; a bug (not the environment's doing) also leaves a

@@ -21,7 +21,7 @@ log = logging.getLogger("deskfind.settings")
 
 LEGACY_SETTINGS = "settings.json"  # the GUI's own settings before config.toml
 SHOWN = ("roots", "exclude", "include_hidden", "model_dir", "embedding_precision",
-         "threads")  # what the settings dialog edits
+         "threads", "offer_desktop_install")  # what the settings dialog edits
 
 
 class SettingsFile:

@@ -41,6 +41,7 @@ from indexer.walk import FoundFile, WalkRules, admits, file_ext, looks_secret, w
 log = logging.getLogger("deskfind.indexer")
 
 Progress = Callable[[str, int, int], None]  # (phase, done, total)
+Hold = Callable[[], str]  # why embedding should wait now ("" when it need not)
 
 
 @dataclass
@@ -58,6 +59,7 @@ class IndexReport:
     chunks_embedded: int = 0  # passages the model ran on
     chunks_reused: int = 0  # passages given the vector of one with the same title and text
     chunks_generated: int = 0  # passages of generated text, left unembedded
+    embedding_paused: str = ""  # why embedding stopped before the end ("" if it did not)
     failures: list[tuple[str, str]] = field(default_factory=list)
 
 
@@ -547,9 +549,10 @@ class Indexer:
 
     def embed_pending(self, embedder: Embedder, report: IndexReport,
                       progress: Progress | None = None, batch: int = 256,
-                      limit: int | None = None) -> int:
+                      limit: int | None = None, hold: Hold | None = None) -> int:
         """Embed passages that have no vector from this model yet (at most `limit`); how
-        many were dealt with, generated text left unembedded included."""
+        many were dealt with, generated text left unembedded included.  `hold` is asked
+        before each batch: a reason means stop there (kept in `report.embedding_paused`)."""
         with self.store.write():
             self.store.drop_vectors_of_other_models(embedder.model_id)
             if not self.skip_generated:
@@ -558,6 +561,9 @@ class Indexer:
             sum(self.store.unembedded().values())
         done = 0
         while True:
+            report.embedding_paused = hold() if hold is not None else ""
+            if report.embedding_paused:
+                break
             want = batch if limit is None else min(batch, limit - done)
             todo = self.store.chunks_without_vectors(embedder.model_id, want) if want else []
             if not todo:

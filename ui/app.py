@@ -14,6 +14,7 @@ from app import paths
 from app.backend import Backend
 from app.context import Options
 from engine.errors import DeskfindError
+from ui.install_offer import InstallOffer
 from ui.main_window import MainWindow
 from ui.session import Session
 from ui.settings import SettingsDialog
@@ -49,6 +50,9 @@ class DeskfindGui(QObject):
         self.options = options
         self.config_file = config_file
         self.window = MainWindow(session)
+        # Above the window's pages, full width; the window has no menu bar of its own.
+        self.install_offer = InstallOffer(session, parent=self.window)
+        self.window.setMenuWidget(self.install_offer)
         self.popup = QuickSearch(session)
         self.settings: SettingsDialog | None = None
         use_tray = QSystemTrayIcon.isSystemTrayAvailable() if tray is None else tray
@@ -68,6 +72,7 @@ class DeskfindGui(QObject):
         session.refresh_status()
         session.connect_service()
         session.start_polling()
+        self.install_offer.check()
 
     def show_window(self) -> None:
         self.window.show()

@@ -58,6 +58,32 @@ def _save(widget: QWidget, path: Path) -> None:
     widget.grab().save(str(path), "PNG")
 
 
+def _first_run_shot(app: QApplication, home: Path, out: Path) -> bool:
+    """The window on its first start: no folders yet, and the offer to add Deskfind to
+    the application menu (not taken: the demo's menu folders are temporary anyway)."""
+    from ui.tasks import TaskRunner
+
+    options = Options(data_dir=str(home / ".local" / "share" / "deskfind-first-run"))
+    config = home / ".config" / "deskfind" / "first-run.toml"
+    runner = TaskRunner(app)
+    session = open_session(options, runner, config_file=config)
+    gui = DeskfindGui(app, session, options, tray=False, config_file=config)
+    app.aboutToQuit.disconnect(gui.shutdown)
+    gui.window.resize(1240, 780)
+    gui.show_window()
+    ok = wait_until(lambda: session.status is not None and gui.install_offer.isVisible()
+                    and gui.window.pages.currentWidget() is gui.window.first_run, 30_000)
+    wait_until(lambda: not runner.busy, 5000)
+    _save(gui.window, out / "first-run.png")
+    gui.window.hide()
+    session.stop_polling()
+    runner.wait(10_000)
+    if session.backend is not None:
+        session.backend.close()
+    gui.window.deleteLater()
+    return ok
+
+
 def take_screenshots(app: QApplication, out: Path) -> int:
     """Build a demo index in a temporary folder, open each window on it, save PNGs."""
     from ui.tasks import TaskRunner
@@ -67,11 +93,17 @@ def take_screenshots(app: QApplication, out: Path) -> int:
         home = Path(tmp) / "home"
         write_demo_files(home)
         os.environ["HOME"] = str(home)  # paths show as ~/Documents/…, as they would for a user
+        # The menu and login folders too: the demo never looks at or touches the user's.
+        os.environ["XDG_DATA_HOME"] = str(home / ".local" / "share")
+        os.environ["XDG_CONFIG_HOME"] = str(home / ".config")
         # Where the platform would put them, so the settings dialog shows ~/… paths.
         options = Options(data_dir=str(home / ".local" / "share" / "deskfind"))
         config = home / ".config" / "deskfind" / "config.toml"
         config.parent.mkdir(parents=True)
-        config.write_text(f'roots = ["{home / "Documents"}"]\n', encoding="utf-8")
+        # The menu offer has a shot of its own (first-run.png), not a place in every one.
+        config.write_text(f'roots = ["{home / "Documents"}"]\noffer_desktop_install = false\n',
+                          encoding="utf-8")
+        first_run_ok = _first_run_shot(app, home, out)
         with Deskfind(options) as df:
             df.index([home / "Documents"])
         runner = TaskRunner(app)
@@ -80,7 +112,7 @@ def take_screenshots(app: QApplication, out: Path) -> int:
         window = gui.window
         window.resize(1240, 780)
         gui.show_window()
-        ok = wait_until(lambda: session.status is not None)
+        ok = first_run_ok and wait_until(lambda: session.status is not None)
         # The GUI starts a background service on the demo folder; show it settled.
         if not wait_until(lambda: session.service_running and session.status is not None
                           and not session.status.background_busy, 90_000):

@@ -66,6 +66,7 @@ class Session(QObject):
         self._was_busy = False
         self._settled: tuple[int, int, int] | None = None
         self._last_error = ""
+        self._embedding_held = False  # an indexing run here stopped before embedding all
         self.poll_ms = (POLL_BUSY_MS, POLL_IDLE_MS)
         self.poll = QTimer(self)
         self.poll.setInterval(POLL_IDLE_MS)
@@ -155,6 +156,16 @@ class Session(QObject):
             if not busy:
                 self._settled = counts
         self._was_busy = busy
+        self._resume_held_embedding(status)
+
+    def _resume_held_embedding(self, status: IndexStatus) -> None:
+        """Embedding held back here (on battery) resumes once nothing holds it, as the
+        service's does; a service that runs now does it itself."""
+        if not self._embedding_held or self.indexing or status.embedding_paused:
+            return
+        self._embedding_held = False
+        if status.service != SERVICE_RUNNING and status.to_embed > 0:
+            self.start_indexing()
 
     def _status_failed(self, exc: BaseException) -> None:
         self._status_pending = False
@@ -275,9 +286,12 @@ class Session(QObject):
             self.refresh_status()
             return
         changed = report.added + report.updated + report.deleted + report.chunks_embedded
+        self._embedding_held = bool(report.embedding_paused)
+        held = (f"; embedding paused ({report.embedding_paused}), keyword search is up to "
+                "date" if report.embedding_paused else "")
         self.message.emit(f"Indexed {report.seen} files: {report.added} new, "
                           f"{report.updated} changed, {report.deleted} removed, "
-                          f"{report.failed} failed")
+                          f"{report.failed} failed{held}")
         if changed:
             self.index_changed.emit()
 

@@ -55,9 +55,12 @@ def service_text(status: IndexStatus, starting: bool = False) -> str:
             f"Indexing in the background: {work}"
     if starting:
         return "Starting the background service…"
-    if status.service == SERVICE_UNAVAILABLE:
-        return "Background service unavailable"
-    return "Service not running"
+    state = ("Background service unavailable" if status.service == SERVICE_UNAVAILABLE
+             else "Service not running")
+    if status.embedding_paused and status.to_embed > 0:  # what a run here waits for
+        return f"{state}; embedding paused ({status.embedding_paused}): " \
+               f"{status.to_embed:,} passages wait"
+    return state
 
 
 def watch_text(status: IndexStatus) -> str:

@@ -202,3 +202,33 @@ def test_the_cli_installs_for_this_python_and_uninstalls(xdg, capsys):
 def test_from_the_bundle_entries_start_the_bundle(monkeypatch):
     monkeypatch.setattr(sys, "frozen", True, raising=False)
     assert desktop.launch_argv() == [sys.executable]
+
+
+def test_a_menu_folder_that_cannot_be_written_is_a_one_line_error(xdg, capsys):
+    (xdg.applications / "deskfind.desktop").mkdir()  # in the way of the entry
+    assert cli.main(["desktop", "install"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("deskfind: error: cannot write ") and err.count("\n") == 1
+    assert "deskfind.desktop" in err and "Traceback" not in err
+    # What was written before the failure is recorded, so uninstall takes it back.
+    assert cli.main(["desktop", "uninstall"]) == 0
+    assert (xdg.applications / "deskfind.desktop").is_dir()
+    assert not (xdg.data_home / "icons").exists()
+
+
+def test_an_entry_from_a_system_package_counts_as_installed(xdg, tmp_path, monkeypatch):
+    system = tmp_path / "usr-share"
+    monkeypatch.setenv("XDG_DATA_DIRS", f"{tmp_path / 'none'}:{system}")
+    dirs = DesktopDirs.from_environment()
+    assert not desktop.entry_installed(dirs)
+    (system / "applications").mkdir(parents=True)
+    (system / "applications" / "deskfind.desktop").write_text("[Desktop Entry]\n")
+    assert desktop.entry_installed(dirs)
+
+
+def test_install_this_writes_what_the_cli_writes(xdg):
+    written = desktop.install_this(xdg)
+    assert desktop.entry_installed(xdg)
+    assert xdg.autostart / "deskfind.desktop" in written  # the service at login, as the CLI
+    assert "service" in parse_exec(exec_lines(
+        (xdg.autostart / "deskfind.desktop").read_text())[0])

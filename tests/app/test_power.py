@@ -121,3 +121,52 @@ def test_pause_on_battery_can_be_switched_off(tmp_path):
     assert service._embedding_pause_reason() == ""
     config.set("pause_on_battery", True)
     assert service._embedding_pause_reason() == "on battery power"
+
+
+def test_indexing_in_the_gui_process_holds_embedding_on_battery(tmp_path):
+    """Without a service the GUI's backend indexes itself: on battery it writes the text
+    (keyword search works) and no vectors, its status says why, and plugged in the next
+    run embeds.  The rule is the service's (`embedding_pause_reason`)."""
+    from app.backend import Backend
+
+    root = tmp_path / "notes"
+    write_files(root, {"coffee.txt": "Sour coffee comes from under-extraction."})
+    config_file = tmp_path / "config.toml"
+    config_file.write_text(f'roots = ["{root}"]\n')
+    power = FakePower(battery=True)
+    backend = Backend(Options(data_dir=str(tmp_path / "data")), config_file, power)
+    try:
+        report = backend.index_now()
+        assert report is not None and report.added == 1
+        assert report.embedding_paused == "on battery power" and report.chunks_embedded == 0
+        status = backend.status()
+        assert status.embedded == 0 and status.passages > 0
+        assert status.embedding_paused == "on battery power"
+        assert [h.title for h in backend.search("coffee", "lexical").hits]
+
+        power.battery = False
+        assert backend.status().embedding_paused == ""  # read afresh, not remembered
+        report = backend.index_now()
+        assert report is not None and not report.embedding_paused
+        status = backend.status()
+        assert status.embedded == status.passages > 0
+    finally:
+        backend.close()
+
+
+def test_the_gui_process_embeds_on_battery_when_told_to(tmp_path):
+    from app.backend import Backend
+
+    root = tmp_path / "notes"
+    write_files(root, {"tea.md": "# Tea\n\nGreen tea wants water below boiling."})
+    config_file = tmp_path / "config.toml"
+    config_file.write_text(f'roots = ["{root}"]\npause_on_battery = false\n')
+    backend = Backend(Options(data_dir=str(tmp_path / "data")), config_file,
+                      FakePower(battery=True))
+    try:
+        report = backend.index_now()
+        assert report is not None and not report.embedding_paused
+        assert report.chunks_embedded > 0
+        assert backend.status().embedding_paused == ""
+    finally:
+        backend.close()

@@ -214,6 +214,9 @@ def test_status_lines():
     assert service_text(_with(base, embedded=30, embedding_paused="on battery power")) == \
         "Embedding paused (on battery power): 10 passages wait"
     assert service_text(_with(base, service="stopped")) == "Service not running"
+    assert service_text(_with(base, service="unavailable", embedded=30,
+                              embedding_paused="on battery power")) == \
+        "Background service unavailable; embedding paused (on battery power): 10 passages wait"
     assert service_text(_with(base, service="stopped"), starting=True).startswith("Starting")
     watched = _with(base, watch=(WatchState("/r", "inotify"),
                                  WatchState("/net", "polling", "inotify limit reached")))
