@@ -20,7 +20,7 @@ def test_on_battery_the_window_holds_embedding_and_resumes_when_plugged_in(
     config_file.write_text(f'roots = ["{root}"]\n')
     power = FakePower(battery=True)
     backend = Backend(Options(data_dir=str(tmp_path / "data")), power=power)
-    monkeypatch.setattr(backend, "service_argv", lambda: [
+    monkeypatch.setattr(backend.launcher, "argv", lambda: [
         sys.executable, "-c", "raise SystemExit('deskfind: error: no service today')"])
     win = open_window(qtbot, make_session, backend)
     session, area = win.session, win.status_area
