@@ -141,9 +141,9 @@ class ReducedGraph(CandidateIndex):
         projection = Projection.fit(rows, reduced_dim(rows.shape[1]))
         graph = HnswIndex(projection.reduced, space="l2", capacity=len(ids),
                           threads=threads, ef_search=RESCORE_POOL)
-        for start in range(0, len(ids), 50_000):  # bounded float copies while projecting
-            graph.add(ids[start:start + 50_000],
-                      projection.passages(rows[start:start + 50_000]))
+        for start in range(0, len(ids), 10_000):  # bounded float copies while projecting
+            graph.add(ids[start:start + 10_000],
+                      projection.passages(rows[start:start + 10_000]))
         return cls(graph, projection, len(ids))
 
     @classmethod
@@ -437,5 +437,7 @@ class DenseIndex:
 def _unit_rows(q: QuantizedVectors) -> np.ndarray:
     """The int8 rows as float32 unit vectors (the scale cancels out)."""
     floats = q.codes.astype(np.float32)
-    floats /= np.maximum(np.linalg.norm(floats, axis=1, keepdims=True), 1e-12)
+    # einsum, not linalg.norm: no squared copy of every row at the peak of a build
+    norms = np.sqrt(np.einsum("ij,ij->i", floats, floats))
+    floats /= np.maximum(norms, 1e-12)[:, None]
     return floats

@@ -22,6 +22,8 @@ spaces").  The graph is built in that Euclidean space.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import numpy as np
 
 # Vectors sampled to fit the projection: the covariance of a 384-d model is estimated
@@ -63,16 +65,23 @@ class Projection:
         if len(vectors) > FIT_SAMPLE:
             pick = np.random.default_rng(seed).choice(len(vectors), FIT_SAMPLE, replace=False)
             vectors = vectors[np.sort(pick)]
-        mean = vectors.mean(axis=0)
-        centred = (vectors - mean).astype(np.float64)
-        cov = centred.T @ centred / max(len(vectors) - 1, 1)
+        mean = sum((block.sum(axis=0) for block in _blocks(vectors)),
+                   np.zeros(vectors.shape[1])) / max(len(vectors), 1)
+        # Block by block: a float64 copy of 50,000 rows would be 150 MB at the peak
+        # of a first index (docs/performance.md, "Memory of a first index").
+        cov = np.zeros((vectors.shape[1], vectors.shape[1]))
+        for block in _blocks(vectors):
+            centred = block - mean
+            cov += centred.T @ centred
+        cov /= max(len(vectors) - 1, 1)
         _, eigvecs = np.linalg.eigh(cov)  # ascending eigenvalues
         basis = eigvecs[:, ::-1][:, :components]
-        norms = np.linalg.norm(centred @ basis, axis=1)
+        largest = max((float(np.linalg.norm((block - mean) @ basis, axis=1).max())
+                       for block in _blocks(vectors)), default=0.0)
         # Head-room for later passages; one beyond it gets 0 as its norm coordinate
         # (its distances are then slightly off, never wrong in sign).
-        radius = 1.05 * float(norms.max()) if len(norms) else 1.0
-        return cls(mean, basis, radius)
+        radius = 1.05 * largest if len(vectors) else 1.0
+        return cls(mean.astype(np.float32), basis, radius)
 
     def passages(self, vectors: np.ndarray) -> np.ndarray:
         y = (np.asarray(vectors, dtype=np.float32) - self.mean) @ self.basis
@@ -96,3 +105,9 @@ class Projection:
         arr = np.frombuffer(blob, dtype=np.float32)
         mean = arr[1:dim + 1].copy()
         return cls(mean, arr[dim + 1:].reshape(dim, components).copy(), float(arr[0]))
+
+
+def _blocks(vectors: np.ndarray, rows: int = 2048) -> Iterator[np.ndarray]:
+    """`vectors` as float64 blocks of `rows` rows."""
+    for start in range(0, len(vectors), rows):
+        yield vectors[start:start + rows].astype(np.float64)
