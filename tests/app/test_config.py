@@ -4,7 +4,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from app.config import SCHEMA, Config, ConfigError, parse_value, run_options
@@ -13,6 +13,8 @@ from tests.helpers import write_files
 REPO = Path(__file__).resolve().parents[2]
 
 
+# No deadline: a file write per example outlasts Hypothesis's 200 ms on a loaded machine.
+@settings(deadline=None)
 @given(st.lists(st.text(max_size=30), max_size=5), st.booleans(),
        st.integers(-10**6, 10**6), st.floats(0, 1))
 def test_settings_round_trip_through_toml(tmp_path_factory, roots, hidden, mb, alpha):
