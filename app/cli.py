@@ -24,7 +24,6 @@ from engine.errors import DeskfindError, ModelError, StoreError
 from engine.precision import PRECISIONS, precision_status, resolve_model
 from engine.query import parse_query
 from engine.ranking import FUSIONS, MODES
-from engine.store import Store
 
 log = logging.getLogger("deskfind.cli")
 __all__ = ["UsageError", "build_parser", "main"]
@@ -349,15 +348,13 @@ def _health(args: argparse.Namespace, passages: int) -> list[str] | None:
     gets SQLite's check alone."""
     if passages > HEALTH_CHECK_PASSAGES and not args.check:
         return None
-    path = paths.database_path(Deskfind.resolve_data_dir(_options(args)))
+    options = _options(args)
     try:
-        store = Store.open(path)
+        index = Deskfind(options)
     except StoreError:
-        store = Store.open(path, readonly=True)
-    try:
-        return store.integrity_problems()
-    finally:
-        store.close()
+        index = Deskfind(options, readonly=True)
+    with index:
+        return index.integrity_problems()
 
 
 def _health_line(problems: list[str] | None) -> str:
