@@ -68,15 +68,10 @@ def copy_from_json(d: Mapping[str, Any]) -> Copy:
 
 
 @dataclass(frozen=True)
-class Hit:
-    """One search result, from the engine here or from the service."""
+class Hit(Copy):
+    """One search result, from the engine here or from the service: a file as its
+    copies are (path, title, score…), with the evidence and the passage that matched."""
 
-    path: bytes
-    display_path: str
-    title: str
-    ext: str
-    mtime_ns: int
-    score: float
     lexical: float
     dense: float
     matched_by: str  # 'keyword', 'meaning' or 'both'

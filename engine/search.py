@@ -52,16 +52,11 @@ class Copy:
 
 
 @dataclass(frozen=True)
-class SearchResult:
-    """One document, with the passage that matched best, and its copies."""
+class SearchResult(Copy):
+    """One document (a file as its copies are: path, title, score…), with the passage
+    that matched best, and its copies."""
 
     file_id: FileId
-    path: bytes
-    display_path: str
-    title: str
-    ext: str
-    mtime_ns: int
-    score: float
     lexical: float  # keyword coverage of the query, 0..1 (BM25 / ideal passage's)
     dense: float  # cosine, clipped at 0
     chunk_id: ChunkId
