@@ -3,30 +3,16 @@ text first, embedding held with the reason in the status line, resumed when plug
 
 from __future__ import annotations
 
-import sys
-
-from app.backend import SERVICE_UNAVAILABLE, Backend
-from app.context import Options
 from tests.app.test_power import FakePower
-from tests.helpers import write_files
-from tests.ui.test_service_gui import FILES, open_window, search
+from tests.ui.test_service_gui import search, window_without_service
 
 
 def test_on_battery_the_window_holds_embedding_and_resumes_when_plugged_in(
         qtbot, tmp_path, make_session, config_file, monkeypatch):
-    root = tmp_path / "root"
-    write_files(root, FILES)
-    config_file.parent.mkdir()
-    config_file.write_text(f'roots = ["{root}"]\n')
     power = FakePower(battery=True)
-    backend = Backend(Options(data_dir=str(tmp_path / "data")), power=power)
-    monkeypatch.setattr(backend.launcher, "argv", lambda: [
-        sys.executable, "-c", "raise SystemExit('deskfind: error: no service today')"])
-    win = open_window(qtbot, make_session, backend)
+    backend, win, messages = window_without_service(qtbot, tmp_path, make_session,
+                                                    config_file, monkeypatch, power=power)
     session, area = win.session, win.status_area
-    messages: list[str] = []
-    session.message.connect(messages.append)
-    qtbot.waitUntil(lambda: backend.service == SERVICE_UNAVAILABLE, timeout=20_000)
 
     with qtbot.waitSignal(session.indexing_finished, timeout=60_000) as finished:
         win.update_action.trigger()  # no service: this window indexes

@@ -156,20 +156,29 @@ def test_the_gui_starts_a_service_when_none_runs(qtbot, tmp_path, make_session, 
     backend.close()
 
 
-def test_without_a_service_the_gui_indexes_and_searches_in_process(
-        qtbot, tmp_path, make_session, config_file, monkeypatch, ipc_ops):
+def window_without_service(qtbot, tmp_path, make_session, config_file, monkeypatch,
+                           **backend_args) -> tuple[Backend, MainWindow, list[str]]:
+    """A window over FILES whose service cannot start, once it has given up on it;
+    with the messages it shows."""
     root = tmp_path / "root"
     write_files(root, FILES)
     config_file.parent.mkdir()
     config_file.write_text(f'roots = ["{root}"]\n')
-    backend = Backend(Options(data_dir=str(tmp_path / "data")))
+    backend = Backend(Options(data_dir=str(tmp_path / "data")), **backend_args)
     monkeypatch.setattr(backend.launcher, "argv", lambda: [
         sys.executable, "-c", "raise SystemExit('deskfind: error: no service today')"])
     win = open_window(qtbot, make_session, backend)
-    session, area = win.session, win.status_area
     messages: list[str] = []
-    session.message.connect(messages.append)
+    win.session.message.connect(messages.append)
     qtbot.waitUntil(lambda: backend.service == SERVICE_UNAVAILABLE, timeout=20_000)
+    return backend, win, messages
+
+
+def test_without_a_service_the_gui_indexes_and_searches_in_process(
+        qtbot, tmp_path, make_session, config_file, monkeypatch, ipc_ops):
+    backend, win, messages = window_without_service(qtbot, tmp_path, make_session,
+                                                    config_file, monkeypatch)
+    session, area = win.session, win.status_area
     qtbot.waitUntil(lambda: area.service.text() == "Background service unavailable")
     assert "no service today" in area.service.toolTip()
     assert not area.start.isHidden()  # the user can try again
