@@ -38,8 +38,10 @@ from app.config import Config, config_path, run_options, walk_rules
 from app.context import Deskfind, Options
 from app.present import copy_from_json
 from app.service import ServiceLock
+from engine.duplicates import DuplicateGroup
 from engine.errors import EngineError, QueryError
 from engine.query import parse_query
+from engine.related import Related
 from engine.search import Copy, SearchResult
 from engine.sentences import best_sentences
 from engine.snippets import Snippet, match_spans
@@ -285,6 +287,30 @@ class Backend:
                 spans = best_sentences(self._df.embedder(), query, snippets)
         return [replace(h, sentence=tuple(span) if span else None)  # type: ignore[arg-type]
                 for h, span in zip(hits, spans, strict=True)]
+
+    def related(self, path: bytes, limit: int = 8) -> list[Related]:
+        """The files closest in meaning to the indexed file at `path` (engine.related);
+        raises EngineError saying why there are none (not indexed, no vectors yet)."""
+        if self.service == SERVICE_RUNNING:
+            try:
+                reply = self._call({"op": "related", "path_b64": _b64(path), "limit": limit},
+                                   timeout=30.0)
+                return [Related.from_json(d) for d in reply["related"]]
+            except ipc.ServiceUnavailable:
+                log.warning("the service stopped answering; finding related files here")
+        with self._lock:
+            return self._df.related(path, limit=limit, method="mean", filters=None)
+
+    def duplicates(self) -> list[DuplicateGroup]:
+        """Groups of indexed files that are byte-identical or hold the same text."""
+        if self.service == SERVICE_RUNNING:
+            try:
+                reply = self._call({"op": "duplicates"}, timeout=60.0)
+                return [DuplicateGroup.from_json(d) for d in reply["groups"]]
+            except ipc.ServiceUnavailable:
+                log.warning("the service stopped answering; looking for duplicates here")
+        with self._lock:
+            return self._df.duplicate_groups()
 
     @staticmethod
     def highlight_terms(query: str) -> tuple[str, ...]:
@@ -632,6 +658,10 @@ class Backend:
         if child is not None and child.poll() is not None:
             self._child = None
             log.warning("the background service exited with status %s", child.returncode)
+
+
+def _b64(path: bytes) -> str:
+    return base64.b64encode(path).decode()
 
 
 def _mtime(path: Path) -> int:

@@ -10,6 +10,7 @@ connection, so they never wait for indexing.
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import fcntl
 import logging
@@ -139,6 +140,16 @@ class Service:
             return {"spans": [list(s) if s else None for s in spans]}
         if op == "status":
             return self.status()
+        if op == "related":
+            path = base64.b64decode(str(request.get("path_b64", "")))
+            with self._search_lock:
+                found = self.reader.related(path, limit=int(request.get("limit", 10)),
+                                            method="mean", filters=None)
+            return {"related": [r.to_json() for r in found]}
+        if op == "duplicates":
+            with self._search_lock:
+                groups = self.reader.duplicate_groups()
+            return {"groups": [g.to_json() for g in groups]}
         if op == "reload":
             self.config = Config.load(self.config.path)
             self._reload = True
