@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.backend import SERVICE_RUNNING, SERVICE_UNAVAILABLE, IndexStatus
+from ui.duplicates import DuplicatesDialog
 from ui.results import short_path
 from ui.session import Session
 
@@ -85,6 +86,9 @@ class StatusArea(QWidget):
         self.counts.setForegroundRole(QPalette.ColorRole.PlaceholderText)
         self.failed = self._flat_button("", "Show the files that could not be read, and why")
         self.failed.clicked.connect(self.show_failures)
+        self.duplicates = self._flat_button("Duplicates…", "Files that are copies of each "
+                                            "other, with sizes and paths (nothing is deleted)")
+        self.duplicates.clicked.connect(self.show_duplicates)
         self.service = QLabel(self)
         self.phase = QLabel(self)
         self.bar = QProgressBar(self)
@@ -101,6 +105,7 @@ class StatusArea(QWidget):
         self.stop.clicked.connect(session.stop_indexing)
         layout.addWidget(self.counts)
         layout.addWidget(self.failed)
+        layout.addWidget(self.duplicates)
         layout.addStretch(1)
         for w in (self.service, self.phase, self.bar, self.pause, self.start, self.stop):
             layout.addWidget(w)
@@ -110,7 +115,8 @@ class StatusArea(QWidget):
         session.status_changed.connect(self.set_status)
         session.indexing_changed.connect(self.set_indexing)
         session.indexing_progress.connect(self.set_progress)
-        for w in (self.failed, self.service, self.pause, self.start, self.watch):
+        for w in (self.failed, self.duplicates, self.service, self.pause, self.start,
+                  self.watch):
             w.setVisible(False)
         self.set_indexing(session.indexing)
         if session.status is not None:
@@ -131,6 +137,7 @@ class StatusArea(QWidget):
         self.counts.setText(counts_text(status))
         self.failed.setVisible(status.failed > 0)
         self.failed.setText(f"{status.failed:,} failed")
+        self.duplicates.setVisible(status.searchable > 1)
         running = status.service == SERVICE_RUNNING
         in_process = self.session.indexing
         self.service.setVisible(not in_process)
@@ -169,6 +176,13 @@ class StatusArea(QWidget):
         self.phase.setText(progress_text(phase, done, total))
         self.bar.setRange(0, total)  # 0..0 shows a busy bar
         self.bar.setValue(done)
+
+    def show_duplicates(self) -> DuplicatesDialog:
+        """The groups of copies among the indexed files (loaded off-thread)."""
+        dialog = DuplicatesDialog(self.session, self.window())
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.show()
+        return dialog
 
     def show_failures(self) -> None:
         if self.session.status is not None:
