@@ -12,11 +12,9 @@ from PySide6.QtCore import QPoint, Qt
 from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
-    QHeaderView,
     QLabel,
     QMenu,
     QPushButton,
-    QTreeWidget,
     QTreeWidgetItem,
     QVBoxLayout,
     QWidget,
@@ -25,7 +23,7 @@ from PySide6.QtWidgets import (
 from engine.duplicates import DuplicateGroup, FileEntry
 from engine.errors import EngineError
 from ui import desktop
-from ui.results import short_path
+from ui.results import file_tree, short_path
 from ui.session import Session
 
 PathRole = Qt.ItemDataRole.UserRole + 1
@@ -75,17 +73,11 @@ class DuplicatesDialog(QDialog):
         layout.addWidget(intro)
         self.summary = QLabel("Looking for duplicates…", self)
         layout.addWidget(self.summary)
-        self.tree = QTreeWidget(self)
-        self.tree.setHeaderLabels(["File", "Size", "Modified"])
-        self.tree.setAlternatingRowColors(True)
+        self.tree = file_tree(self, ["File", "Size", "Modified"])
         self.tree.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.tree.customContextMenuRequested.connect(self._show_menu)
         self.tree.itemDoubleClicked.connect(lambda item, _col: self._reveal(item))
         self.tree.currentItemChanged.connect(lambda *_: self._update_buttons())
-        header = self.tree.header()
-        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
-        header.setSectionResizeMode(1, QHeaderView.ResizeMode.ResizeToContents)
-        header.setSectionResizeMode(2, QHeaderView.ResizeMode.ResizeToContents)
         layout.addWidget(self.tree, 1)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close, self)
         self.reveal_button = QPushButton("Show in folder", self)
@@ -97,6 +89,8 @@ class DuplicatesDialog(QDialog):
         buttons.rejected.connect(self.reject)
         layout.addWidget(buttons)
         self._update_buttons()
+        runner = session.runner  # closed while loading: the answer has nowhere to go
+        self.destroyed.connect(lambda *_: runner.drop("duplicates"))
         self.load()
 
     def load(self) -> None:

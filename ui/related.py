@@ -113,6 +113,8 @@ class RelatedPane(QWidget):
         layout.addWidget(self.stack, 1)
         self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Expanding)
         session.index_changed.connect(self.refresh)
+        runner = session.runner  # not `self`: gone by the time `destroyed` arrives
+        self.destroyed.connect(lambda *_: runner.drop("related"))
         self.clear()
 
     # -- asking ---------------------------------------------------------------------------

@@ -8,11 +8,9 @@ from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
     QHBoxLayout,
-    QHeaderView,
     QLabel,
     QProgressBar,
     QPushButton,
-    QTreeWidget,
     QTreeWidgetItem,
     QVBoxLayout,
     QWidget,
@@ -20,7 +18,7 @@ from PySide6.QtWidgets import (
 
 from app.backend import SERVICE_RUNNING, SERVICE_UNAVAILABLE, IndexStatus
 from ui.duplicates import DuplicatesDialog
-from ui.results import short_path
+from ui.results import file_tree, short_path
 from ui.session import Session
 
 PHASES = {"starting": "Preparing", "reading": "Reading files", "embedding": "Understanding"}
@@ -201,18 +199,12 @@ class FailuresDialog(QDialog):
                        self)
         intro.setWordWrap(True)
         layout.addWidget(intro)
-        self.tree = QTreeWidget(self)
-        self.tree.setHeaderLabels(["File", "Status", "Reason"])
+        self.tree = file_tree(self, ["File", "Status", "Reason"])
         self.tree.setRootIsDecorated(False)
-        self.tree.setAlternatingRowColors(True)
         for f in status.failures:
             item = QTreeWidgetItem([f.path, f.status, f.reason])
             item.setToolTip(0, f.path)
             self.tree.addTopLevelItem(item)
-        header = self.tree.header()
-        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
-        header.setSectionResizeMode(1, QHeaderView.ResizeMode.ResizeToContents)
-        header.setSectionResizeMode(2, QHeaderView.ResizeMode.ResizeToContents)
         layout.addWidget(self.tree, 1)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close, self)
         buttons.rejected.connect(self.reject)

@@ -189,19 +189,9 @@ def test_the_status_area_lists_a_copied_files_group_and_shows_each_in_its_folder
     assert all((root / name).exists() for name in ("bees.md", "bees-copy.md"))
 
 
-def test_related_and_duplicates_come_from_a_running_service(tmp_path, monkeypatch):
-    from app import backend as backend_module
-
+def test_related_and_duplicates_come_from_a_running_service(tmp_path, ipc_ops):
     root = tmp_path / "root"
     svc = Running(tmp_path, [root])
-    sent: list[str] = []
-    real = backend_module.ipc.call
-
-    def spy(data_dir, request, timeout=60.0):
-        sent.append(request["op"])
-        return real(data_dir, request, timeout)
-
-    monkeypatch.setattr(backend_module.ipc, "call", spy)
     svc.start_on(root, {**NOTES, "bees-copy.md": NOTES["bees.md"]})
     try:
         wait_until(svc.settled, timeout=90)
@@ -215,10 +205,28 @@ def test_related_and_duplicates_come_from_a_running_service(tmp_path, monkeypatc
             (group,) = backend.duplicates()
             assert group.identical and sorted(f.path for f in group.files) == [
                 bytes(root / "bees-copy.md"), bytes(root / "bees.md")]
-            assert {"related", "duplicates"} <= set(sent)
+            assert {"related", "duplicates"} <= set(ipc_ops)
             with pytest.raises(Exception, match="not indexed"):
                 backend.related(bytes(root / "missing.md"))
         finally:
             backend.close()
     finally:
         svc.stop()
+
+
+def test_closing_the_window_while_related_files_are_found_drops_the_answer(
+        qtbot, notes_backend, make_session, recorded):
+    from PySide6.QtCore import QCoreApplication, QEvent
+
+    backend, _ = notes_backend
+    win = MainWindow(make_session(backend))
+    win.show()
+    select(qtbot, win, "honey bees hibernate", "bees.md")
+    runner = win.session.runner
+    win.related._ask()  # the request is out now, not after the pause
+    dialog = win.status_area.show_duplicates()  # and the duplicates are being loaded
+    dialog.close()  # deletes itself
+    win.deleteLater()
+    QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
+    runner.wait(20_000)
+    qtbot.waitUntil(lambda: not runner.busy)  # answers delivered to nobody, no error

@@ -7,8 +7,6 @@ import os
 import sys
 from datetime import datetime
 
-import pytest
-
 from app import backend as backend_module
 from app.backend import (
     SERVICE_RUNNING,
@@ -33,20 +31,6 @@ FILES = {
     "work/incident.txt": "Incident report\n\nThe backup job failed with error 0x80070005.",
     "work/broken.txt": b"\x00\xff\x00binary",
 }
-
-
-@pytest.fixture
-def ipc_ops(monkeypatch) -> list[str]:
-    """The requests the backend sends to the service, by op."""
-    sent: list[str] = []
-    real = backend_module.ipc.call
-
-    def spy(data_dir, request, timeout=60.0):
-        sent.append(request["op"])
-        return real(data_dir, request, timeout)
-
-    monkeypatch.setattr(backend_module.ipc, "call", spy)
-    return sent
 
 
 def open_window(qtbot, make_session, backend: Backend) -> MainWindow:
