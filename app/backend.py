@@ -193,6 +193,7 @@ class Backend:
         self.service = SERVICE_STOPPED
         self.service_error = ""
         self._child: subprocess.Popen[bytes] | None = None
+        self._closed = False  # related files asked for after close get a plain answer
         self._migrate_legacy()
 
     def _effective_options(self) -> Options:
@@ -206,6 +207,7 @@ class Backend:
         remove the copies of documents taken out of archives and mailboxes to open."""
         with self._lock:
             self._df.close()
+            self._closed = True
         if self._open_dir is not None:
             shutil.rmtree(self._open_dir, ignore_errors=True)
             self._open_dir = None
@@ -299,6 +301,7 @@ class Backend:
             except ipc.ServiceUnavailable:
                 log.warning("the service stopped answering; finding related files here")
         with self._lock:
+            self._check_open()
             return self._df.related(path, limit=limit, method="mean", filters=None)
 
     def duplicates(self) -> list[DuplicateGroup]:
@@ -310,7 +313,12 @@ class Backend:
             except ipc.ServiceUnavailable:
                 log.warning("the service stopped answering; looking for duplicates here")
         with self._lock:
+            self._check_open()
             return self._df.duplicate_groups()
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise EngineError("the index is closed")
 
     @staticmethod
     def highlight_terms(query: str) -> tuple[str, ...]:

@@ -141,7 +141,10 @@ class Service:
         if op == "status":
             return self.status()
         if op == "related":
-            path = base64.b64decode(str(request.get("path_b64", "")))
+            try:
+                path = base64.b64decode(str(request.get("path_b64", "")), validate=True)
+            except ValueError as exc:
+                raise EngineError("bad request: path_b64 is not base64") from exc
             with self._search_lock:
                 found = self.reader.related(path, limit=int(request.get("limit", 10)),
                                             method="mean", filters=None)

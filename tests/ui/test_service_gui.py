@@ -137,6 +137,8 @@ def test_the_gui_starts_a_service_when_none_runs(qtbot, tmp_path, make_session, 
     finally:
         backend.stop_service()
     assert child.returncode == 0
+    win.related.clear()  # the selected result's related files: asked no more
+    win.session.runner.wait(20_000)  # nothing may be out when the index closes
     backend.close()
 
 
