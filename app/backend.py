@@ -40,7 +40,9 @@ from app.values import (
     IndexStatus,
     WatchState,
 )
+from engine.duplicates import DuplicateGroup
 from engine.errors import DeskfindError
+from engine.related import Related
 from indexer.pipeline import IndexReport
 
 __all__ = ["LEGACY_SETTINGS", "SERVICE_LOG", "SERVICE_RUNNING", "SERVICE_STOPPED",
@@ -102,6 +104,15 @@ class Backend:
         remove the copies of documents taken out of archives and mailboxes to open."""
         self._local.close()
         self.documents.close()
+
+    def related(self, path: bytes, limit: int = 8) -> list[Related]:
+        """The files closest in meaning to the indexed file at `path` (engine.related);
+        raises DeskfindError saying why there are none (not indexed, no vectors yet)."""
+        return self._ask(lambda c: c.related(path, limit=limit))
+
+    def duplicates(self) -> list[DuplicateGroup]:
+        """Groups of indexed files that are byte-identical or hold the same text."""
+        return self._ask(lambda c: c.duplicates())
 
     # -- asking the index -----------------------------------------------------------------
 

@@ -14,6 +14,7 @@ the index file next to it, read-only, as a second reader (SQLite's WAL allows it
 
 from __future__ import annotations
 
+import base64
 import os
 import threading
 from collections.abc import Callable, Sequence
@@ -129,9 +130,12 @@ class LocalIndex(_Closing):
         self.data_dir = Deskfind.resolve_data_dir(options)
         self._lock = threading.RLock()
         self._df: Deskfind | None = None
+        self._closed = False
 
     def _use(self, call: Callable[[Deskfind], T]) -> T:
         with self._lock:
+            if self._closed:  # a window's request still out when the app shut down
+                raise DeskfindError("the index is closed")
             if self._df is None:
                 self._df = Deskfind(self.options, readonly=self.readonly)
             return call(self._df)
@@ -204,6 +208,7 @@ class LocalIndex(_Closing):
 
     def close(self) -> None:
         with self._lock:
+            self._closed = True
             if self._df is not None:
                 self._df.close()
                 self._df = None
@@ -257,10 +262,16 @@ class ServiceClient(_Closing):
 
     def related(self, path: bytes, *, limit: int = 10, method: str = "mean",
                 filters: str = "") -> list[Related]:
-        return self._read().related(path, limit=limit, method=method, filters=filters)
+        # The service's vector index answers: a second process loading every vector
+        # would double the memory at scale.
+        reply = self.call({"op": "related", "path_b64": base64.b64encode(path).decode(),
+                           "limit": limit, "method": method, "filters": filters},
+                          timeout=max(self.timeout, 30.0))
+        return [Related.from_json(d) for d in reply["related"]]
 
     def duplicates(self) -> list[DuplicateGroup]:
-        return self._read().duplicates()
+        reply = self.call({"op": "duplicates"}, timeout=max(self.timeout, 60.0))
+        return [DuplicateGroup.from_json(d) for d in reply["groups"]]
 
     def index(self, roots: Sequence[Path], progress: Progress | None = None,
               rules: WalkRules | None = None, hold: Hold | None = None) -> IndexReport:

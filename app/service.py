@@ -10,6 +10,7 @@ connection, so they never wait for indexing.
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import fcntl
 import logging
@@ -30,6 +31,7 @@ from app.ipc import Server
 from app.power import PowerSource, SysfsPower, embedding_pause_reason, set_idle_io_priority
 from app.values import Failure, Found, Hit, IndexStatus, Phase, WatchState
 from engine.errors import EngineError, StoreError
+from engine.query import parse_filters
 from engine.sentences import best_sentences
 from indexer.pipeline import Indexer, IndexReport
 from indexer.watch import Watcher
@@ -140,6 +142,22 @@ class Service:
             return {"spans": [list(s) if s else None for s in spans]}
         if op == "status":
             return self.status()
+        if op == "related":
+            try:
+                path = base64.b64decode(str(request.get("path_b64", "")), validate=True)
+            except ValueError as exc:
+                raise EngineError("bad request: path_b64 is not base64") from exc
+            filters = str(request.get("filters", "")).strip()
+            with self._search_lock:
+                found = self.reader.related(
+                    path, limit=int(request.get("limit", 10)),
+                    method=str(request.get("method", "mean")),
+                    filters=parse_filters(filters) if filters else None)
+            return {"related": [r.to_json() for r in found]}
+        if op == "duplicates":
+            with self._search_lock:
+                groups = self.reader.duplicate_groups()
+            return {"groups": [g.to_json() for g in groups]}
         if op == "reload":
             self.config = Config.load(self.config.path)
             self._reload = True

@@ -15,9 +15,12 @@ probability 0.47.
 
 from __future__ import annotations
 
+import base64
+import os
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -59,8 +62,23 @@ class DuplicateGroup:
     def to_json(self) -> dict[str, object]:
         return {"kind": "identical" if self.identical else "same text",
                 "total_bytes": self.total_bytes, "extra_bytes": self.extra_bytes,
-                "files": [{"path": f.display_path, "size": f.size,
-                           "mtime_ns": f.mtime_ns} for f in self.files]}
+                "files": [_file_json(f) for f in self.files]}
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> DuplicateGroup:
+        """A group as `to_json` wrote it (the service's answer)."""
+        files = tuple(
+            FileEntry(0, base64.b64decode(f["path_b64"]) if "path_b64" in f
+                      else os.fsencode(f["path"]), str(f["path"]), int(f["size"]),
+                      int(f["mtime_ns"]), None) for f in d["files"])
+        return cls(d["kind"] == "identical", files)
+
+
+def _file_json(f: FileEntry) -> dict[str, object]:
+    out: dict[str, object] = {"path": f.display_path, "size": f.size, "mtime_ns": f.mtime_ns}
+    if os.fsencode(f.display_path) != f.path:  # not valid UTF-8: the exact bytes too
+        out["path_b64"] = base64.b64encode(f.path).decode()
+    return out
 
 
 class _Union:

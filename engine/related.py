@@ -6,12 +6,16 @@ file's mean passage vector (one search, however long the file), `best` searches 
 each passage and ranks a file by its best passage pair (one search per passage, at most
 MAX_PROBES of them).  Which ranks better was measured on Cranfield (docs/design.md).
 Files holding the same text as the source (engine.fingerprint) are left out: they are
-duplicates, which `deskfind duplicates` reports, not related reading.
+duplicates, which `deskfind duplicates` reports, not related reading; of files that
+hold the same text as each other only the closest is listed.
 """
 
 from __future__ import annotations
 
+import base64
+import os
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -46,12 +50,33 @@ class Related:
     target_chunk: ChunkId
     target_text: str
     page: int | None
+    ext: str = ""
+    target_span: tuple[int, int] = (0, 0)  # the target passage in its document's text
 
     def to_json(self) -> dict[str, object]:
-        return {"path": self.display_path, "title": self.title, "score": round(self.score, 4),
-                "pair": {"cosine": round(self.pair_cosine, 4),
-                         "source": self.source_text, "target": self.target_text,
-                         "page": self.page}}
+        out: dict[str, object] = {
+            "path": self.display_path, "title": self.title, "ext": self.ext,
+            "score": round(self.score, 4), "file_id": int(self.file_id),
+            "pair": {"cosine": round(self.pair_cosine, 4),
+                     "source": self.source_text, "target": self.target_text,
+                     "page": self.page, "source_chunk": int(self.source_chunk),
+                     "target_chunk": int(self.target_chunk),
+                     "target_span": list(self.target_span)}}
+        if os.fsencode(self.display_path) != self.path:  # not UTF-8: the exact bytes too
+            out["path_b64"] = base64.b64encode(self.path).decode()
+        return out
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> Related:
+        """A related file as `to_json` wrote it (the service's answer)."""
+        pair = d["pair"]
+        path = base64.b64decode(d["path_b64"]) if "path_b64" in d else os.fsencode(d["path"])
+        start, end = pair.get("target_span") or (0, 0)
+        return cls(FileId(int(d.get("file_id", 0))), path, str(d["path"]),
+                   str(d.get("title") or ""), float(d["score"]), float(pair["cosine"]),
+                   ChunkId(int(pair.get("source_chunk", 0))), str(pair["source"]),
+                   ChunkId(int(pair.get("target_chunk", 0))), str(pair["target"]),
+                   pair.get("page"), str(d.get("ext", "")), (int(start), int(end)))
 
 
 def related_files(store: Store, index: DenseIndex, path: bytes, *, limit: int = 10,
@@ -65,13 +90,22 @@ def related_files(store: Store, index: DenseIndex, path: bytes, *, limit: int = 
     own = store.chunk_ids_where("f.id = ?", [int(state.id)])
     ids, rows = index.unit_vectors(own)
     if not len(ids):
-        raise RelatedError("its passages are not embedded (yet, or it holds generated text)")
+        raise RelatedError(_why_no_vectors(store, state.id, len(own)))
     where, params = file_filter_sql(filters) if filters else ("1", [])
     allowed = store.chunk_ids_where(f"({where}) AND f.id != ?", [*params, int(state.id)])
     scores = _file_scores(store, index, rows, allowed, method)
     scores = _without_copies(store, state.id, scores)
-    best = sorted(scores.items(), key=lambda kv: -kv[1])[:limit]
+    best = _one_per_text(store, sorted(scores.items(), key=lambda kv: -kv[1]), limit)
     return [_with_pair(store, index, ids, rows, file_id, score) for file_id, score in best]
+
+
+def _why_no_vectors(store: Store, file_id: FileId, passages: int) -> str:
+    if not passages:
+        return "it holds no text to compare"
+    skipped = store.chunk_ids_where("f.id = ? AND c.embed_skip IS NOT NULL", [int(file_id)])
+    if len(skipped) == passages:
+        return "its text is generated (code or data), which is not embedded"
+    return "no vectors yet: embedding in progress"
 
 
 def _file_scores(store: Store, index: DenseIndex, rows: np.ndarray, allowed: np.ndarray,
@@ -105,6 +139,22 @@ def _without_copies(store: Store, source: FileId,
             if f not in prints or not near_duplicates(mine, prints[f])}
 
 
+def _one_per_text(store: Store, ranked: list[tuple[FileId, float]],
+                  limit: int) -> list[tuple[FileId, float]]:
+    """The first `limit` of `ranked`, each file holding the same text as one already
+    taken left out: two copies of one related document are one entry, as in search."""
+    prints = store.fingerprints([f for f, _ in ranked[:limit * 4]])
+    taken: list[tuple[FileId, float]] = []
+    for file_id, score in ranked:
+        mine = prints.get(file_id)
+        if mine is None or not any(t in prints and near_duplicates(mine, prints[t])
+                                   for t, _ in taken):
+            taken.append((file_id, score))
+        if len(taken) == limit:
+            break
+    return taken
+
+
 def _with_pair(store: Store, index: DenseIndex, source_ids: np.ndarray,
                source_rows: np.ndarray, file_id: FileId, score: float) -> Related:
     target_ids, target_rows = index.unit_vectors(store.chunk_ids_where("f.id = ?",
@@ -115,4 +165,5 @@ def _with_pair(store: Store, index: DenseIndex, source_ids: np.ndarray,
     passages = store.chunk_rows([src, tgt])
     target = passages[tgt]
     return Related(file_id, target.path, target.display_path, target.title, score,
-                   float(sims[i, j]), src, passages[src].text, tgt, target.text, target.page)
+                   float(sims[i, j]), src, passages[src].text, tgt, target.text, target.page,
+                   target.ext, (target.char_start, target.char_end))

@@ -43,6 +43,7 @@ from ui import desktop
 from ui.icons import app_icon, search_icon
 from ui.pages import ErrorPage, FirstRunPage
 from ui.preview import PreviewPane
+from ui.related import RelatedPane
 from ui.results import ResultDelegate, ResultsModel, short_path
 from ui.search import FILE_TYPES, Filters, SearchController
 from ui.session import MODES, Session
@@ -159,12 +160,19 @@ class MainWindow(QMainWindow):
         self.list_stack.addWidget(self.empty)
         self.list_stack.addWidget(self.list)
         lv.addWidget(self.list_stack, 1)
-        self.preview = PreviewPane(self.session, splitter)
         frame = QFrame(splitter)
         frame.setFrameShape(QFrame.Shape.StyledPanel)
         fl = QVBoxLayout(frame)
         fl.setContentsMargins(0, 0, 0, 0)
-        fl.addWidget(self.preview)
+        self.preview_split = QSplitter(Qt.Orientation.Vertical, frame)
+        self.preview = PreviewPane(self.session, self.preview_split)
+        self.related = RelatedPane(self.session, self.preview_split)
+        self.preview_split.addWidget(self.preview)
+        self.preview_split.addWidget(self.related)
+        self.preview_split.setStretchFactor(0, 3)
+        self.preview_split.setStretchFactor(1, 1)
+        self.preview_split.setSizes([500, 220])
+        fl.addWidget(self.preview_split)
         splitter.addWidget(left)
         splitter.addWidget(frame)
         splitter.setStretchFactor(0, 5)
@@ -243,9 +251,12 @@ class MainWindow(QMainWindow):
         self.settings_action.setShortcut(QKeySequence.StandardKey.Preferences)
         self.failures_action = QAction("Files not indexed…", self)
         self.failures_action.triggered.connect(lambda: self.status_area.show_failures())
+        self.duplicates_action = QAction("Duplicate files…", self)
+        self.duplicates_action.triggered.connect(lambda: self.status_area.show_duplicates())
         self.quit_action = QAction("Quit Deskfind", self)
         self.quit_action.setShortcut(QKeySequence.StandardKey.Quit)
-        for action in (self.update_action, self.settings_action, self.failures_action):
+        for action in (self.update_action, self.settings_action, self.failures_action,
+                       self.duplicates_action):
             menu.addAction(action)
         menu.addSeparator()
         menu.addAction(self.quit_action)
@@ -317,6 +328,9 @@ class MainWindow(QMainWindow):
         self.list.doubleClicked.connect(lambda _: self.open_current())
         self.list.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.list.customContextMenuRequested.connect(self._show_result_menu)
+        self.related.chosen.connect(lambda hit: self.preview.show_result(hit, self.model.query))
+        self.related.open_requested.connect(
+            lambda hit: self.session.open_document(hit.path, hit.ext, hit.page))
         self.field.installEventFilter(self)
         self.list.installEventFilter(self)
         self._cleared()
@@ -371,6 +385,7 @@ class MainWindow(QMainWindow):
             self.empty.setText(f"Nothing matches “{self.search.text.strip()}”.{hint}"
                                " or remove a filter.")
             self.preview.clear("No document to preview.")
+            self.related.clear()
 
     def _relaxed(self, note: str) -> None:
         self.relaxed_label.setText(note[:1].upper() + note[1:] + "." if note else "")
@@ -381,6 +396,7 @@ class MainWindow(QMainWindow):
         self.list_stack.setCurrentWidget(self.empty)
         self.empty.setText(message)
         self.preview.clear("No document to preview.")
+        self.related.clear()
 
     def _cleared(self) -> None:
         self.summary.setText("")
@@ -389,9 +405,12 @@ class MainWindow(QMainWindow):
         self.empty.setText(count + EMPTY_HINT)
         self.list_stack.setCurrentWidget(self.empty)
         self.preview.clear()
+        self.related.clear()
 
     def _current_changed(self, current: QModelIndex, _previous: QModelIndex) -> None:
-        self.preview.show_result(self.model.result(current.row()), self.model.query)
+        hit = self.model.result(current.row())
+        self.preview.show_result(hit, self.model.query)
+        self.related.show_for(hit)
 
     def _status_changed(self, status: IndexStatus) -> None:
         # Arrives every few seconds: touch only what changed, never an open popup.
@@ -436,6 +455,7 @@ class MainWindow(QMainWindow):
         menu.addAction("Open", lambda: self.session.open_document(r.path, r.ext, r.page))
         menu.addAction("Show in folder", lambda: desktop.reveal_file(r.path))
         menu.addAction("Copy path", lambda: desktop.copy_path(r.path))
+        menu.addAction("Related files", lambda: self.show_related(r))
         if r.copies:
             menu.addSection(f"The same text ({copies_label(len(r.copies))})")
             for c in r.copies:
@@ -444,6 +464,17 @@ class MainWindow(QMainWindow):
                 menu.addAction(f"Show {os.path.basename(c.display_path)} in folder",
                                partial(_reveal, c.path))
         return menu
+
+    def show_related(self, r: Hit) -> None:
+        """Select `r`, make room for its Related list and move the focus there."""
+        row = next((i for i, h in enumerate(self.model.results) if h.path == r.path), -1)
+        if row >= 0 and row != self.list.currentIndex().row():
+            self.list.setCurrentIndex(self.model.index(row, 0))
+        top, bottom = self.preview_split.sizes()
+        if bottom < 120:  # dragged out of sight: give it a third
+            total = top + bottom
+            self.preview_split.setSizes([total * 2 // 3, total - total * 2 // 3])
+        self.related.list.setFocus()
 
     def _show_result_menu(self, pos: QPoint) -> None:
         r = self.model.result(self.list.indexAt(pos).row())

@@ -139,8 +139,8 @@ class PreviewPane(QWidget):
         super().__init__(parent)
         self.session = session
         self.renderer = renderer if renderer is not None else PageRenderer()
-        owned = self.renderer  # not `self`: gone by the time `destroyed` arrives
-        self.destroyed.connect(lambda *_: owned.close())
+        owned, runner = self.renderer, session.runner  # not `self`: gone by then
+        self.destroyed.connect(lambda *_: (owned.close(), runner.drop("preview")))
         self._pdf_newest = _Newest()
         self.result: Hit | None = None
         self.query = ""

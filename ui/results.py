@@ -26,7 +26,14 @@ from PySide6.QtGui import (
     QTextCharFormat,
     QTextLayout,
 )
-from PySide6.QtWidgets import QStyle, QStyledItemDelegate, QStyleOptionViewItem, QWidget
+from PySide6.QtWidgets import (
+    QHeaderView,
+    QStyle,
+    QStyledItemDelegate,
+    QStyleOptionViewItem,
+    QTreeWidget,
+    QWidget,
+)
 
 from app.backend import Hit
 from app.present import copies_label
@@ -61,6 +68,18 @@ def short_path(path: str, home: str | None = None) -> str:
     if home and home != "/" and (path == home or path.startswith(home + os.sep)):
         return "~" + path[len(home):]
     return path
+
+
+def file_tree(parent: QWidget, headers: Sequence[str]) -> QTreeWidget:
+    """A table of files: the first column (the path) takes the width, the others fit."""
+    tree = QTreeWidget(parent)
+    tree.setHeaderLabels(list(headers))
+    tree.setAlternatingRowColors(True)
+    header = tree.header()
+    header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+    for column in range(1, len(headers)):
+        header.setSectionResizeMode(column, QHeaderView.ResizeMode.ResizeToContents)
+    return tree
 
 
 def flatten(text: str, spans: Sequence[tuple[int, int]]) -> tuple[str, list[tuple[int, int]]]:

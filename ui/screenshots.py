@@ -13,11 +13,14 @@ from PySide6.QtWidgets import QApplication, QWidget
 from app import paths
 from app.context import Deskfind, Options
 from ui.app import DeskfindGui, open_session, wait_until
+from ui.main_window import MainWindow
+from ui.tasks import TaskRunner
 
 SAMPLES = paths.resource_dir("sample")
 MAIN_QUERY = "how long should the dough rise before baking"
 POPUP_QUERY = "undo a git commit"
 RELAXED_QUERY = 'the "dough should double overnight" rule'
+RELATED_QUERY = "bread"  # selects the bread PDF, whose Related list leads with the note
 
 PDF_PAGES = (
     "Bread science, a short guide\n\nFlour, water, salt and time. This guide follows a loaf "
@@ -36,7 +39,7 @@ def write_demo_files(folder: Path) -> None:
     import pymupdf
 
     docs = folder / "Documents"
-    docs.mkdir(parents=True)
+    (docs / "Downloads").mkdir(parents=True)
     now = time.time()
     # Files only: an installed copy has the __pycache__ that pip compiled retry.py into.
     samples = sorted(p for p in SAMPLES.iterdir() if p.is_file() and p.suffix != ".pyc")
@@ -50,7 +53,10 @@ def write_demo_files(folder: Path) -> None:
         page = pdf.new_page()
         page.insert_textbox(pymupdf.Rect(72, 72, 520, 760), text, fontsize=12)
     pdf.save(docs / "Bread science.pdf")
+    # The same text saved again (other bytes) and a byte copy: the duplicates window's.
+    pdf.save(docs / "Downloads" / "Bread science (1).pdf", garbage=4, deflate=True)
     pdf.close()
+    shutil.copy(docs / "Notes" / "espresso.md", docs / "Downloads" / "espresso.md")
     (docs / "Work" / "scan-0042.txt").write_bytes(b"\x00\x01\x02binary scanner output")
 
 
@@ -61,7 +67,6 @@ def _save(widget: QWidget, path: Path) -> None:
 def _first_run_shot(app: QApplication, home: Path, out: Path) -> bool:
     """The window on its first start: no folders yet, and the offer to add Deskfind to
     the application menu (not taken: the demo's menu folders are temporary anyway)."""
-    from ui.tasks import TaskRunner
 
     options = Options(data_dir=str(home / ".local" / "share" / "deskfind-first-run"))
     config = home / ".config" / "deskfind" / "first-run.toml"
@@ -84,10 +89,26 @@ def _first_run_shot(app: QApplication, home: Path, out: Path) -> bool:
     return ok
 
 
+def _related_and_duplicates(window: MainWindow, runner: TaskRunner, out: Path) -> bool:
+    """related.png: a result's Related list; duplicates.png: the duplicates window."""
+    window.field.setText(RELATED_QUERY)
+    ok = wait_until(lambda: window.model.rowCount() > 0 and window.search.last_query
+                    == RELATED_QUERY)
+    row = next((i for i, r in enumerate(window.model.results) if r.ext == "pdf"), 0)
+    window.list.setCurrentIndex(window.model.index(row, 0))
+    ok = ok and wait_until(lambda: bool(window.related.related))
+    wait_until(lambda: not runner.busy, 5000)
+    _save(window, out / "related.png")
+    dialog = window.status_area.show_duplicates()
+    ok = ok and wait_until(lambda: dialog.groups is not None)
+    QApplication.processEvents()
+    _save(dialog, out / "duplicates.png")
+    dialog.close()
+    return ok
+
+
 def take_screenshots(app: QApplication, out: Path) -> int:
     """Build a demo index in a temporary folder, open each window on it, save PNGs."""
-    from ui.tasks import TaskRunner
-
     out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="deskfind-demo-") as tmp:
         home = Path(tmp) / "home"
@@ -128,6 +149,8 @@ def take_screenshots(app: QApplication, out: Path) -> int:
                                and window.model.rowCount() > 0)
         wait_until(lambda: not runner.busy, 5000)
         _save(window, out / "main-window-relaxed.png")
+
+        ok = _related_and_duplicates(window, runner, out) and ok
 
         popup = gui.popup
         popup.popup()

@@ -8,18 +8,17 @@ from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
     QHBoxLayout,
-    QHeaderView,
     QLabel,
     QProgressBar,
     QPushButton,
-    QTreeWidget,
     QTreeWidgetItem,
     QVBoxLayout,
     QWidget,
 )
 
 from app.backend import SERVICE_RUNNING, SERVICE_UNAVAILABLE, IndexStatus
-from ui.results import short_path
+from ui.duplicates import DuplicatesDialog
+from ui.results import file_tree, short_path
 from ui.session import Session
 
 PHASES = {"starting": "Preparing", "reading": "Reading files", "embedding": "Understanding"}
@@ -88,6 +87,9 @@ class StatusArea(QWidget):
         self.counts.setForegroundRole(QPalette.ColorRole.PlaceholderText)
         self.failed = self._flat_button("", "Show the files that could not be read, and why")
         self.failed.clicked.connect(self.show_failures)
+        self.duplicates = self._flat_button("Duplicates…", "Files that are copies of each "
+                                            "other, with sizes and paths (nothing is deleted)")
+        self.duplicates.clicked.connect(self.show_duplicates)
         self.service = QLabel(self)
         self.phase = QLabel(self)
         self.bar = QProgressBar(self)
@@ -104,6 +106,7 @@ class StatusArea(QWidget):
         self.stop.clicked.connect(session.stop_indexing)
         layout.addWidget(self.counts)
         layout.addWidget(self.failed)
+        layout.addWidget(self.duplicates)
         layout.addStretch(1)
         for w in (self.service, self.phase, self.bar, self.pause, self.start, self.stop):
             layout.addWidget(w)
@@ -113,7 +116,8 @@ class StatusArea(QWidget):
         session.status_changed.connect(self.set_status)
         session.indexing_changed.connect(self.set_indexing)
         session.indexing_progress.connect(self.set_progress)
-        for w in (self.failed, self.service, self.pause, self.start, self.watch):
+        for w in (self.failed, self.duplicates, self.service, self.pause, self.start,
+                  self.watch):
             w.setVisible(False)
         self.set_indexing(session.indexing)
         if session.status is not None:
@@ -134,6 +138,7 @@ class StatusArea(QWidget):
         self.counts.setText(counts_text(status))
         self.failed.setVisible(status.failed > 0)
         self.failed.setText(f"{status.failed:,} failed")
+        self.duplicates.setVisible(status.searchable > 1)
         running = status.service == SERVICE_RUNNING
         in_process = self.session.indexing
         self.service.setVisible(not in_process)
@@ -173,6 +178,13 @@ class StatusArea(QWidget):
         self.bar.setRange(0, total)  # 0..0 shows a busy bar
         self.bar.setValue(done)
 
+    def show_duplicates(self) -> DuplicatesDialog:
+        """The groups of copies among the indexed files (loaded off-thread)."""
+        dialog = DuplicatesDialog(self.session, self.window())
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.show()
+        return dialog
+
     def show_failures(self) -> None:
         if self.session.status is not None:
             FailuresDialog(self.session.status, self.window()).exec()
@@ -190,18 +202,12 @@ class FailuresDialog(QDialog):
                        self)
         intro.setWordWrap(True)
         layout.addWidget(intro)
-        self.tree = QTreeWidget(self)
-        self.tree.setHeaderLabels(["File", "Status", "Reason"])
+        self.tree = file_tree(self, ["File", "Status", "Reason"])
         self.tree.setRootIsDecorated(False)
-        self.tree.setAlternatingRowColors(True)
         for f in status.failures:
             item = QTreeWidgetItem([f.path, f.status, f.reason])
             item.setToolTip(0, f.path)
             self.tree.addTopLevelItem(item)
-        header = self.tree.header()
-        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
-        header.setSectionResizeMode(1, QHeaderView.ResizeMode.ResizeToContents)
-        header.setSectionResizeMode(2, QHeaderView.ResizeMode.ResizeToContents)
         layout.addWidget(self.tree, 1)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close, self)
         buttons.rejected.connect(self.reject)

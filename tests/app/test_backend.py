@@ -154,3 +154,12 @@ def test_a_document_inside_an_archive_or_mailbox_opens_as_a_private_copy(backend
         backend.openable_path(hit.path, hit.ext)
     backend.close()
     assert not os.path.exists(copy)
+
+
+def test_related_files_asked_for_after_close_get_a_plain_error(tmp_path):
+    backend = Backend(Options(data_dir=str(tmp_path / "data")), tmp_path / "config.toml")
+    backend.close()  # a window's request still out when the app shuts down
+    with pytest.raises(DeskfindError, match="closed"):
+        backend.related(b"/nowhere/a.md")
+    with pytest.raises(DeskfindError, match="closed"):
+        backend.duplicates()

@@ -9,7 +9,7 @@ import pymupdf
 import pytest
 
 from engine import duplicates
-from engine.duplicates import FileEntry, duplicate_groups
+from engine.duplicates import DuplicateGroup, FileEntry, duplicate_groups
 from engine.fingerprint import fingerprint
 from engine.ids import FileId
 from engine.store import Store
@@ -83,3 +83,12 @@ def test_banded_comparison_finds_the_same_groups_as_all_pairs(monkeypatch, exact
         prints[i] = found
     groups = duplicate_groups(files, prints)
     assert sorted(sorted(f.id for f in g.files) for g in groups) == [[3, 40], [7, 41]]
+
+
+def test_a_group_crosses_the_service_channel_with_exact_paths():
+    odd = b"/home/u/caf\xe9.txt"  # not UTF-8
+    group = DuplicateGroup(True, (FileEntry(1, odd, "/home/u/caf\\xe9.txt", 10, 5, "h"),
+                                  FileEntry(2, b"/home/u/b.txt", "/home/u/b.txt", 10, 6, "h")))
+    back = DuplicateGroup.from_json(group.to_json())
+    assert back.identical and [f.path for f in back.files] == [odd, b"/home/u/b.txt"]
+    assert [(f.size, f.mtime_ns) for f in back.files] == [(10, 5), (10, 6)]

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import shutil
+from dataclasses import replace
 
 import pytest
 
 from engine.dense import DenseIndex
 from engine.query import parse_filters
-from engine.related import RelatedError, related_files
+from engine.related import Related, RelatedError, related_files
 from indexer.pipeline import Indexer, IndexReport
 from tests.helpers import write_files
 
@@ -73,3 +74,32 @@ def test_a_file_not_indexed_is_an_error(indexed):
     store, dense, root = indexed
     with pytest.raises(RelatedError, match="not indexed"):
         related_files(store, dense, bytes(root / "missing.md"))
+
+
+def test_copies_of_one_related_file_are_listed_once(indexed):
+    store, dense, root = indexed
+    found = related_files(store, dense, bytes(root / "hive-cold.md"))
+    names = [r.display_path.rsplit("/", 1)[1] for r in found]
+    assert names[0] in ("bees.md", "bees-copy.md")
+    assert len({"bees.md", "bees-copy.md"} & set(names)) == 1  # the same text, once
+
+
+def test_a_related_file_crosses_the_service_channel_unchanged(indexed):
+    store, dense, root = indexed
+    found = related_files(store, dense, bytes(root / "bees.md"))
+    rounded = [replace(r, score=round(r.score, 4), pair_cosine=round(r.pair_cosine, 4))
+               for r in found]  # to_json rounds the cosines
+    assert [Related.from_json(r.to_json()) for r in found] == rounded
+    top = found[0]
+    text = store.document_text(top.path)
+    assert text is not None and top.target_text in text[slice(*top.target_span)]
+
+
+def test_a_file_without_vectors_says_embedding_is_in_progress(store, tmp_path,
+                                                              real_embedder):
+    root = tmp_path / "notes"
+    write_files(root, {"bees.md": NOTES["bees.md"], "ants.md": NOTES["ants.md"]})
+    Indexer(store).scan([bytes(root)], IndexReport())  # phase 1 only
+    dense = DenseIndex(store, real_embedder.model_id, real_embedder.dim, tmp_path / "v.hnsw")
+    with pytest.raises(RelatedError, match="no vectors yet: embedding in progress"):
+        related_files(store, dense, bytes(root / "bees.md"))

@@ -101,3 +101,19 @@ def make_session(qtbot):
         session.stop_polling()
     for runner in runners:
         runner.wait(20_000)
+
+
+@pytest.fixture
+def ipc_ops(monkeypatch) -> list[str]:
+    """The requests the backend sends to the service, by op."""
+    from app import backend as backend_module
+
+    sent: list[str] = []
+    real = backend_module.ipc.call
+
+    def spy(data_dir, request, timeout=60.0):
+        sent.append(request["op"])
+        return real(data_dir, request, timeout)
+
+    monkeypatch.setattr(backend_module.ipc, "call", spy)
+    return sent

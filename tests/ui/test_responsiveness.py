@@ -46,6 +46,9 @@ class SlowBackend:
     def status(self):
         return IndexStatus("/tmp/data", ("/tmp",), 1, 1, 0, 0, 1, 1)
 
+    def related(self, path, limit=8):
+        return []
+
     @staticmethod
     def highlight_terms(query):
         return ()

@@ -7,10 +7,7 @@ import os
 import sys
 from datetime import datetime
 
-import pytest
-
 from app import backend as backend_module
-from app import ipc
 from app.backend import (
     SERVICE_RUNNING,
     SERVICE_UNAVAILABLE,
@@ -33,20 +30,6 @@ FILES = {
     "work/incident.txt": "Incident report\n\nThe backup job failed with error 0x80070005.",
     "work/broken.txt": b"\x00\xff\x00binary",
 }
-
-
-@pytest.fixture
-def ipc_ops(monkeypatch) -> list[str]:
-    """The requests the backend sends to the service, by op."""
-    sent: list[str] = []
-    real = ipc.call
-
-    def spy(data_dir, request, timeout=60.0):
-        sent.append(request["op"])
-        return real(data_dir, request, timeout)
-
-    monkeypatch.setattr(ipc, "call", spy)
-    return sent
 
 
 def open_window(qtbot, make_session, backend: Backend) -> MainWindow:
@@ -153,6 +136,8 @@ def test_the_gui_starts_a_service_when_none_runs(qtbot, tmp_path, make_session, 
     finally:
         backend.stop_service()
     assert child.returncode == 0
+    win.related.clear()  # the selected result's related files: asked no more
+    win.session.runner.wait(20_000)  # nothing may be out when the index closes
     backend.close()
 
 
