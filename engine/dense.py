@@ -27,7 +27,7 @@ from engine.errors import EngineError
 from engine.ids import ChunkId
 from engine.projection import Projection, reduced_dim
 from engine.quantize import QuantizedVectors
-from engine.store import Store
+from engine.storage import IndexStore
 from engine.vectors import ExactIndex, HnswIndex, IndexHeader, top_k
 
 log = logging.getLogger("deskfind.dense")
@@ -195,7 +195,7 @@ def build_index(ids: np.ndarray, rows: np.ndarray, *, dim: int, graph_threshold:
 class DenseIndex:
     """All vectors of one model, searchable; rebuilt from the store whenever needed."""
 
-    def __init__(self, store: Store, model_id: str, dim: int, cache_path: Path,
+    def __init__(self, store: IndexStore, model_id: str, dim: int, cache_path: Path,
                  graph_threshold: int = DEFAULT_GRAPH_THRESHOLD, threads: int = 0) -> None:
         self.store = store
         self.model_id = model_id

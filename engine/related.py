@@ -19,8 +19,8 @@ from engine.dense import DenseIndex
 from engine.errors import EngineError
 from engine.fingerprint import near_duplicates
 from engine.ids import ChunkId, FileId
-from engine.query import ParsedQuery, file_filter_sql
-from engine.store import Store
+from engine.query import ParsedQuery
+from engine.storage import IndexStore
 
 METHODS = ("mean", "best")
 MAX_PROBES = 48  # passages of a long file used as searches (evenly spread) by `best`
@@ -54,7 +54,7 @@ class Related:
                          "page": self.page}}
 
 
-def related_files(store: Store, index: DenseIndex, path: bytes, *, limit: int = 10,
+def related_files(store: IndexStore, index: DenseIndex, path: bytes, *, limit: int = 10,
                   method: str = "mean", filters: ParsedQuery | None = None) -> list[Related]:
     """Up to `limit` files closest in meaning to the file at `path`, best first."""
     if method not in METHODS:
@@ -62,19 +62,18 @@ def related_files(store: Store, index: DenseIndex, path: bytes, *, limit: int = 
     state = store.file_state(path)
     if state is None or state.status != "indexed":
         raise RelatedError("not indexed: run `deskfind index` on its folder first")
-    own = store.chunk_ids_where("f.id = ?", [int(state.id)])
+    own = store.passages_of(state.id)
     ids, rows = index.unit_vectors(own)
     if not len(ids):
         raise RelatedError("its passages are not embedded (yet, or it holds generated text)")
-    where, params = file_filter_sql(filters) if filters else ("1", [])
-    allowed = store.chunk_ids_where(f"({where}) AND f.id != ?", [*params, int(state.id)])
+    allowed = store.chunk_ids(filters, except_file=state.id)
     scores = _file_scores(store, index, rows, allowed, method)
     scores = _without_copies(store, state.id, scores)
     best = sorted(scores.items(), key=lambda kv: -kv[1])[:limit]
     return [_with_pair(store, index, ids, rows, file_id, score) for file_id, score in best]
 
 
-def _file_scores(store: Store, index: DenseIndex, rows: np.ndarray, allowed: np.ndarray,
+def _file_scores(store: IndexStore, index: DenseIndex, rows: np.ndarray, allowed: np.ndarray,
                  method: str) -> dict[FileId, float]:
     if method == "mean":
         probe = rows.mean(axis=0)
@@ -95,7 +94,7 @@ def _file_scores(store: Store, index: DenseIndex, rows: np.ndarray, allowed: np.
     return scores
 
 
-def _without_copies(store: Store, source: FileId,
+def _without_copies(store: IndexStore, source: FileId,
                     scores: dict[FileId, float]) -> dict[FileId, float]:
     prints = store.fingerprints([source, *scores])
     mine = prints.get(source)
@@ -105,10 +104,9 @@ def _without_copies(store: Store, source: FileId,
             if f not in prints or not near_duplicates(mine, prints[f])}
 
 
-def _with_pair(store: Store, index: DenseIndex, source_ids: np.ndarray,
+def _with_pair(store: IndexStore, index: DenseIndex, source_ids: np.ndarray,
                source_rows: np.ndarray, file_id: FileId, score: float) -> Related:
-    target_ids, target_rows = index.unit_vectors(store.chunk_ids_where("f.id = ?",
-                                                                       [int(file_id)]))
+    target_ids, target_rows = index.unit_vectors(store.passages_of(file_id))
     sims = source_rows @ target_rows.T
     i, j = np.unravel_index(int(np.argmax(sims)), sims.shape)
     src, tgt = ChunkId(int(source_ids[i])), ChunkId(int(target_ids[j]))

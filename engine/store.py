@@ -18,6 +18,7 @@ from engine.errors import StoreError
 from engine.fingerprint import Fingerprint
 from engine.ids import ChunkId, FileId
 from engine.quantize import QuantizedVectors
+from engine.query import KeywordMatch, ParsedQuery, file_filter_sql, fts_match
 from engine.reuse import passage_key
 
 
@@ -129,6 +130,10 @@ class Store:
 
     def close(self) -> None:
         self.conn.close()
+
+    def describe(self) -> str:
+        """Where the index is, for the user."""
+        return str(self.path)
 
     @contextmanager
     def write(self) -> Iterator[sqlite3.Connection]:
@@ -405,17 +410,7 @@ class Store:
         rows = self.conn.execute(
             "SELECT c.char_start, c.text FROM chunks c JOIN files f ON f.id = c.file_id "
             "WHERE f.path = ? ORDER BY c.ord", (path,)).fetchall()
-        if not rows:
-            return None
-        out: list[str] = []
-        pos = 0
-        for start, text in sorted(rows):
-            if start > pos:
-                out.append("\n" * (start - pos))
-            if start + len(text) > pos:
-                out.append(text[max(0, pos - start):])
-                pos = start + len(text)
-        return "".join(out)
+        return join_passages(rows)
 
     def chunk_rows(self, ids: Sequence[ChunkId]) -> dict[ChunkId, ChunkRow]:
         if not ids:
@@ -618,6 +613,31 @@ class Store:
             out.update((ChunkId(r[0]), float(r[1])) for r in rows)
         return out
 
+    def keyword_search(self, match: KeywordMatch, limit: int,
+                       filters: ParsedQuery | None = None) -> list[tuple[ChunkId, float]]:
+        """Top passages admitted by `match` among the files `filters` keep, by BM25."""
+        where, params = file_filter_sql(filters, mail=self.has_mail_fields) if filters \
+            else ("1", [])
+        return self.fts_search(fts_match(match), limit, where, params)
+
+    def keyword_scores(self, match: KeywordMatch, ids: Sequence[ChunkId]) -> dict[ChunkId, float]:
+        """BM25 of those of `ids` that `match` admits."""
+        return self.fts_scores(fts_match(match), ids)
+
+    def passages_of(self, file_id: FileId) -> np.ndarray:
+        """Ids of one file's passages."""
+        return self.chunk_ids_where("f.id = ?", [int(file_id)])
+
+    def chunk_ids(self, filters: ParsedQuery | None = None, *,
+                  except_file: FileId | None = None) -> np.ndarray:
+        """Ids of the passages of files that `filters` keep (all without), less those of
+        `except_file`."""
+        where, params = file_filter_sql(filters, mail=self.has_mail_fields) if filters \
+            else ("1", [])
+        if except_file is not None:
+            where, params = f"({where}) AND f.id != ?", [*params, int(except_file)]
+        return self.chunk_ids_where(where, params)
+
     def chunk_ids_where(self, sql_filter: str, params: Sequence[object]) -> np.ndarray:
         """Ids of chunks whose file satisfies an SQL condition on `f` (files)."""
         rows = self.conn.execute(
@@ -646,6 +666,22 @@ class Store:
         it holds."""
         self.conn.execute("INSERT INTO chunks_fts(chunks_fts) VALUES ('rebuild')")
         return int(self.conn.execute("SELECT count(*) FROM chunks").fetchone()[0])
+
+
+def join_passages(rows: Sequence[tuple[int, str]]) -> str | None:
+    """A document's text from its passages, (char_start, text) each (see
+    Store.document_text); None when there are none."""
+    if not rows:
+        return None
+    out: list[str] = []
+    pos = 0
+    for start, text in sorted(rows):
+        if start > pos:
+            out.append("\n" * (start - pos))
+        if start + len(text) > pos:
+            out.append(text[max(0, pos - start):])
+            pos = start + len(text)
+    return "".join(out)
 
 
 T = TypeVar("T")
