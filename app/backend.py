@@ -197,6 +197,7 @@ class Backend:
         base = self._base_options
         return run_options(self.config, data_dir=base.data_dir, model_dir=base.model_dir,
                            threads=base.threads, precision=base.precision, fusion=base.fusion,
+                           database=base.database,
                            graph_threshold=base.graph_threshold)
 
     def close(self) -> None:
@@ -571,6 +572,8 @@ class Backend:
             argv += ["--model-dir", self._base_options.model_dir]
         if self._base_options.precision:
             argv += ["--precision", self._base_options.precision]
+        if self._base_options.database:
+            argv += ["--database", self._base_options.database]
         if self._base_options.threads:
             argv += ["--threads", str(self._base_options.threads)]
         return argv

@@ -21,7 +21,7 @@ from engine.errors import EngineError, ModelError, StoreError
 from engine.precision import PRECISIONS, precision_status, resolve_model
 from engine.query import parse_query
 from engine.ranking import FUSIONS, MODES
-from engine.store import Store
+from engine.storage import open_store, public_name
 
 log = logging.getLogger("deskfind.cli")
 
@@ -34,6 +34,9 @@ def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data-dir", metavar="DIR",
                         help="index directory (default: $DESKFIND_DATA_DIR or the "
                              "platform's user data dir)")
+    parser.add_argument("--database", metavar="URL",
+                        help="a shared PostgreSQL index (postgresql://…; default: the "
+                             "database setting, else the local index)")
     parser.add_argument("--model-dir", metavar="DIR",
                         help="ONNX model directory (model.onnx, tokenizer.json, "
                              "deskfind-model.json) instead of the bundled MiniLM")
@@ -179,7 +182,7 @@ def main(argv: Sequence[str] | None = None, *, gui: Command | None = None) -> in
 def command_line(args: argparse.Namespace) -> dict[str, Any]:
     """The options given on the command line (None or 0 where not given)."""
     return {"data_dir": args.data_dir, "model_dir": args.model_dir, "threads": args.threads,
-            "precision": args.precision}
+            "precision": args.precision, "database": getattr(args, "database", None)}
 
 
 def _options(args: argparse.Namespace, **extra: Any) -> Options:
@@ -379,11 +382,12 @@ def _health(args: argparse.Namespace, passages: int) -> list[str] | None:
     gets SQLite's check alone."""
     if passages > HEALTH_CHECK_PASSAGES and not args.check:
         return None
-    path = paths.database_path(Deskfind.resolve_data_dir(_options(args)))
+    options = _options(args)
+    path = paths.database_path(Deskfind.resolve_data_dir(options))
     try:
-        store = Store.open(path)
+        store = open_store(options.database, path)
     except StoreError:
-        store = Store.open(path, readonly=True)
+        store = open_store(options.database, path, readonly=True)
     try:
         return store.integrity_problems()
     finally:
@@ -398,19 +402,21 @@ def _health_line(problems: list[str] | None) -> str:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    data_dir = Deskfind.resolve_data_dir(_options(args))
+    options = _options(args)
+    data_dir = Deskfind.resolve_data_dir(options)
     try:
         data = {**ipc.call(data_dir, {"op": "status"}), "service": True}
     except ipc.ServiceUnavailable:
         data = _local_status(args)
     data["data_dir"] = str(data_dir)
+    data["database"] = public_name(options.database) if options.database else None
     data["problems"] = _health(args, data["chunks"])
     data["embedding"] = _embedding_status(_options(args))
     if args.json:
         print(json.dumps(data, ensure_ascii=False))
         return 0
     roots = list(data.get("watch", {})) or data.get("roots", [])
-    print(f"index:    {data_dir}")
+    print(f"index:    {data['database'] or data_dir}")
     print(f"service:  {'running, ' + data['phase'] if data['service'] else 'not running'}")
     print(f"roots:    {', '.join(roots) or '(none yet: run deskfind index FOLDER)'}")
     for root, watch in data.get("watch", {}).items():

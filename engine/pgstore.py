@@ -9,6 +9,7 @@ int8 rows with a change log, exactly what engine.dense reads from SQLite.
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -539,6 +540,27 @@ _COPY_VECTORS_SQL = """
 """
 
 
+@contextmanager
+def scratch_schema(dsn: str) -> Iterator[str]:
+    """A connection string to a new, empty schema of the database at `dsn`, dropped with
+    everything in it afterwards (an evaluation's throwaway index)."""
+    if psycopg is None:
+        raise StoreError("a postgresql:// database needs psycopg: pip install 'psycopg[binary]'")
+    name = f"deskfind_scratch_{os.getpid()}_{time.monotonic_ns()}"
+    try:
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            conn.execute(f"CREATE SCHEMA {name}")
+    except psycopg.Error as exc:
+        raise StoreError(f"cannot make a scratch schema in {_public(dsn)}: {exc}") from exc
+    parts = conninfo.conninfo_to_dict(dsn)
+    parts["options"] = f"{parts.get('options') or ''} -c search_path={name}".strip()
+    try:
+        yield conninfo.make_conninfo("", **parts)
+    finally:
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            conn.execute(f"DROP SCHEMA {name} CASCADE")
+
+
 def _public(dsn: str) -> str:
     """A connection string without its password, to show."""
     if psycopg is None:
@@ -547,6 +569,6 @@ def _public(dsn: str) -> str:
         parts = conninfo.conninfo_to_dict(dsn)
     except psycopg.ProgrammingError:
         return "the database (its connection string does not parse)"
-    parts.pop("password", None)
     host = parts.get("host") or "localhost"
-    return f"postgresql database {parts.get('dbname') or parts.get('user') or ''} on {host}"
+    name = parts.get("dbname") or parts.get("service") or parts.get("user") or ""
+    return f"postgresql database {name} on {host}"

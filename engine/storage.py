@@ -10,8 +10,8 @@ dialect.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from contextlib import AbstractContextManager
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -110,7 +110,30 @@ class IndexStore(Protocol):
 
 
 def is_postgres(database: str | None) -> bool:
-    return bool(database) and str(database).startswith(POSTGRES_SCHEMES)
+    """Whether a database setting names PostgreSQL: a postgresql:// URL, or libpq's
+    key=value form (as `scratch_database` makes)."""
+    return bool(database) and (str(database).startswith(POSTGRES_SCHEMES)
+                               or "=" in str(database).split()[0])
+
+
+def public_name(database: str) -> str:
+    """A database setting as it may be shown: never its password."""
+    from engine.pgstore import _public
+
+    return _public(database)
+
+
+@contextmanager
+def scratch_database(database: str | None) -> Iterator[str | None]:
+    """A throwaway index on the same engine as `database`: None (SQLite, in whatever
+    folder the caller gives) or a new schema on the same PostgreSQL server."""
+    if not is_postgres(database):
+        yield None
+        return
+    from engine.pgstore import scratch_schema
+
+    with scratch_schema(str(database)) as dsn:
+        yield dsn
 
 
 def open_store(database: str | None, sqlite_path: Path, *, readonly: bool = False) -> IndexStore:
