@@ -12,10 +12,9 @@ from typing import Any
 from engine.errors import StoreError
 
 SCHEMA_VERSION = 1
-# The text search configuration passages are indexed with: English Snowball stemming
-# and, unlike PostgreSQL's `english`, no stopword list, so that a query made only of
-# stopwords still matches as it does in SQLite's FTS5 (porter, no stopwords).
-TS_CONFIG = "deskfind"
+# Passages are indexed with the text search configuration `deskfind`: English Snowball
+# stemming and, unlike PostgreSQL's `english`, no stopword list, so that a query made
+# only of stopwords still matches as it does in SQLite's FTS5 (porter, no stopwords).
 MIGRATION_LOCK = 0x6465736B66696E64  # "deskfind": one migrating session at a time
 WRITE_LOCK = 0x6465736B77726974  # "deskwrit": one write transaction at a time
 
@@ -27,6 +26,17 @@ MIGRATIONS: list[str] = [
     ALTER TEXT SEARCH CONFIGURATION deskfind
         ALTER MAPPING FOR asciiword, asciihword, hword_asciipart, word, hword, hword_part
         WITH deskfind_stem;
+    -- Text as FTS5's unicode61 tokenizer splits it: ASCII punctuation separates words
+    -- (so "time-sharing", "v1.2", "CACM-1974" are words and numbers, not PostgreSQL's
+    -- compound, version and signed-number tokens).  The search path is fixed here so
+    -- 'deskfind' always names this schema's configuration.
+    CREATE FUNCTION deskfind_words(t text) RETURNS tsvector
+        LANGUAGE sql IMMUTABLE PARALLEL SAFE SET search_path FROM CURRENT
+        AS $$ SELECT to_tsvector('deskfind', regexp_replace(t, '[!-/:-@[-`{-~]+', ' ', 'g')) $$;
+    CREATE FUNCTION deskfind_query(t text) RETURNS tsquery
+        LANGUAGE sql IMMUTABLE PARALLEL SAFE SET search_path FROM CURRENT
+        AS $$ SELECT phraseto_tsquery('deskfind',
+                                      regexp_replace(t, '[!-/:-@[-`{-~]+', ' ', 'g')) $$;
     -- How many tokens a text has (BM25's document length), from its tsvector.
     CREATE FUNCTION deskfind_tokens(v tsvector) RETURNS integer
         LANGUAGE sql IMMUTABLE PARALLEL SAFE
@@ -76,11 +86,10 @@ MIGRATIONS: list[str] = [
         embed_skip text,
         -- Title and text as one field, as FTS5's BM25 sees a row of two columns.
         words      tsvector GENERATED ALWAYS AS (
-            to_tsvector('deskfind'::regconfig, text)
-            || to_tsvector('deskfind'::regconfig, title)) STORED,
+            deskfind_words(text) || deskfind_words(title)) STORED,
         tokens     integer GENERATED ALWAYS AS (
-            deskfind_tokens(to_tsvector('deskfind'::regconfig, text))
-            + deskfind_tokens(to_tsvector('deskfind'::regconfig, title))) STORED
+            deskfind_tokens(deskfind_words(text)) + deskfind_tokens(deskfind_words(title)))
+            STORED
     );
     CREATE INDEX chunks_file ON chunks(file_id, ord);
     CREATE INDEX chunks_words ON chunks USING gin (words);

@@ -62,6 +62,15 @@ _BM25_SQL = """
     FROM chunks c JOIN files f ON f.id = c.file_id
     WHERE c.words @@ ({match}) AND {where}
 """.replace("{k1p1}", str(K1 + 1)).replace("{k1}", str(K1)).replace("{b}", str(B))
+# PostgreSQL's own cover-density ranking, kept to measure against (tests/bench/
+# bench_pg_ranking.py): BM25 ranks better on both collections, and only BM25 shares
+# FTS5's scale, which the fusion's normalisation relies on.
+_TS_RANK_CD_SQL = """
+    SELECT c.id, ts_rank_cd(c.words, ({match})) AS score
+    FROM chunks c JOIN files f ON f.id = c.file_id
+    WHERE c.words @@ ({match}) AND {where}
+"""
+RANKINGS = {"bm25": _BM25_SQL, "ts_rank_cd": _TS_RANK_CD_SQL}
 
 
 def _clean(text: str | None) -> str | None:
@@ -80,7 +89,7 @@ def _clean(text: str | None) -> str | None:
 
 def _tsquery(match: KeywordMatch) -> tuple[str, list[object]]:
     """A tsquery expression for `match` and its parameters."""
-    phrase = f"phraseto_tsquery('{pgschema.TS_CONFIG}', %s)"
+    phrase = "deskfind_query(%s)"
     parts: list[str] = []
     params: list[object] = []
     if match.any_of:
@@ -103,6 +112,7 @@ class PgStore:
         self.conn = conn
         self.dsn = dsn
         self.readonly = readonly
+        self.ranking = "bm25"  # or "ts_rank_cd", for measurement only (see RANKINGS)
 
     @classmethod
     def open(cls, dsn: str, *, readonly: bool = False) -> PgStore:
@@ -472,19 +482,21 @@ class PgStore:
         lexemes, idfs = self._idfs([*match.any_of, *match.all_of])
         stats = self._one("SELECT passages, tokens FROM chunk_stats")
         avg = (stats[1] / stats[0]) if stats and stats[0] else 1.0
-        sql = _BM25_SQL.replace("{match}", tsquery).replace("{where}", where) + tail
-        rows = self._rows(sql, [avg, lexemes, idfs, *match_params, *params])
+        sql = RANKINGS[self.ranking].replace("{match}", tsquery).replace("{where}", where)
+        # The score's parameters come first: BM25's statistics, or ts_rank_cd's query.
+        scoring = match_params if self.ranking == "ts_rank_cd" else [avg, lexemes, idfs]
+        rows = self._rows(sql + tail, [*scoring, *match_params, *params])
         return [(ChunkId(r[0]), float(r[1])) for r in rows]
 
     def _idfs(self, texts: Sequence[str]) -> tuple[list[str], list[float]]:
-        """The distinct lexemes of `texts` and FTS5's idf of each."""
-        counts: dict[str, int] = {}
-        for per_text in self.token_counts(texts):
-            counts.update(per_text)
+        """The lexemes of `texts` and FTS5's idf of each.  A lexeme is listed once per
+        text holding it: FTS5 scores each quoted term of a query on its own, so a word
+        a query repeats weighs that many times."""
+        lexemes = [(t, c) for per_text in self.token_counts(texts) for t, c in per_text.items()]
         n = self.passage_count()
         idfs = [max(float(np.log((n - c + 0.5) / (c + 0.5))) if n else 0.0, 1e-6)
-                for c in counts.values()]
-        return list(counts), idfs
+                for _, c in lexemes]
+        return [t for t, _ in lexemes], idfs
 
     def token_counts(self, texts: Sequence[str]) -> list[dict[str, int]]:
         """For each text, its distinct lexemes and how many passages hold each."""
@@ -493,7 +505,7 @@ class PgStore:
         rows = self._rows(
             "SELECT t.n, v.lexeme, coalesce(s.passages, 0) "
             "FROM unnest(%s::text[]) WITH ORDINALITY AS t(text, n), "
-            f"unnest(to_tsvector('{pgschema.TS_CONFIG}', t.text)) AS v "
+            "unnest(deskfind_words(t.text)) AS v "
             "LEFT JOIN term_stats s ON s.lexeme = v.lexeme",
             ([_clean(t) for t in texts],))
         out: list[dict[str, int]] = [{} for _ in texts]

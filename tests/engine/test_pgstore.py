@@ -39,7 +39,9 @@ def test_keyword_scores_are_fts5s_bm25(postgres_database, tmp_path):
     try:
         for store in (sqlite, pg):
             _fill(store)
-        for terms in (("heron",), ("river", "fish"), ("shallow", "rain", "bank")):
+        # A word the query repeats weighs as often as it is repeated, in FTS5 and here.
+        for terms in (("heron",), ("river", "fish"), ("shallow", "rain", "bank"),
+                      ("heron", "river", "heron")):
             match = KeywordMatch(any_of=terms)
             mine, theirs = ({store.chunk_rows([c])[c].path: s
                              for c, s in store.keyword_search(match, 10)}
