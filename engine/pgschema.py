@@ -11,7 +11,7 @@ from typing import Any
 
 from engine.errors import StoreError
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 # Passages are indexed with the text search configuration `deskfind`: English Snowball
 # stemming and, unlike PostgreSQL's `english`, no stopword list, so that a query made
 # only of stopwords still matches as it does in SQLite's FTS5 (porter, no stopwords).
@@ -174,6 +174,38 @@ MIGRATIONS: list[str] = [
         shingles integer NOT NULL,
         minhash  bytea
     );
+    """,
+    # 2: who may read what.  Each root lists the database roles that may read it; row
+    # level security shows a role (or a member of one) only the files under such roots,
+    # and their passages, vectors and fingerprints.  The tables' owner (the indexers'
+    # role) is not subject to it.  BM25's statistics stay index-wide.
+    """
+    CREATE TABLE root_readers (
+        root bytea NOT NULL REFERENCES roots(path) ON DELETE CASCADE,
+        role name NOT NULL,
+        PRIMARY KEY (root, role)
+    );
+    CREATE FUNCTION deskfind_may_read(p bytea) RETURNS boolean
+        LANGUAGE sql STABLE PARALLEL SAFE SET search_path FROM CURRENT
+        AS $$ SELECT EXISTS (
+            SELECT 1 FROM root_readers g JOIN pg_roles r ON r.rolname = g.role
+            WHERE pg_has_role(r.oid, 'MEMBER')
+              AND (p = g.root OR (p >= g.root || '\x2f'::bytea
+                                  AND p < g.root || '\x30'::bytea))) $$;
+    ALTER TABLE roots ENABLE ROW LEVEL SECURITY;
+    CREATE POLICY roots_readers ON roots FOR SELECT USING (deskfind_may_read(path));
+    ALTER TABLE files ENABLE ROW LEVEL SECURITY;
+    CREATE POLICY files_readers ON files FOR SELECT USING (deskfind_may_read(path));
+    ALTER TABLE chunks ENABLE ROW LEVEL SECURITY;
+    CREATE POLICY chunks_readers ON chunks FOR SELECT
+        USING (EXISTS (SELECT 1 FROM files f WHERE f.id = chunks.file_id));
+    ALTER TABLE vectors ENABLE ROW LEVEL SECURITY;
+    CREATE POLICY vectors_readers ON vectors FOR SELECT
+        USING (EXISTS (SELECT 1 FROM chunks c WHERE c.id = vectors.chunk_id));
+    ALTER TABLE fingerprints ENABLE ROW LEVEL SECURITY;
+    CREATE POLICY fingerprints_readers ON fingerprints FOR SELECT
+        USING (EXISTS (SELECT 1 FROM files f WHERE f.id = fingerprints.file_id));
+    ALTER TABLE queue ENABLE ROW LEVEL SECURITY;  -- the indexers' business alone
     """,
 ]
 

@@ -9,6 +9,7 @@ int8 rows with a change log, exactly what engine.dense reads from SQLite.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import time
 from collections.abc import Iterable, Iterator, Sequence
@@ -44,6 +45,7 @@ except ImportError:  # pragma: no cover - the message says what to install
 
 POSTGRES = SqlDialect("%s", "strpos(lower(coalesce({column}, '')), %s) > 0", "true", "false")
 K1, B = 1.2, 0.75  # FTS5's BM25 constants
+ROOT_LOCKS = 0x64666972  # the advisory-lock class of per-root claims ("dfir")
 
 _CHUNK_ROW_SQL = """
     SELECT c.id, c.file_id, c.ord, c.page, c.char_start, c.char_end, c.text, c.title,
@@ -171,6 +173,34 @@ class PgStore:
     def _count(self, sql: str, params: Sequence[object] = ()) -> int:
         row = self._one(sql, params)
         return int(row[0] or 0) if row else 0
+
+    # -- who may read, who indexes -------------------------------------------------------
+
+    def grant_root(self, root: bytes, role: str) -> None:
+        """Let database `role` (and its members) read what is indexed under `root`."""
+        self.conn.execute("INSERT INTO root_readers(root, role) VALUES (%s, %s) "
+                          "ON CONFLICT DO NOTHING", (root, role))
+
+    def revoke_root(self, root: bytes, role: str) -> None:
+        self.conn.execute("DELETE FROM root_readers WHERE root = %s AND role = %s",
+                          (root, role))
+
+    def root_readers(self, root: bytes) -> list[str]:
+        return [str(r[0]) for r in self._rows(
+            "SELECT role FROM root_readers WHERE root = %s ORDER BY role", (root,))]
+
+    @contextmanager
+    def claim_root(self, root: bytes) -> Iterator[None]:
+        """Hold `root` for this indexer while the block runs: a second indexer claiming
+        it (on any machine) is refused instead of indexing the same files at once."""
+        key = int.from_bytes(hashlib.blake2b(root, digest_size=4).digest(), "big",
+                             signed=True)
+        if not self._count("SELECT pg_try_advisory_lock(%s, %s)::integer", (ROOT_LOCKS, key)):
+            raise StoreError(f"another indexer is indexing {os.fsdecode(root)} right now")
+        try:
+            yield
+        finally:
+            self.conn.execute("SELECT pg_advisory_unlock(%s, %s)", (ROOT_LOCKS, key))
 
     # -- meta, roots, queue -------------------------------------------------------------
 

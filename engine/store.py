@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlite3
 import time
 from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager, suppress
+from contextlib import AbstractContextManager, contextmanager, nullcontext, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
@@ -130,6 +130,11 @@ class Store:
 
     def close(self) -> None:
         self.conn.close()
+
+    def claim_root(self, root: bytes) -> AbstractContextManager[None]:
+        """Hold `root` for this indexer (see PgStore.claim_root): one SQLite index has one
+        writer at a time already, so there is nothing to claim."""
+        return nullcontext()
 
     def describe(self) -> str:
         """Where the index is, for the user."""

@@ -259,7 +259,8 @@ class Indexer:
             return
         with self.store.write():
             self.store.add_root(root)
-        self._scan_tree(root, report, progress)
+        with self.store.claim_root(root):  # a shared index: never two indexers on one root
+            self._scan_tree(root, report, progress)
 
     def _scan_tree(self, root: bytes, report: IndexReport,
                    progress: Progress | None = None) -> None:

@@ -1,14 +1,18 @@
 """What only the PostgreSQL store has: its migrations, its connection errors, and the
 promise that its keyword ranking is FTS5's (so fusion sees one scale on both)."""
 
+import os
 from pathlib import Path
 
+import numpy as np
 import psycopg
 import pytest
 
 from engine import pgschema
 from engine.errors import StoreError
+from engine.ids import ChunkId
 from engine.pgstore import PgStore
+from engine.quantize import quantize
 from engine.query import KeywordMatch
 from engine.search import Searcher
 from engine.storage import IndexStore, open_store, scratch_database
@@ -107,3 +111,90 @@ def test_a_scratch_database_is_private_and_goes_away(postgres_database, tmp_path
     assert left == (0,)
     with scratch_database(None) as nothing:
         assert nothing is None
+
+
+def _as_role(database: str, role: str) -> str:
+    return database.replace("postgresql://postgres:@", f"postgresql://{role}@", 1)
+
+
+@pytest.fixture
+def two_readers(postgres_database):
+    """Roles A and B that may log in and select, and nothing more; dropped after."""
+    names = [f"reader_a_{os.getpid()}", f"reader_b_{os.getpid()}"]
+    with psycopg.connect(postgres_database, autocommit=True) as conn:
+        for name in names:
+            conn.execute(f"DROP ROLE IF EXISTS {name}")
+            conn.execute(f"CREATE ROLE {name} LOGIN")
+    yield names
+    with psycopg.connect(postgres_database, autocommit=True) as conn:
+        for name in names:
+            conn.execute(f"DROP OWNED BY {name}")
+            conn.execute(f"DROP ROLE {name}")
+
+
+def test_each_role_sees_counts_and_snippets_of_the_roots_it_may_read_only(
+        postgres_database, two_readers):
+    role_a, role_b = two_readers
+    owner = PgStore.open(postgres_database)
+    with owner.write():
+        for root, name in ((b"/team/a", "plan"), (b"/team/b", "budget")):
+            owner.add_root(root)
+            path = root + f"/{name}.txt".encode()
+            fid = owner.upsert_file(FileRecord(path, path.decode(), "txt", name, 1, 1, "h"),
+                                    "indexed")
+            text = f"the lighthouse {name} for the harbour"
+            owner.replace_chunks(fid, name, [ChunkInput(0, text, 0, len(text))])
+        owner.put_vectors("m", [ChunkId(int(i)) for i in owner.chunk_ids()],
+                          quantize(np.eye(2, 4, dtype=np.float32)))
+        owner.grant_root(b"/team/a", role_a)
+        owner.grant_root(b"/team/a", role_b)
+        owner.grant_root(b"/team/b", role_b)
+    owner.conn.execute(f"GRANT SELECT ON ALL TABLES IN SCHEMA public TO {role_a}, {role_b}")
+    everything = Searcher(owner, None).search("lighthouse harbour", mode="lexical")
+    seen: dict[str, list[bytes]] = {}
+    for role in (role_a, role_b):
+        reader = PgStore.open(_as_role(postgres_database, role), readonly=True)
+        try:
+            results = Searcher(reader, None).search("lighthouse harbour", mode="lexical")
+            seen[role] = sorted(r.path for r in results)
+            counts = reader.counts()
+            assert counts.files == counts.chunks == counts.embedded == len(results)
+            assert len(reader.load_vectors("m", 4)[0]) == len(results)
+            assert reader.roots() == sorted({r.path.rsplit(b"/", 1)[0] for r in results})
+            mine = {r.path: r.snippet for r in everything}
+            assert all(r.snippet == mine[r.path] for r in results)  # the same words shown
+            if role == role_a:
+                assert reader.document_text(b"/team/b/budget.txt") is None
+                assert reader.keyword_search(KeywordMatch(any_of=("budget",)), 10) == []
+        finally:
+            reader.close()
+    assert seen[role_a] == [b"/team/a/plan.txt"]
+    assert seen[role_b] == [b"/team/a/plan.txt", b"/team/b/budget.txt"]
+    with owner.write():
+        owner.revoke_root(b"/team/a", role_a)
+    assert owner.root_readers(b"/team/a") == [role_b]
+    reader = PgStore.open(_as_role(postgres_database, role_a), readonly=True)
+    assert reader.counts().files == 0
+    reader.close()
+    owner.close()
+
+
+def test_two_indexers_never_index_one_root_at_once(postgres_database, tmp_path):
+    from indexer.pipeline import Indexer, IndexReport
+
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "a.txt").write_text("a note about lighthouses", encoding="utf-8")
+    first, second = PgStore.open(postgres_database), PgStore.open(postgres_database)
+    try:
+        with first.claim_root(bytes(docs)):
+            with pytest.raises(StoreError, match="another indexer"):
+                Indexer(second).scan([bytes(docs)], IndexReport())
+            with second.claim_root(bytes(tmp_path / "elsewhere")):
+                pass  # other roots are free
+        report = IndexReport()
+        Indexer(second).scan([bytes(docs)], report)  # released: the next one may
+        assert report.added == 1
+    finally:
+        first.close()
+        second.close()
