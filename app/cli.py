@@ -131,6 +131,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--spectrum", choices=("real", "flat"), default="real",
                    help="synthetic vectors shaped like real embeddings (default) or "
                         "isotropic clusters, the hardest case for the reduced graph")
+    p.add_argument("--database", metavar="URL",
+                   help="run the query benchmark on PostgreSQL (postgresql://…), in a "
+                        "scratch schema dropped afterwards, instead of a SQLite file")
 
     p = sub.add_parser("gui", help="open the search window and tray quick search",
                        description="Open the desktop app: search-as-you-type window with "

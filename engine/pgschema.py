@@ -84,19 +84,31 @@ MIGRATIONS: list[str] = [
         title      text NOT NULL,
         embed_key  bytea,
         embed_skip text,
-        -- Title and text as one field, as FTS5's BM25 sees a row of two columns.
-        words      tsvector GENERATED ALWAYS AS (
-            deskfind_words(text) || deskfind_words(title)) STORED,
-        tokens     integer GENERATED ALWAYS AS (
-            deskfind_tokens(deskfind_words(text)) + deskfind_tokens(deskfind_words(title)))
-            STORED
+        -- Title and text as one field, as FTS5's BM25 sees a row of two columns, and
+        -- its length in tokens; set by chunks_words_set (generated columns would
+        -- tokenize each text twice, and tokenizing is most of a write's cost).
+        words      tsvector NOT NULL,
+        tokens     integer NOT NULL
     );
+    CREATE FUNCTION deskfind_set_words() RETURNS trigger LANGUAGE plpgsql
+        SET search_path FROM CURRENT AS $$
+    BEGIN
+        NEW.words := deskfind_words(NEW.text) || deskfind_words(NEW.title);
+        NEW.tokens := deskfind_tokens(NEW.words);
+        RETURN NEW;
+    END $$;
+    CREATE TRIGGER chunks_words_set BEFORE INSERT OR UPDATE OF text, title ON chunks
+        FOR EACH ROW EXECUTE FUNCTION deskfind_set_words();
     CREATE INDEX chunks_file ON chunks(file_id, ord);
     CREATE INDEX chunks_words ON chunks USING gin (words);
     CREATE INDEX chunks_embed_key ON chunks(embed_key);
 
-    -- BM25's statistics, kept by statement triggers: how many passages hold each
-    -- lexeme, and how many passages and tokens there are.
+    -- BM25's statistics: how many passages hold each lexeme, how many passages and
+    -- tokens there are.  Statement triggers note each change in the writing session's
+    -- temporary deskfind_pending (PgStore makes it), and deskfind_flush_stats folds
+    -- those notes in, sorted, once per transaction: upserting a file's thousand
+    -- lexemes at every insert cost more than indexing it.  A session without the
+    -- temporary table (any other client) updates the statistics at once.
     CREATE TABLE term_stats (
         lexeme   text PRIMARY KEY,
         passages bigint NOT NULL
@@ -107,25 +119,50 @@ MIGRATIONS: list[str] = [
         tokens   bigint NOT NULL
     );
     INSERT INTO chunk_stats VALUES (true, 0, 0);
+    CREATE FUNCTION deskfind_fold_stats(changes tsvector[], lengths integer[], sign integer)
+        RETURNS void LANGUAGE plpgsql SET search_path FROM CURRENT AS $$
+    BEGIN
+        IF to_regclass('pg_temp.deskfind_pending') IS NOT NULL THEN
+            INSERT INTO pg_temp.deskfind_pending(lexeme, passages)
+                SELECT lexeme, sign * count(*) FROM unnest(changes) AS w,
+                       unnest(tsvector_to_array(w)) AS lexeme GROUP BY lexeme;
+            INSERT INTO pg_temp.deskfind_pending(lexeme, passages, tokens)
+                SELECT NULL, sign * cardinality(changes),
+                       sign * (SELECT coalesce(sum(n), 0) FROM unnest(lengths) AS n);
+            RETURN;
+        END IF;
+        INSERT INTO term_stats(lexeme, passages)
+            SELECT lexeme, sign * count(*) FROM unnest(changes) AS w,
+                   unnest(tsvector_to_array(w)) AS lexeme GROUP BY lexeme ORDER BY lexeme
+        ON CONFLICT (lexeme) DO UPDATE SET passages = term_stats.passages + excluded.passages;
+        UPDATE chunk_stats SET passages = passages + sign * cardinality(changes),
+            tokens = tokens + sign * (SELECT coalesce(sum(n), 0) FROM unnest(lengths) AS n);
+    END $$;
+    CREATE FUNCTION deskfind_flush_stats() RETURNS void LANGUAGE plpgsql
+        SET search_path FROM CURRENT AS $$
+    BEGIN
+        IF to_regclass('pg_temp.deskfind_pending') IS NULL THEN
+            RETURN;
+        END IF;
+        INSERT INTO term_stats(lexeme, passages)
+            SELECT lexeme, sum(passages) FROM pg_temp.deskfind_pending
+            WHERE lexeme IS NOT NULL GROUP BY lexeme ORDER BY lexeme
+        ON CONFLICT (lexeme) DO UPDATE SET passages = term_stats.passages + excluded.passages;
+        UPDATE chunk_stats SET passages = chunk_stats.passages + p.n, tokens = tokens + p.t
+            FROM (SELECT coalesce(sum(passages), 0) AS n, coalesce(sum(tokens), 0) AS t
+                  FROM pg_temp.deskfind_pending WHERE lexeme IS NULL) p;
+        DELETE FROM pg_temp.deskfind_pending;
+    END $$;
     CREATE FUNCTION deskfind_count_added() RETURNS trigger LANGUAGE plpgsql AS $$
     BEGIN
-        INSERT INTO term_stats(lexeme, passages)
-            SELECT lexeme, count(*) FROM new_rows, unnest(tsvector_to_array(words)) AS lexeme
-            GROUP BY lexeme ORDER BY lexeme
-        ON CONFLICT (lexeme) DO UPDATE SET passages = term_stats.passages + excluded.passages;
-        UPDATE chunk_stats SET passages = passages + c.n, tokens = tokens + c.t
-            FROM (SELECT count(*) AS n, coalesce(sum(tokens), 0) AS t FROM new_rows) c;
+        PERFORM deskfind_fold_stats(ARRAY(SELECT words FROM new_rows),
+                                    ARRAY(SELECT tokens FROM new_rows), 1);
         RETURN NULL;
     END $$;
     CREATE FUNCTION deskfind_count_removed() RETURNS trigger LANGUAGE plpgsql AS $$
     BEGIN
-        UPDATE term_stats SET passages = term_stats.passages - gone.n
-            FROM (SELECT lexeme, count(*) AS n
-                  FROM old_rows, unnest(tsvector_to_array(words)) AS lexeme
-                  GROUP BY lexeme) gone
-            WHERE term_stats.lexeme = gone.lexeme;
-        UPDATE chunk_stats SET passages = passages - c.n, tokens = tokens - c.t
-            FROM (SELECT count(*) AS n, coalesce(sum(tokens), 0) AS t FROM old_rows) c;
+        PERFORM deskfind_fold_stats(ARRAY(SELECT words FROM old_rows),
+                                    ARRAY(SELECT tokens FROM old_rows), -1);
         RETURN NULL;
     END $$;
     CREATE TRIGGER chunks_counted AFTER INSERT ON chunks REFERENCING NEW TABLE AS new_rows

@@ -136,6 +136,7 @@ class PgStore:
                                      "FOLDER --database …` first")
             else:
                 pgschema.migrate(conn)
+                conn.execute(_PENDING_STATS_SQL)
         except BaseException:
             conn.close()
             raise
@@ -154,6 +155,7 @@ class PgStore:
             with self.conn.transaction():
                 self.conn.execute("SELECT pg_advisory_xact_lock(%s)", (pgschema.WRITE_LOCK,))
                 yield self.conn
+                self.conn.execute("SELECT deskfind_flush_stats()")
         except psycopg.OperationalError as exc:
             raise StoreError(f"cannot write the index: {exc}") from exc
 
@@ -568,6 +570,16 @@ class PgStore:
         self.conn.execute("REINDEX INDEX chunks_words")
         return self.passage_count()
 
+
+# Where this session's triggers note BM25 statistics until its transaction folds them
+# in (see migration 1).  Rolled back with the transaction or savepoint that wrote them.
+_PENDING_STATS_SQL = """
+    CREATE TEMP TABLE IF NOT EXISTS deskfind_pending (
+        lexeme   text,
+        passages bigint NOT NULL,
+        tokens   bigint NOT NULL DEFAULT 0
+    )
+"""
 
 # As Store's: each new passage of a file whose key another passage with a vector shares
 # gets a copy of that vector.
