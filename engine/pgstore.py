@@ -34,7 +34,10 @@ from engine.store import (
     FileState,
     _prefix_range,
     _vector_rows,
+    fingerprint_columns,
+    fingerprints_of,
     join_passages,
+    upsert_file_sql,
 )
 
 try:
@@ -266,20 +269,7 @@ class PgStore:
     def upsert_file(self, rec: FileRecord, status: str, reason: str | None = None, *,
                     parent: FileId | None = None) -> FileId:
         row = self._one(
-            """
-            INSERT INTO files(path, display_path, ext, title, size, mtime_ns, content_hash,
-                              status, reason, indexed_at, parent_id, sender, recipients,
-                              date_ns)
-            VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
-            ON CONFLICT (path) DO UPDATE SET
-                display_path = excluded.display_path, ext = excluded.ext,
-                title = excluded.title, size = excluded.size, mtime_ns = excluded.mtime_ns,
-                content_hash = excluded.content_hash, status = excluded.status,
-                reason = excluded.reason, indexed_at = excluded.indexed_at,
-                parent_id = excluded.parent_id, sender = excluded.sender,
-                recipients = excluded.recipients, date_ns = excluded.date_ns
-            RETURNING id
-            """,
+            upsert_file_sql("%s"),
             (rec.path, _clean(rec.display_path), _clean(rec.ext), _clean(rec.title), rec.size,
              rec.mtime_ns, rec.content_hash, status, _clean(reason), time.time(), parent,
              _clean(rec.sender), _clean(rec.recipients), rec.date_ns))
@@ -349,23 +339,15 @@ class PgStore:
         self.conn.execute(
             "INSERT INTO fingerprints(file_id, shingles, minhash) VALUES (%s, %s, %s) "
             "ON CONFLICT (file_id) DO UPDATE SET shingles = excluded.shingles, "
-            "minhash = excluded.minhash",
-            (file_id, fingerprint.shingles if fingerprint else 0,
-             fingerprint.to_bytes() if fingerprint else None))
+            "minhash = excluded.minhash", (file_id, *fingerprint_columns(fingerprint)))
 
     def drop_fingerprint(self, file_id: FileId) -> None:
         self.conn.execute("DELETE FROM fingerprints WHERE file_id = %s", (file_id,))
 
     def fingerprints(self, file_ids: Sequence[FileId]) -> dict[FileId, Fingerprint]:
-        out: dict[FileId, Fingerprint] = {}
-        rows = self._rows("SELECT file_id, shingles, minhash FROM fingerprints WHERE "
-                          "minhash IS NOT NULL AND file_id = ANY(%s::bigint[])",
-                          ([int(i) for i in file_ids],))
-        for file_id, shingles, data in rows:
-            found = Fingerprint.from_bytes(bytes(data), int(shingles))
-            if found is not None:
-                out[FileId(file_id)] = found
-        return out
+        return fingerprints_of(self._rows(
+            "SELECT file_id, shingles, minhash FROM fingerprints WHERE minhash IS NOT NULL "
+            "AND file_id = ANY(%s::bigint[])", ([int(i) for i in file_ids],)))
 
     def files_without_fingerprint(self, limit: int) -> list[tuple[FileId, bytes]]:
         rows = self._rows(

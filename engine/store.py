@@ -8,7 +8,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext, suppress
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -253,20 +253,7 @@ class Store:
         """Insert or update a file's row; `parent` is the file on disk holding it, for a
         document inside another file."""
         row = self.conn.execute(
-            """
-            INSERT INTO files(path, display_path, ext, title, size, mtime_ns, content_hash,
-                              status, reason, indexed_at, parent_id, sender, recipients,
-                              date_ns)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-            ON CONFLICT(path) DO UPDATE SET
-                display_path = excluded.display_path, ext = excluded.ext,
-                title = excluded.title, size = excluded.size, mtime_ns = excluded.mtime_ns,
-                content_hash = excluded.content_hash, status = excluded.status,
-                reason = excluded.reason, indexed_at = excluded.indexed_at,
-                parent_id = excluded.parent_id, sender = excluded.sender,
-                recipients = excluded.recipients, date_ns = excluded.date_ns
-            RETURNING id
-            """,
+            upsert_file_sql("?"),
             (rec.path, rec.display_path, rec.ext, rec.title, rec.size, rec.mtime_ns,
              rec.content_hash, status, reason, time.time(), parent, rec.sender,
              rec.recipients, rec.date_ns),
@@ -327,8 +314,7 @@ class Store:
         """Record a document's fingerprint (None: its text is too short for one)."""
         self.conn.execute(
             "INSERT OR REPLACE INTO fingerprints(file_id, shingles, minhash) VALUES (?, ?, ?)",
-            (file_id, fingerprint.shingles if fingerprint else 0,
-             fingerprint.to_bytes() if fingerprint else None))
+            (file_id, *fingerprint_columns(fingerprint)))
 
     def drop_fingerprint(self, file_id: FileId) -> None:
         self.conn.execute("DELETE FROM fingerprints WHERE file_id = ?", (file_id,))
@@ -342,10 +328,7 @@ class Store:
             rows = self.conn.execute(
                 "SELECT file_id, shingles, minhash FROM fingerprints WHERE minhash "
                 f"IS NOT NULL AND file_id IN ({marks})", part)
-            for file_id, shingles, data in rows:
-                found = Fingerprint.from_bytes(bytes(data), int(shingles))
-                if found is not None:
-                    out[FileId(file_id)] = found
+            out.update(fingerprints_of(rows))
         return out
 
     def files_without_fingerprint(self, limit: int) -> list[tuple[FileId, bytes]]:
@@ -671,6 +654,40 @@ class Store:
         it holds."""
         self.conn.execute("INSERT INTO chunks_fts(chunks_fts) VALUES ('rebuild')")
         return int(self.conn.execute("SELECT count(*) FROM chunks").fetchone()[0])
+
+
+def upsert_file_sql(mark: str) -> str:
+    """Insert or update a file's row, returning its id; `mark` is the dialect's
+    parameter placeholder."""
+    return f"""
+        INSERT INTO files(path, display_path, ext, title, size, mtime_ns, content_hash,
+                          status, reason, indexed_at, parent_id, sender, recipients,
+                          date_ns)
+        VALUES ({", ".join([mark] * 14)})
+        ON CONFLICT (path) DO UPDATE SET
+            display_path = excluded.display_path, ext = excluded.ext,
+            title = excluded.title, size = excluded.size, mtime_ns = excluded.mtime_ns,
+            content_hash = excluded.content_hash, status = excluded.status,
+            reason = excluded.reason, indexed_at = excluded.indexed_at,
+            parent_id = excluded.parent_id, sender = excluded.sender,
+            recipients = excluded.recipients, date_ns = excluded.date_ns
+        RETURNING id
+    """
+
+
+def fingerprint_columns(fingerprint: Fingerprint | None) -> tuple[int, bytes | None]:
+    """A fingerprint as its table stores it: (shingles, minhash bytes)."""
+    return (fingerprint.shingles, fingerprint.to_bytes()) if fingerprint else (0, None)
+
+
+def fingerprints_of(rows: Iterable[Sequence[Any]]) -> dict[FileId, Fingerprint]:
+    """Fingerprints from (file id, shingles, minhash) rows, those in today's format."""
+    out: dict[FileId, Fingerprint] = {}
+    for file_id, shingles, data in rows:
+        found = Fingerprint.from_bytes(bytes(data), int(shingles))
+        if found is not None:
+            out[FileId(file_id)] = found
+    return out
 
 
 def join_passages(rows: Sequence[tuple[int, str]]) -> str | None:
