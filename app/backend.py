@@ -97,6 +97,7 @@ class Backend:
         return run_options(self.settings_file.fresh(), data_dir=base.data_dir,
                            model_dir=base.model_dir, threads=base.threads,
                            precision=base.precision, fusion=base.fusion,
+                           database=base.database,
                            graph_threshold=base.graph_threshold)
 
     def close(self) -> None:

@@ -17,7 +17,8 @@ from app.bench_common import log, machine
 BENCHES = ("embed", "vectors", "query")
 
 
-def run_benchmarks(only: str | None, quick: bool, spectrum: str = "real") -> dict[str, Any]:
+def run_benchmarks(only: str | None, quick: bool, spectrum: str = "real",
+                   database: str | None = None) -> dict[str, Any]:
     # Imported here: the CLI loads this module on every command, the benchmarks only
     # when asked.
     from app import bench_embed, bench_query, bench_vectors
@@ -34,12 +35,12 @@ def run_benchmarks(only: str | None, quick: bool, spectrum: str = "real") -> dic
             report["vectors"] = bench_vectors.run(work, quick=quick, spectrum=spectrum)
         if "query" in chosen:
             log("query")
-            report["query"] = bench_query.run(work, quick=quick)
+            report["query"] = bench_query.run(work, quick=quick, database=database)
     return report
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    report = run_benchmarks(args.only, args.quick, args.spectrum)
+    report = run_benchmarks(args.only, args.quick, args.spectrum, args.database)
     if args.json:
         print(json.dumps(report))
     else:
@@ -82,8 +83,9 @@ def format_report(report: dict[str, Any]) -> str:
                 f"{f['10%']['p50_ms']:>8.2f}")
     if "query" in report:
         q = report["query"]
-        lines.append(f"\nquery ({q['n_chunks']:,} passages, {q['queries']} queries, "
-                     f"store built in {q['build_s']:.0f} s)")
+        lines.append(f"\nquery ({q['n_chunks']:,} passages on {q['engine']}, {q['queries']} "
+                     f"queries, store built in {q['build_s']:.0f} s, "
+                     f"{q['ingest_passages_s']:,.0f} passages/s)")
         for mode in ("hybrid", "lexical", "dense"):
             r = q["modes"][mode]
             lines.append(f"  {mode:<8} p50 {r['p50_ms']:>8.1f} ms   p95 {r['p95_ms']:>8.1f} ms")

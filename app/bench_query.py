@@ -3,7 +3,9 @@
 Passages are generated text (Zipf-distributed words, about 180 words each, ten per
 file) written through `Store` in large transactions, so FTS5 indexes them as usual;
 their vectors are the synthetic int8 vectors of the vector benchmark, written with
-`Store.put_vectors`.  Queries are embedded with the real default model.
+`Store.put_vectors`.  Queries are embedded with the real default model.  With a
+`database` the same index is built in a scratch schema of that PostgreSQL database
+(engine.pgstore), dropped afterwards.
 """
 
 from __future__ import annotations
@@ -23,7 +25,8 @@ from engine.embedder import OnnxEmbedder, default_model
 from engine.ids import ChunkId
 from engine.quantize import quantize
 from engine.search import Searcher
-from engine.store import ChunkInput, FileRecord, Store
+from engine.storage import IndexStore, open_store, scratch_database
+from engine.store import ChunkInput, FileRecord
 
 VOCABULARY = 30_000
 PER_FILE = 10
@@ -54,7 +57,7 @@ def zipf_ranks(rng: np.random.Generator, count: int) -> np.ndarray:
     return np.minimum(rng.zipf(1.1, count), VOCABULARY) - 1
 
 
-def build_store(store: Store, n_chunks: int, words: np.ndarray) -> None:
+def build_store(store: IndexStore, n_chunks: int, words: np.ndarray) -> None:
     rng = np.random.default_rng(11)
     n_files = -(-n_chunks // PER_FILE)
     made = 0
@@ -74,7 +77,7 @@ def build_store(store: Store, n_chunks: int, words: np.ndarray) -> None:
                 store.replace_chunks(fid, title, chunks)
                 made += count
         log(f"query: {made:,}/{n_chunks:,} passages")
-    ids = store.chunk_ids_where("1", ())
+    ids = store.chunk_ids()
     start = 0
     for block in synthetic_blocks(n_chunks):
         with store.write():
@@ -90,20 +93,23 @@ def queries(words: np.ndarray, count: int) -> list[str]:
             for _ in range(count)]
 
 
-def run(work: Path, *, quick: bool, n_chunks: int | None = None) -> dict[str, Any]:
+def run(work: Path, *, quick: bool, n_chunks: int | None = None,
+        database: str | None = None) -> dict[str, Any]:
     n = n_chunks or (50_000 if quick else 1_000_000)
     folder = work / "query-index"
     folder.mkdir()
     try:
-        return _run(folder, n, work, 50 if quick else 100)
+        with scratch_database(database) as scratch:
+            return _run(folder, n, work, 50 if quick else 100, scratch)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
 
 
-def _run(folder: Path, n: int, work: Path, count: int) -> dict[str, Any]:
+def _run(folder: Path, n: int, work: Path, count: int,
+         database: str | None) -> dict[str, Any]:
     words = vocabulary(VOCABULARY)
     load_at_start = os.getloadavg()
-    store = Store.open(folder / "index.sqlite3")
+    store = open_store(database, folder / "index.sqlite3")
     try:
         build_s = timed(lambda: build_store(store, n, words))
         cache = folder / "vectors.hnsw"
@@ -143,10 +149,13 @@ def _run(folder: Path, n: int, work: Path, count: int) -> dict[str, Any]:
             modes[mode] = {"p50_ms": p50, "p95_ms": p95}
         embed_times = [timed(lambda t=t: embedder.embed_query(t)) for t in texts]  # type: ignore[misc]
         embed_p50, _ = percentiles_ms(embed_times)
-        db_bytes = sum(p.stat().st_size for p in folder.glob("index.sqlite3*"))
+        db_bytes = None if database else \
+            sum(p.stat().st_size for p in folder.glob("index.sqlite3*"))
     finally:
         store.close()
-    return {"n_chunks": n, "queries": count, "p50_ms": modes["hybrid"]["p50_ms"],
+    return {"n_chunks": n, "engine": "postgresql" if database else "sqlite",
+            "ingest_passages_s": round(n / build_s, 1) if build_s else None,
+            "queries": count, "p50_ms": modes["hybrid"]["p50_ms"],
             "p95_ms": modes["hybrid"]["p95_ms"], "modes": modes,
             "query_embedding_p50_ms": embed_p50, "build_s": round(build_s, 1),
             "first_search_s": round(load_s, 2), "first_search_answered_by": first_answer,

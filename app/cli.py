@@ -24,6 +24,7 @@ from engine.errors import DeskfindError, ModelError, StoreError
 from engine.precision import PRECISIONS, precision_status, resolve_model
 from engine.query import parse_query
 from engine.ranking import FUSIONS, MODES
+from engine.storage import public_name
 
 log = logging.getLogger("deskfind.cli")
 __all__ = ["UsageError", "build_parser", "main"]
@@ -33,6 +34,9 @@ def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data-dir", metavar="DIR",
                         help="index directory (default: $DESKFIND_DATA_DIR or the "
                              "platform's user data dir)")
+    parser.add_argument("--database", metavar="URL",
+                        help="a shared PostgreSQL index (postgresql://…; default: the "
+                             "database setting, else the local index)")
     parser.add_argument("--model-dir", metavar="DIR",
                         help="ONNX model directory (model.onnx, tokenizer.json, "
                              "deskfind-model.json) instead of the bundled MiniLM")
@@ -127,6 +131,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--spectrum", choices=("real", "flat"), default="real",
                    help="synthetic vectors shaped like real embeddings (default) or "
                         "isotropic clusters, the hardest case for the reduced graph")
+    p.add_argument("--database", metavar="URL",
+                   help="run the query benchmark on PostgreSQL (postgresql://…), in a "
+                        "scratch schema dropped afterwards, instead of a SQLite file")
 
     p = sub.add_parser("gui", help="open the search window and tray quick search",
                        description="Open the desktop app: search-as-you-type window with "
@@ -178,7 +185,7 @@ def main(argv: Sequence[str] | None = None, *, gui: Command | None = None) -> in
 def command_line(args: argparse.Namespace) -> dict[str, Any]:
     """The options given on the command line (None or 0 where not given)."""
     return {"data_dir": args.data_dir, "model_dir": args.model_dir, "threads": args.threads,
-            "precision": args.precision}
+            "precision": args.precision, "database": getattr(args, "database", None)}
 
 
 def _options(args: argparse.Namespace, **extra: Any) -> Options:
@@ -371,11 +378,13 @@ def cmd_status(args: argparse.Namespace) -> int:
     problems = _health(args, status.passages)
     embedding = _embedding_status(options)
     if args.json:
-        print(json.dumps({**status.to_json(), "problems": problems, "embedding": embedding},
+        database = public_name(options.database) if options.database else None
+        print(json.dumps({**status.to_json(), "database": database, "problems": problems,
+                          "embedding": embedding},
                          ensure_ascii=False))
         return 0
     running = status.service == SERVICE_RUNNING
-    print(f"index:    {status.data_dir}")
+    print(f"index:    {public_name(options.database) if options.database else status.data_dir}")
     print(f"service:  {f'running, {status.phase}' if running else 'not running'}")
     print(f"roots:    {', '.join(status.roots) or '(none yet: run deskfind index FOLDER)'}")
     for watch in status.watch:

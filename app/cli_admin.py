@@ -61,7 +61,8 @@ def add_parsers(sub: Any, common: Callable[[argparse.ArgumentParser], None]) -> 
 
 def _options(args: argparse.Namespace, config: Config) -> Options:
     return run_options(config, data_dir=args.data_dir, model_dir=args.model_dir,
-                       threads=args.threads, precision=args.precision)
+                       threads=args.threads, precision=args.precision,
+                       database=getattr(args, "database", None))
 
 
 def _notify_service(args: argparse.Namespace, config: Config) -> bool:

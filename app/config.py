@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import tomllib
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import platformdirs
 
@@ -58,6 +60,10 @@ SCHEMA: tuple[Setting, ...] = (
     Setting("embed_generated_text", bool, False,
             "Embed passages of generated text too (minified code, encoded data, search "
             "indexes); by default they are keyword-searchable only"),
+    Setting("database", str, "", "A shared PostgreSQL index instead of the local one: a "
+                                 "postgresql:// connection string without a password "
+                                 "(libpq reads it from ~/.pgpass, PGPASSWORD or a "
+                                 "service file)"),
     Setting("nice", int, 10, "Scheduling niceness of the background service (0-19)"),
     Setting("pause_on_battery", bool, True, "Pause embedding (the CPU-heavy part of "
                                             "indexing) while the computer runs on battery; "
@@ -71,7 +77,7 @@ _BY_KEY = {s.key: s for s in SCHEMA}
 
 def run_options(config: Config, *, data_dir: str | None = None, model_dir: str | None = None,
                 threads: int = 0, alpha: float | None = None, precision: str | None = None,
-                **fixed: Any) -> Options:
+                database: str | None = None, **fixed: Any) -> Options:
     """The options a command runs with: what its command line gives (None or 0: not
     given) over config.toml.  The index directory's environment variable is read later,
     by app.paths.  Every entry point (CLI commands, service, GUI) comes through here, so
@@ -81,7 +87,8 @@ def run_options(config: Config, *, data_dir: str | None = None, model_dir: str |
                    threads=threads or config.get("threads"),
                    alpha=config.get("alpha") if alpha is None else alpha,
                    precision=precision or config.get("embedding_precision"),
-                   embed_generated=config.get("embed_generated_text"), **fixed)
+                   embed_generated=config.get("embed_generated_text"),
+                   database=database or config.get("database") or None, **fixed)
 
 
 def walk_rules(config: Config) -> WalkRules:
@@ -110,10 +117,20 @@ def _check(setting: Setting, value: Any) -> Any:
             raise ConfigError(f"{setting.key} must be a list of strings")
     elif not isinstance(value, setting.kind) or (setting.kind is int and isinstance(value, bool)):
         raise ConfigError(f"{setting.key} must be {setting.kind.__name__}, got {value!r}")
+    if setting.key == "database" and _has_password(value):
+        raise ConfigError("database must not hold a password: settings are not secret; "
+                          "put it in ~/.pgpass, a libpq service file or PGPASSWORD")
     if setting.choices and value not in setting.choices:
         raise ConfigError(f"{setting.key} must be one of {', '.join(setting.choices)}, "
                           f"got {value!r}")
     return value
+
+
+def _has_password(database: str) -> bool:
+    """Whether a connection string (URL or libpq key=value form) carries a password."""
+    if database.startswith(("postgresql://", "postgres://")):
+        return bool(urlsplit(database).password) or "password=" in database
+    return re.search(r"(^|\s)password\s*=", database) is not None
 
 
 class Config:

@@ -20,7 +20,8 @@ from engine.query import ParsedQuery
 from engine.ranking import DEFAULT_ALPHA
 from engine.related import Related, related_files
 from engine.search import Searcher, SearchSettings
-from engine.store import Counts, Store
+from engine.storage import open_store
+from engine.store import Counts
 from indexer.pipeline import Hold, Indexer, IndexReport, Progress
 from indexer.walk import WalkRules
 
@@ -39,6 +40,7 @@ class Options:
     fusion: str = "convex"
     graph_threshold: int = DEFAULT_GRAPH_THRESHOLD
     embed_generated: bool = False  # embed generated text (engine.generated) too
+    database: str | None = None  # a postgresql:// index shared by a team; None: SQLite
 
 
 class Deskfind:
@@ -47,7 +49,8 @@ class Deskfind:
     def __init__(self, options: Options, *, readonly: bool = False) -> None:
         self.options = options
         self.data_dir = self.resolve_data_dir(options)
-        self.store = Store.open(paths.database_path(self.data_dir), readonly=readonly)
+        self.store = open_store(options.database, paths.database_path(self.data_dir),
+                                readonly=readonly)
         self._embedder: Embedder | None = None
         self._dense: DenseIndex | None = None
 

@@ -17,6 +17,7 @@ from app.context import Deskfind, Options
 from engine.errors import DeskfindError
 from engine.ranking import MODES
 from engine.search import Searcher, SearchResult
+from engine.storage import scratch_database
 from indexer.pipeline import Progress
 
 Qrels = dict[str, dict[str, int]]
@@ -176,11 +177,13 @@ def evaluate_beir(beir_dir: Path, options: Options, *, max_queries: int = 0,
     queries = [q for q in _read_jsonl(beir_dir / "queries.jsonl") if str(q["_id"]) in qrels]
     if max_queries:
         queries = queries[:max_queries]
-    with tempfile.TemporaryDirectory(prefix="deskfind-eval-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="deskfind-eval-") as tmp, \
+            scratch_database(options.database) as database:
         docs = Path(tmp) / "docs"
         docs.mkdir()
         names = write_corpus(corpus, docs)
-        with Deskfind(replace(options, data_dir=str(Path(tmp) / "data"))) as df:
+        with Deskfind(replace(options, data_dir=str(Path(tmp) / "data"),
+                              database=database)) as df:
             started = time.perf_counter()
             df.index([docs], progress)
             index_seconds = time.perf_counter() - started

@@ -103,6 +103,8 @@ class ServiceLauncher:
             argv += ["--model-dir", self.options.model_dir]
         if self.options.precision:
             argv += ["--precision", self.options.precision]
+        if self.options.database:
+            argv += ["--database", self.options.database]
         if self.options.threads:
             argv += ["--threads", str(self.options.threads)]
         return argv

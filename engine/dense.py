@@ -28,7 +28,7 @@ from engine.errors import EngineError
 from engine.ids import ChunkId
 from engine.projection import Projection, reduced_dim
 from engine.quantize import QuantizedVectors
-from engine.store import Store
+from engine.storage import IndexStore
 from engine.vectors import ExactIndex, HnswIndex, IndexHeader, top_k
 
 log = logging.getLogger("deskfind.dense")
@@ -203,7 +203,7 @@ def build_index(ids: np.ndarray, rows: np.ndarray, *, dim: int, graph_threshold:
 class DenseIndex:
     """All vectors of one model, searchable; rebuilt from the store whenever needed."""
 
-    def __init__(self, store: Store, model_id: str, dim: int, cache_path: Path,
+    def __init__(self, store: IndexStore, model_id: str, dim: int, cache_path: Path,
                  graph_threshold: int = DEFAULT_GRAPH_THRESHOLD, threads: int = 0,
                  *, background: bool = False) -> None:
         """`background`: build a graph on a thread and answer from an exact scan of the

@@ -141,19 +141,53 @@ def fts_quote(text: str) -> str:
     return '"' + text.replace('"', '""') + '"'
 
 
-def fts_expression(q: ParsedQuery) -> str:
-    """The FTS5 MATCH expression: any term, every phrase, none of the exclusions."""
+@dataclass(frozen=True)
+class KeywordMatch:
+    """Which passages a keyword search admits: any of `any_of`, every one of `all_of`
+    (phrases), none of `none_of`.  Each store turns it into its own match language."""
+
+    any_of: tuple[str, ...] = ()
+    all_of: tuple[str, ...] = ()
+    none_of: tuple[str, ...] = ()
+
+    @classmethod
+    def of(cls, q: ParsedQuery) -> KeywordMatch:
+        """The keyword side of a query: its keyword terms, phrases and exclusions."""
+        return cls(q.keyword_terms, q.phrases, q.excluded)
+
+
+def fts_match(m: KeywordMatch) -> str:
+    """The FTS5 MATCH expression of `m`."""
     parts = []
-    if q.keyword_terms:
-        parts.append("(" + " OR ".join(fts_quote(t) for t in q.keyword_terms) + ")")
-    parts.extend(fts_quote(p) for p in q.phrases)
+    if m.any_of:
+        parts.append("(" + " OR ".join(fts_quote(t) for t in m.any_of) + ")")
+    parts.extend(fts_quote(p) for p in m.all_of)
     expr = " AND ".join(parts)
-    for word in q.excluded:
+    for word in m.none_of:
         expr = f"({expr}) NOT {fts_quote(word)}"
     return expr
 
 
-def file_filter_sql(q: ParsedQuery, *, mail: bool = True) -> tuple[str, list[object]]:
+def fts_expression(q: ParsedQuery) -> str:
+    """The FTS5 MATCH expression: any term, every phrase, none of the exclusions."""
+    return fts_match(KeywordMatch.of(q))
+
+
+@dataclass(frozen=True)
+class SqlDialect:
+    """How one database spells what a file filter needs."""
+
+    mark: str  # a parameter placeholder
+    contains: str  # `{column}` holds the lower-cased fragment given as one parameter
+    true: str
+    false: str
+
+
+SQLITE = SqlDialect("?", "instr(lower(coalesce({column}, '')), ?) > 0", "1", "0")
+
+
+def file_filter_sql(q: ParsedQuery, *, mail: bool = True,
+                    dialect: SqlDialect = SQLITE) -> tuple[str, list[object]]:
     """An SQL condition on files `f` for the query's filters ('1' when there are none).
 
     `mail`: the index has the mail columns (schema 6 on); an older one, opened read-only,
@@ -162,25 +196,25 @@ def file_filter_sql(q: ParsedQuery, *, mail: bool = True) -> tuple[str, list[obj
     clauses: list[str] = []
     params: list[object] = []
     if q.exts:
-        clauses.append(f"f.ext IN ({','.join('?' * len(q.exts))})")
+        clauses.append(f"f.ext IN ({','.join([dialect.mark] * len(q.exts))})")
         params.extend(q.exts)
     if not mail and (q.senders or q.recipients):
-        clauses.append("0")
+        clauses.append(dialect.false)
     columns = (("f.display_path", q.paths), ("f.sender", q.senders),
                ("f.recipients", q.recipients)) if mail else (("f.display_path", q.paths),)
     for column, fragments in columns:
         for fragment in fragments:
-            clauses.append(f"instr(lower(coalesce({column}, '')), ?) > 0")
+            clauses.append(dialect.contains.format(column=column))
             params.append(fragment.lower())
     # A message is dated by its Date header, not by when its mailbox last changed.
     dated = "coalesce(f.date_ns, f.mtime_ns)" if mail else "f.mtime_ns"
     if q.after_ns is not None:
-        clauses.append(f"{dated} >= ?")
+        clauses.append(f"{dated} >= {dialect.mark}")
         params.append(q.after_ns)
     if q.before_ns is not None:
-        clauses.append(f"{dated} < ?")
+        clauses.append(f"{dated} < {dialect.mark}")
         params.append(q.before_ns)
-    return (" AND ".join(clauses) or "1"), params
+    return (" AND ".join(clauses) or dialect.true), params
 
 
 def parse_filters(raw: str) -> ParsedQuery:

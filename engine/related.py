@@ -23,8 +23,8 @@ from engine.dense import DenseIndex
 from engine.errors import EngineError
 from engine.fingerprint import near_duplicates
 from engine.ids import ChunkId, FileId
-from engine.query import ParsedQuery, file_filter_sql
-from engine.store import Store
+from engine.query import ParsedQuery
+from engine.storage import IndexStore
 
 METHODS = ("mean", "best")
 MAX_PROBES = 48  # passages of a long file used as searches (evenly spread) by `best`
@@ -79,7 +79,7 @@ class Related:
                    pair.get("page"), str(d.get("ext", "")), (int(start), int(end)))
 
 
-def related_files(store: Store, index: DenseIndex, path: bytes, *, limit: int = 10,
+def related_files(store: IndexStore, index: DenseIndex, path: bytes, *, limit: int = 10,
                   method: str = "mean", filters: ParsedQuery | None = None) -> list[Related]:
     """Up to `limit` files closest in meaning to the file at `path`, best first."""
     if method not in METHODS:
@@ -87,28 +87,26 @@ def related_files(store: Store, index: DenseIndex, path: bytes, *, limit: int = 
     state = store.file_state(path)
     if state is None or state.status != "indexed":
         raise RelatedError("not indexed: run `deskfind index` on its folder first")
-    own = store.chunk_ids_where("f.id = ?", [int(state.id)])
+    own = store.passages_of(state.id)
     ids, rows = index.unit_vectors(own)
     if not len(ids):
         raise RelatedError(_why_no_vectors(store, state.id, len(own)))
-    where, params = file_filter_sql(filters) if filters else ("1", [])
-    allowed = store.chunk_ids_where(f"({where}) AND f.id != ?", [*params, int(state.id)])
+    allowed = store.chunk_ids(filters, except_file=state.id)
     scores = _file_scores(store, index, rows, allowed, method)
     scores = _without_copies(store, state.id, scores)
     best = _one_per_text(store, sorted(scores.items(), key=lambda kv: -kv[1]), limit)
     return [_with_pair(store, index, ids, rows, file_id, score) for file_id, score in best]
 
 
-def _why_no_vectors(store: Store, file_id: FileId, passages: int) -> str:
+def _why_no_vectors(store: IndexStore, file_id: FileId, passages: int) -> str:
     if not passages:
         return "it holds no text to compare"
-    skipped = store.chunk_ids_where("f.id = ? AND c.embed_skip IS NOT NULL", [int(file_id)])
-    if len(skipped) == passages:
+    if sum(store.unembedded(file_id).values()) == passages:
         return "its text is generated (code or data), which is not embedded"
     return "no vectors yet: embedding in progress"
 
 
-def _file_scores(store: Store, index: DenseIndex, rows: np.ndarray, allowed: np.ndarray,
+def _file_scores(store: IndexStore, index: DenseIndex, rows: np.ndarray, allowed: np.ndarray,
                  method: str) -> dict[FileId, float]:
     if method == "mean":
         probe = rows.mean(axis=0)
@@ -129,7 +127,7 @@ def _file_scores(store: Store, index: DenseIndex, rows: np.ndarray, allowed: np.
     return scores
 
 
-def _without_copies(store: Store, source: FileId,
+def _without_copies(store: IndexStore, source: FileId,
                     scores: dict[FileId, float]) -> dict[FileId, float]:
     prints = store.fingerprints([source, *scores])
     mine = prints.get(source)
@@ -139,7 +137,7 @@ def _without_copies(store: Store, source: FileId,
             if f not in prints or not near_duplicates(mine, prints[f])}
 
 
-def _one_per_text(store: Store, ranked: list[tuple[FileId, float]],
+def _one_per_text(store: IndexStore, ranked: list[tuple[FileId, float]],
                   limit: int) -> list[tuple[FileId, float]]:
     """The first `limit` of `ranked`, each file holding the same text as one already
     taken left out: two copies of one related document are one entry, as in search."""
@@ -155,10 +153,9 @@ def _one_per_text(store: Store, ranked: list[tuple[FileId, float]],
     return taken
 
 
-def _with_pair(store: Store, index: DenseIndex, source_ids: np.ndarray,
+def _with_pair(store: IndexStore, index: DenseIndex, source_ids: np.ndarray,
                source_rows: np.ndarray, file_id: FileId, score: float) -> Related:
-    target_ids, target_rows = index.unit_vectors(store.chunk_ids_where("f.id = ?",
-                                                                       [int(file_id)]))
+    target_ids, target_rows = index.unit_vectors(store.passages_of(file_id))
     sims = source_rows @ target_rows.T
     i, j = np.unravel_index(int(np.argmax(sims)), sims.shape)
     src, tgt = ChunkId(int(source_ids[i])), ChunkId(int(target_ids[j]))

@@ -15,9 +15,10 @@ from engine.dense import DenseIndex
 from engine.embedder import Embedder
 from engine.errors import QueryError, StoreError
 from engine.ids import ChunkId, FileId
-from engine.query import ParsedQuery, file_filter_sql, fts_expression, fts_quote, parse_query
+from engine.query import KeywordMatch, ParsedQuery, parse_query
 from engine.snippets import Snippet, best_window
-from engine.store import ChunkRow, Store
+from engine.storage import IndexStore
+from engine.store import ChunkRow
 
 log = logging.getLogger("deskfind.search")
 
@@ -102,7 +103,7 @@ class Searcher:
     model costs time a keyword search should not pay); None means keyword search only.
     """
 
-    def __init__(self, store: Store,
+    def __init__(self, store: IndexStore,
                  semantic: Callable[[], tuple[Embedder, DenseIndex]] | None,
                  settings: SearchSettings | None = None) -> None:
         self.store = store
@@ -178,7 +179,6 @@ class Searcher:
                 floor: bool) -> tuple[list[SearchResult], bool]:
         """Up to `limit` results, each with its copies, and whether copies left the page
         short of `limit` when more candidates would have filled it."""
-        where, params = file_filter_sql(q, mail=self.store.has_mail_fields)
         # Index statistics of every keyword term and phrase, read once for both the
         # pruning below and the ideal BM25.
         stats = dict(zip(q.keyword_terms + q.phrases, self.store.token_counts(
@@ -191,8 +191,8 @@ class Searcher:
         if mode != "dense":
             # One ranked FTS5 query scores every match anyway; keeping a deeper pool than
             # we fuse lets most semantic candidates find their BM25 score here for free.
-            pool = dict(self.store.fts_search(fts_expression(keyword_q),
-                                              max(depth, LEXICAL_POOL), where, params))
+            pool = dict(self.store.keyword_search(KeywordMatch.of(keyword_q),
+                                                  max(depth, LEXICAL_POOL), q))
             lexical = dict(list(pool.items())[:depth])
         deeper = len(lexical) >= depth  # a deeper search would find more candidates
         if mode == "lexical":
@@ -200,7 +200,7 @@ class Searcher:
         else:
             embedder, index = self.semantic()
             qvec = self._embed_query(embedder, q.text)
-            allowed = self.store.chunk_ids_where(where, params) if q.has_filters else None
+            allowed = self.store.chunk_ids(q) if q.has_filters else None
             dense = self._admissible(q, dict(index.search(qvec, depth, allowed)))
             deeper = deeper or len(dense) >= depth
             if mode == "dense":
@@ -297,11 +297,10 @@ class Searcher:
         """Apply "phrases" and -exclusions to semantic candidates, as FTS5 does to its own."""
         ids = list(dense)
         if q.phrases and ids:
-            required = " AND ".join(fts_quote(p) for p in q.phrases)
-            keep = self.store.fts_scores(required, ids)
+            keep = self.store.keyword_scores(KeywordMatch(all_of=q.phrases), ids)
             ids = [c for c in ids if c in keep]
         if q.excluded and ids:
-            banned = self.store.fts_scores(" OR ".join(fts_quote(w) for w in q.excluded), ids)
+            banned = self.store.keyword_scores(KeywordMatch(any_of=q.excluded), ids)
             ids = [c for c in ids if c not in banned]
         return {c: dense[c] for c in ids}
 

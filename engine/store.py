@@ -5,10 +5,10 @@ from __future__ import annotations
 import sqlite3
 import time
 from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager, suppress
+from contextlib import AbstractContextManager, contextmanager, nullcontext, suppress
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -18,6 +18,7 @@ from engine.errors import StoreError
 from engine.fingerprint import Fingerprint
 from engine.ids import ChunkId, FileId
 from engine.quantize import QuantizedVectors
+from engine.query import KeywordMatch, ParsedQuery, file_filter_sql, fts_match
 from engine.reuse import passage_key
 
 
@@ -129,6 +130,15 @@ class Store:
 
     def close(self) -> None:
         self.conn.close()
+
+    def claim_root(self, root: bytes) -> AbstractContextManager[None]:
+        """Hold `root` for this indexer (see PgStore.claim_root): one SQLite index has one
+        writer at a time already, so there is nothing to claim."""
+        return nullcontext()
+
+    def describe(self) -> str:
+        """Where the index is, for the user."""
+        return str(self.path)
 
     @contextmanager
     def write(self) -> Iterator[sqlite3.Connection]:
@@ -243,20 +253,7 @@ class Store:
         """Insert or update a file's row; `parent` is the file on disk holding it, for a
         document inside another file."""
         row = self.conn.execute(
-            """
-            INSERT INTO files(path, display_path, ext, title, size, mtime_ns, content_hash,
-                              status, reason, indexed_at, parent_id, sender, recipients,
-                              date_ns)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-            ON CONFLICT(path) DO UPDATE SET
-                display_path = excluded.display_path, ext = excluded.ext,
-                title = excluded.title, size = excluded.size, mtime_ns = excluded.mtime_ns,
-                content_hash = excluded.content_hash, status = excluded.status,
-                reason = excluded.reason, indexed_at = excluded.indexed_at,
-                parent_id = excluded.parent_id, sender = excluded.sender,
-                recipients = excluded.recipients, date_ns = excluded.date_ns
-            RETURNING id
-            """,
+            upsert_file_sql("?"),
             (rec.path, rec.display_path, rec.ext, rec.title, rec.size, rec.mtime_ns,
              rec.content_hash, status, reason, time.time(), parent, rec.sender,
              rec.recipients, rec.date_ns),
@@ -317,8 +314,7 @@ class Store:
         """Record a document's fingerprint (None: its text is too short for one)."""
         self.conn.execute(
             "INSERT OR REPLACE INTO fingerprints(file_id, shingles, minhash) VALUES (?, ?, ?)",
-            (file_id, fingerprint.shingles if fingerprint else 0,
-             fingerprint.to_bytes() if fingerprint else None))
+            (file_id, *fingerprint_columns(fingerprint)))
 
     def drop_fingerprint(self, file_id: FileId) -> None:
         self.conn.execute("DELETE FROM fingerprints WHERE file_id = ?", (file_id,))
@@ -332,10 +328,7 @@ class Store:
             rows = self.conn.execute(
                 "SELECT file_id, shingles, minhash FROM fingerprints WHERE minhash "
                 f"IS NOT NULL AND file_id IN ({marks})", part)
-            for file_id, shingles, data in rows:
-                found = Fingerprint.from_bytes(bytes(data), int(shingles))
-                if found is not None:
-                    out[FileId(file_id)] = found
+            out.update(fingerprints_of(rows))
         return out
 
     def files_without_fingerprint(self, limit: int) -> list[tuple[FileId, bytes]]:
@@ -405,17 +398,7 @@ class Store:
         rows = self.conn.execute(
             "SELECT c.char_start, c.text FROM chunks c JOIN files f ON f.id = c.file_id "
             "WHERE f.path = ? ORDER BY c.ord", (path,)).fetchall()
-        if not rows:
-            return None
-        out: list[str] = []
-        pos = 0
-        for start, text in sorted(rows):
-            if start > pos:
-                out.append("\n" * (start - pos))
-            if start + len(text) > pos:
-                out.append(text[max(0, pos - start):])
-                pos = start + len(text)
-        return "".join(out)
+        return join_passages(rows)
 
     def chunk_rows(self, ids: Sequence[ChunkId]) -> dict[ChunkId, ChunkRow]:
         if not ids:
@@ -453,12 +436,14 @@ class Store:
         return self.conn.execute("UPDATE chunks SET embed_skip = NULL WHERE embed_skip = ?",
                                  (reason,)).rowcount
 
-    def unembedded(self) -> dict[str, int]:
-        """How many passages are left unembedded, by reason."""
+    def unembedded(self, file_id: FileId | None = None) -> dict[str, int]:
+        """How many passages (of one file, or all) are left unembedded, by reason."""
         if schema.schema_version(self.conn) < PASSAGE_KEYS_SCHEMA:
             return {}  # an older index opened read-only
-        rows = self.conn.execute("SELECT embed_skip, count(*) FROM chunks "
-                                 "WHERE embed_skip IS NOT NULL GROUP BY embed_skip")
+        one = "" if file_id is None else " AND file_id = ?"
+        rows = self.conn.execute("SELECT embed_skip, count(*) FROM chunks WHERE embed_skip "
+                                 f"IS NOT NULL{one} GROUP BY embed_skip",
+                                 () if file_id is None else (int(file_id),))
         return {str(reason): int(n) for reason, n in rows}
 
     # -- vectors ------------------------------------------------------------------------
@@ -618,6 +603,31 @@ class Store:
             out.update((ChunkId(r[0]), float(r[1])) for r in rows)
         return out
 
+    def keyword_search(self, match: KeywordMatch, limit: int,
+                       filters: ParsedQuery | None = None) -> list[tuple[ChunkId, float]]:
+        """Top passages admitted by `match` among the files `filters` keep, by BM25."""
+        where, params = file_filter_sql(filters, mail=self.has_mail_fields) if filters \
+            else ("1", [])
+        return self.fts_search(fts_match(match), limit, where, params)
+
+    def keyword_scores(self, match: KeywordMatch, ids: Sequence[ChunkId]) -> dict[ChunkId, float]:
+        """BM25 of those of `ids` that `match` admits."""
+        return self.fts_scores(fts_match(match), ids)
+
+    def passages_of(self, file_id: FileId) -> np.ndarray:
+        """Ids of one file's passages."""
+        return self.chunk_ids_where("f.id = ?", [int(file_id)])
+
+    def chunk_ids(self, filters: ParsedQuery | None = None, *,
+                  except_file: FileId | None = None) -> np.ndarray:
+        """Ids of the passages of files that `filters` keep (all without), less those of
+        `except_file`."""
+        where, params = file_filter_sql(filters, mail=self.has_mail_fields) if filters \
+            else ("1", [])
+        if except_file is not None:
+            where, params = f"({where}) AND f.id != ?", [*params, int(except_file)]
+        return self.chunk_ids_where(where, params)
+
     def chunk_ids_where(self, sql_filter: str, params: Sequence[object]) -> np.ndarray:
         """Ids of chunks whose file satisfies an SQL condition on `f` (files)."""
         rows = self.conn.execute(
@@ -646,6 +656,56 @@ class Store:
         it holds."""
         self.conn.execute("INSERT INTO chunks_fts(chunks_fts) VALUES ('rebuild')")
         return int(self.conn.execute("SELECT count(*) FROM chunks").fetchone()[0])
+
+
+def upsert_file_sql(mark: str) -> str:
+    """Insert or update a file's row, returning its id; `mark` is the dialect's
+    parameter placeholder."""
+    return f"""
+        INSERT INTO files(path, display_path, ext, title, size, mtime_ns, content_hash,
+                          status, reason, indexed_at, parent_id, sender, recipients,
+                          date_ns)
+        VALUES ({", ".join([mark] * 14)})
+        ON CONFLICT (path) DO UPDATE SET
+            display_path = excluded.display_path, ext = excluded.ext,
+            title = excluded.title, size = excluded.size, mtime_ns = excluded.mtime_ns,
+            content_hash = excluded.content_hash, status = excluded.status,
+            reason = excluded.reason, indexed_at = excluded.indexed_at,
+            parent_id = excluded.parent_id, sender = excluded.sender,
+            recipients = excluded.recipients, date_ns = excluded.date_ns
+        RETURNING id
+    """
+
+
+def fingerprint_columns(fingerprint: Fingerprint | None) -> tuple[int, bytes | None]:
+    """A fingerprint as its table stores it: (shingles, minhash bytes)."""
+    return (fingerprint.shingles, fingerprint.to_bytes()) if fingerprint else (0, None)
+
+
+def fingerprints_of(rows: Iterable[Sequence[Any]]) -> dict[FileId, Fingerprint]:
+    """Fingerprints from (file id, shingles, minhash) rows, those in today's format."""
+    out: dict[FileId, Fingerprint] = {}
+    for file_id, shingles, data in rows:
+        found = Fingerprint.from_bytes(bytes(data), int(shingles))
+        if found is not None:
+            out[FileId(file_id)] = found
+    return out
+
+
+def join_passages(rows: Sequence[tuple[int, str]]) -> str | None:
+    """A document's text from its passages, (char_start, text) each (see
+    Store.document_text); None when there are none."""
+    if not rows:
+        return None
+    out: list[str] = []
+    pos = 0
+    for start, text in sorted(rows):
+        if start > pos:
+            out.append("\n" * (start - pos))
+        if start + len(text) > pos:
+            out.append(text[max(0, pos - start):])
+            pos = start + len(text)
+    return "".join(out)
 
 
 T = TypeVar("T")

@@ -22,7 +22,8 @@ from engine.generated import GENERATED, is_generated
 from engine.ids import ChunkId, FileId
 from engine.quantize import quantize
 from engine.reuse import passage_key
-from engine.store import ChunkInput, FileRecord, FileState, Store
+from engine.storage import IndexStore
+from engine.store import ChunkInput, FileRecord, FileState
 from indexer.chunking import chunk_spans, page_of
 from indexer.errors import ExtractionError
 from indexer.extract import (
@@ -219,7 +220,7 @@ class Indexer:
     that is never closed leaves no process behind; a pool passed in is the caller's.
     """
 
-    def __init__(self, store: Store, rules: WalkRules | None = None, *,
+    def __init__(self, store: IndexStore, rules: WalkRules | None = None, *,
                  commit_every: int = 64, pool: ExtractionPool | None = None,
                  stop: threading.Event | None = None, skip_generated: bool = True) -> None:
         self.store = store
@@ -260,7 +261,8 @@ class Indexer:
             return
         with self.store.write():
             self.store.add_root(root)
-        self._scan_tree(root, report, progress)
+        with self.store.claim_root(root):  # a shared index: never two indexers on one root
+            self._scan_tree(root, report, progress)
 
     def _scan_tree(self, root: bytes, report: IndexReport,
                    progress: Progress | None = None) -> None:

@@ -53,3 +53,48 @@ def store(tmp_path: Path) -> Iterator[Store]:
     s = Store.open(tmp_path / "data" / "index.sqlite3")
     yield s
     s.close()
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[str]:
+    """A real PostgreSQL 16 (the pgserver wheel), on a private socket in a temporary
+    folder, for the whole session; the connection string of its `postgres` database."""
+    import shutil
+    import warnings
+
+    # CI sets DESKFIND_REQUIRE_POSTGRES=1: there a server that cannot start fails the
+    # tests instead of skipping them.
+    skip = pytest.fail if os.environ.get("DESKFIND_REQUIRE_POSTGRES") == "1" else pytest.skip
+    with warnings.catch_warnings():
+        # pgserver looks up XDG_RUNTIME_DIR when imported; unset on CI machines.
+        warnings.simplefilter("ignore")
+        try:
+            import pgserver
+        except ImportError as exc:
+            skip(f"pgserver is not installed ({exc}): pip install pgserver")
+        folder = Path(tempfile.mkdtemp(prefix="deskfind-pg-"))
+        try:
+            server = pgserver.get_server(folder / "data", cleanup_mode="stop")
+        except Exception as exc:  # initdb or pg_ctl failed: say why
+            shutil.rmtree(folder, ignore_errors=True)
+            skip(f"pgserver could not start PostgreSQL: {exc}")
+    try:
+        yield server.get_uri()
+    finally:
+        server.cleanup()
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture
+def postgres_database(postgres_server: str, request: pytest.FixtureRequest) -> Iterator[str]:
+    """A fresh, empty database on the session's server; dropped after the test."""
+    import psycopg
+
+    name = "t_" + "".join(ch if ch.isalnum() else "_" for ch in request.node.name)[:40].lower()
+    name += f"_{os.getpid()}"
+    with psycopg.connect(postgres_server, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
+        conn.execute(f'CREATE DATABASE "{name}"')
+    yield postgres_server.replace("/postgres?", f"/{name}?", 1)
+    with psycopg.connect(postgres_server, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

@@ -140,3 +140,22 @@ def test_the_command_line_wins_over_the_settings_file(tmp_path):
     chosen = run_options(config, precision="fp32", threads=1, model_dir="/elsewhere")
     assert (chosen.precision, chosen.threads, chosen.model_dir) == ("fp32", 1, "/elsewhere")
     assert run_options(Config.load(tmp_path / "missing.toml")).precision == "auto"
+
+
+def test_the_database_setting_is_chosen_overridden_and_never_holds_a_password(tmp_path):
+    path = tmp_path / "config.toml"
+    path.write_text('database = "postgresql://team@db.example/index"\n', encoding="utf-8")
+    config = Config.load(path)
+    assert run_options(config).database == "postgresql://team@db.example/index"
+    assert run_options(config, database="postgresql://me@/other").database == \
+        "postgresql://me@/other"
+    assert run_options(Config.load(tmp_path / "none.toml")).database is None
+    for secret in ("postgresql://team:hunter2@db.example/index",
+                   "host=db.example dbname=index password=hunter2"):
+        path.write_text(f'database = "{secret}"\n', encoding="utf-8")
+        with pytest.raises(ConfigError, match="pgpass"):
+            Config.load(path)
+        with pytest.raises(ConfigError, match="pgpass"):
+            config.set("database", secret)
+    config.set("database", "service=deskfind")  # a libpq service file names the rest
+    assert run_options(config).database == "service=deskfind"

@@ -10,9 +10,8 @@ import pytest
 
 from engine import schema
 from engine.errors import StoreError
-from engine.ids import ChunkId
 from engine.quantize import quantize
-from engine.store import _ID_BATCH, ChunkInput, FileRecord, Store
+from engine.store import ChunkInput, FileRecord, Store
 
 
 def _record(path: bytes, title: str = "t") -> FileRecord:
@@ -56,69 +55,6 @@ def test_files_are_private_whatever_the_umask(tmp_path, umask):
     assert any(f.name.endswith("-wal") for f in files)
     for f in files:
         assert stat.S_IMODE(f.stat().st_mode) == 0o600, f
-
-
-def test_chunks_are_searchable_and_replaced(store):
-    fid = _add(store, b"/r/a.txt", ["the quick brown fox", "lazy dogs sleep"])
-    hits = store.fts_search('"fox"', 10)
-    assert len(hits) == 1 and hits[0][1] > 0
-    with store.write():
-        store.replace_chunks(fid, "t", [ChunkInput(0, "a slow green turtle", 0, 19)])
-    assert store.fts_search('"fox"', 10) == []
-    assert len(store.fts_search('"turtle"', 10)) == 1
-    assert store.integrity_problems() == []
-
-
-def test_deleting_a_file_removes_chunks_fts_and_vectors(store):
-    fid = _add(store, b"/r/a.txt", ["alpha beta", "gamma delta"])
-    ids = [c for c, _, _ in store.chunks_without_vectors("m", 10)]
-    with store.write():
-        store.put_vectors("m", ids, quantize(np.ones((2, 4), np.float32)))
-    version = store.vector_version()
-    with store.write():
-        store.delete_files([fid])
-    assert store.fts_search('"alpha"', 10) == []
-    assert store.counts().chunks == 0 and store.counts().embedded == 0
-    assert store.vector_version() > version
-    assert store.integrity_problems() == []
-
-
-def test_vectors_round_trip_through_int8(store):
-    _add(store, b"/r/a.txt", ["one", "two", "three"])
-    ids = [c for c, _, _ in store.chunks_without_vectors("m", 10)]
-    rng = np.random.default_rng(0)
-    vecs = rng.standard_normal((3, 8)).astype(np.float32)
-    vecs /= np.linalg.norm(vecs, axis=1, keepdims=True)
-    with store.write():
-        store.put_vectors("m", ids, quantize(vecs))
-    loaded_ids, q = store.load_vectors("m", 8)
-    assert sorted(loaded_ids.tolist()) == sorted(ids)
-    order = np.argsort(ids)
-    assert np.allclose(q.dequantize(), vecs[order], atol=0.01)
-    assert store.chunks_without_vectors("m", 10) == []
-    assert len(store.chunks_without_vectors("other-model", 10)) == 3
-
-
-def test_non_utf8_paths_are_kept_exactly(store):
-    raw = b"/r/caf\xe9-\xff.txt"
-    _add(store, raw, ["bytes survive"])
-    assert raw in store.file_states(b"/r")
-    rows = store.chunk_rows([c for c, _ in store.fts_search('"survive"', 5)])
-    assert next(iter(rows.values())).path == raw
-
-
-def test_file_states_are_scoped_to_the_root(store):
-    _add(store, b"/r/a.txt", ["x"])
-    _add(store, b"/r2/b.txt", ["y"])
-    _add(store, b"/r/sub/c.txt", ["z"])
-    assert set(store.file_states(b"/r")) == {b"/r/a.txt", b"/r/sub/c.txt"}
-
-
-def test_failed_write_rolls_back(store):
-    with pytest.raises(RuntimeError), store.write():
-        store.upsert_file(_record(b"/r/a.txt"), "indexed")
-        raise RuntimeError("disk full, say")
-    assert store.counts().files == 0
 
 
 def test_an_index_from_schema_2_is_searchable_before_and_after_migration(tmp_path):
@@ -202,27 +138,6 @@ def test_query_statistics_tokenize_as_the_full_text_index_does(store):
     sql = store.conn.execute(
         "SELECT sql FROM sqlite_master WHERE name = 'chunks_fts'").fetchone()[0]
     assert f"tokenize = '{schema.FTS_TOKENIZER}'" in sql
-
-
-def test_an_atomic_block_that_fails_leaves_the_transaction_as_it_was(store):
-    with store.write():
-        store.set_meta("kept", "1")
-        with pytest.raises(ValueError), store.atomic():
-            store.set_meta("undone", "1")
-            raise ValueError("bad file")
-        with store.atomic():
-            store.set_meta("also kept", "1")
-    assert store.get_meta("kept") == "1" and store.get_meta("also kept") == "1"
-    assert store.get_meta("undone") is None
-
-
-def test_lookups_of_more_passages_than_one_batch_holds_find_them_all(store):
-    fid = _add(store, b"/many.txt", [f"word{i} shared" for i in range(2 * _ID_BATCH + 7)])
-    ids = sorted(store.chunk_owners([ChunkId(i) for i in range(1, 3 * _ID_BATCH)]))
-    assert len(ids) == 2 * _ID_BATCH + 7
-    assert set(store.chunk_owners(ids).values()) == {fid}
-    assert len(store.fts_scores("shared", ids)) == len(ids)
-    assert len(store.chunk_rows(ids)) == len(ids)
 
 
 def _schema_4_index_of(docs: Path, tmp_path: Path) -> Path:
