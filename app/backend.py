@@ -142,12 +142,13 @@ class Hit:
     snippet: Snippet
     sentence: tuple[int, int] | None = None  # the snippet's sentence closest in meaning
     copies: tuple[Copy, ...] = ()  # other files holding the same text
+    ocr: bool = False  # the passage was read off a page image by OCR
 
     @classmethod
     def from_result(cls, r: SearchResult) -> Hit:
         return cls(r.path, r.display_path, r.title, r.ext, r.mtime_ns, r.score, r.lexical,
                    r.dense, r.matched_by, r.page, r.char_start, r.char_end, r.snippet,
-                   copies=r.copies)
+                   copies=r.copies, ocr=r.ocr)
 
     @classmethod
     def from_json(cls, d: dict[str, Any]) -> Hit:
@@ -163,7 +164,8 @@ class Hit:
                    dense=float(d.get("dense", 0.0)), matched_by=str(d.get("matched_by", "")),
                    page=d.get("page"), char_start=int(passage.get("start", 0)),
                    char_end=int(passage.get("end", 0)), snippet=snippet,
-                   copies=tuple(copy_from_json(c) for c in d.get("copies", ())))
+                   copies=tuple(copy_from_json(c) for c in d.get("copies", ())),
+                   ocr=bool(d.get("ocr", False)))
 
 
 @dataclass(frozen=True)

@@ -58,6 +58,10 @@ SCHEMA: tuple[Setting, ...] = (
     Setting("embed_generated_text", bool, False,
             "Embed passages of generated text too (minified code, encoded data, search "
             "indexes); by default they are keyword-searchable only"),
+    Setting("ocr", bool, True,
+            "Read scanned PDF pages and images (PNG, JPEG, TIFF, WebP) by OCR, after the "
+            "other files; needs Tesseract's English data (apt-get install "
+            "tesseract-ocr-eng)"),
     Setting("nice", int, 10, "Scheduling niceness of the background service (0-19)"),
     Setting("pause_on_battery", bool, True, "Pause embedding (the CPU-heavy part of "
                                             "indexing) while the computer runs on battery; "
@@ -78,7 +82,8 @@ def run_options(config: Config, *, data_dir: str | None = None, model_dir: str |
                    threads=threads or config.get("threads"),
                    alpha=config.get("alpha") if alpha is None else alpha,
                    precision=precision or config.get("embedding_precision"),
-                   embed_generated=config.get("embed_generated_text"), **fixed)
+                   embed_generated=config.get("embed_generated_text"),
+                   ocr=config.get("ocr"), **fixed)
 
 
 def walk_rules(config: Config) -> WalkRules:

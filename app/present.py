@@ -43,7 +43,7 @@ def result_json(r: SearchResult) -> dict[str, object]:
     out: dict[str, object] = {
         "path": r.display_path, "title": r.title, "ext": r.ext, "score": round(r.score, 6),
         "lexical": round(r.lexical, 6), "dense": round(r.dense, 6),
-        "matched_by": r.matched_by, "page": r.page,
+        "matched_by": r.matched_by, "page": r.page, "ocr": r.ocr,
         "modified": _modified(r.mtime_ns),
         "passage": {"start": r.char_start, "end": r.char_end},
         "snippet": r.snippet.text, "snippet_offset": r.snippet.offset,

@@ -38,6 +38,8 @@ class Extracted:
     pages: tuple[int, ...] = ()  # offsets where pages 2, 3, … begin; empty if unpaged
     members: tuple[Member, ...] = ()
     mail: MailFields | None = None
+    blank_pages: tuple[int, ...] = ()  # 1-based pages without a text layer (scans?)
+    ocr_pages: tuple[int, ...] = ()  # 1-based pages whose text OCR read (unpaged: (1,))
 
 
 @dataclass(frozen=True)
@@ -64,6 +66,7 @@ class PagedText:
     def __init__(self, max_chars: int = MAX_TEXT_CHARS) -> None:
         self._parts: list[str] = []
         self._starts: list[int] = []
+        self._blank: list[int] = []
         self._size = 0
         self._max_chars = max_chars
 
@@ -75,6 +78,8 @@ class PagedText:
         """Append one page; text beyond the size limit is dropped."""
         if self.full:
             return
+        if not text.strip():
+            self._blank.append((len(self._parts) + 1) // 2 + 1)  # its number
         if self._parts:
             self._parts.append(PAGE_SEPARATOR)
             self._size += len(PAGE_SEPARATOR)
@@ -88,6 +93,13 @@ class PagedText:
 
     def page_starts(self) -> tuple[int, ...]:
         return tuple(self._starts)
+
+    def page_texts(self) -> tuple[str, ...]:
+        return tuple(self._parts[::2])
+
+    def blank_pages(self) -> tuple[int, ...]:
+        """The 1-based pages added without any text."""
+        return tuple(self._blank)
 
 
 _SPACES = re.compile(r"\s+")

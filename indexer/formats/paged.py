@@ -22,6 +22,8 @@ from indexer.formats.base import (
     pick_title,
 )
 
+NO_TEXT_LAYER = "no text layer (scanned or image-only pages?)"
+
 # MuPDF's names for the formats, where they differ from the extension.
 _FILETYPES = {"pdf": "pdf", "xps": "xps", "oxps": "xps", "epub": "epub", "fb2": "fb2",
               "mobi": "mobi", "svg": "svg"}
@@ -165,8 +167,9 @@ def extract_paged(data: bytes, name: str) -> Extracted:
         doc.close()
     text = pages.text()
     if not text.strip():
-        raise ExtractionError("no text layer (scanned or image-only pages?)")
-    return Extracted(text, pick_title(title, text, name), pages.page_starts())
+        raise ExtractionError(NO_TEXT_LAYER)
+    return Extracted(text, pick_title(title, text, name), pages.page_starts(),
+                     blank_pages=pages.blank_pages())
 
 
 EXTRACTORS: dict[str, Extractor] = {ext: extract_paged for ext in _FILETYPES}
