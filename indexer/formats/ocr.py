@@ -134,8 +134,7 @@ def ocr_page(data: bytes, name: str, *, number: int, tessdata: str) -> OcrPage:
     doc, image = _document(data, name)
     try:
         page = doc.load_page(number - 1)
-        textpage = page.get_textpage_ocr(full=True, dpi=_dpi(image, page),
-                                         language=LANGUAGE, tessdata=tessdata)
+        textpage = ocr_textpage(page, image, tessdata)
         text = _page_text_of(page, textpage)
         words = tuple((float(w[0]), float(w[1]), float(w[2]), float(w[3]), str(w[4]))
                       for w in page.get_text("words", textpage=textpage))
@@ -146,6 +145,18 @@ def ocr_page(data: bytes, name: str, *, number: int, tessdata: str) -> OcrPage:
     finally:
         doc.close()
     return OcrPage(text, words)
+
+
+def ocr_textpage(page: Any, image: bytes | None, tessdata: str) -> Any:
+    """MuPDF's text page of `page` as Tesseract reads it (`image`: the bytes of an
+    image document, None for a PDF page)."""
+    return page.get_textpage_ocr(full=True, dpi=_dpi(image, page), language=LANGUAGE,
+                                 tessdata=tessdata)
+
+
+def open_document(data: bytes, name: str) -> tuple[Any, bytes | None]:
+    """A PDF or image opened by MuPDF (WebP through Pillow), and an image's bytes."""
+    return _document(data, name)
 
 
 def _page_text_of(page: Any, textpage: Any) -> str:
