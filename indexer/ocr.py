@@ -17,6 +17,7 @@ from indexer.formats.base import Extracted, PagedText, name_title, pick_title
 from indexer.formats.ocr import (
     IMAGE_EXTS,
     INSTALL_HINT,
+    NO_TEXT_LAYER,
     OcrPage,
     OcrPlan,
     find_tessdata,
@@ -78,8 +79,8 @@ def read_with_ocr(pool: ExtractionPool, data: bytes, name: str,
     for text in texts:
         pages.add_page(text)
     text = pages.text()
-    if not text.strip():
-        raise ExtractionError("OCR found no text")
+    if not text.strip():  # images that hold no words, or a PDF with nothing on it
+        raise ExtractionError("OCR found no text" if plan.todo else NO_TEXT_LAYER)
     if name.rsplit(".", 1)[-1].lower() in IMAGE_EXTS and len(texts) == 1:
         return Extracted(text, name_title(name), ocr_pages=(1,))
     return Extracted(text, pick_title(plan.title, text, name), pages.page_starts(),

@@ -480,7 +480,7 @@ class Indexer:
                 found = self._extract(extractor, data, kind, record.title)
             extracted = storable(found)
         except ExtractionError as exc:
-            if str(exc) == NO_TEXT_LAYER:
+            if str(exc) == NO_TEXT_LAYER and kind == "pdf":
                 if not self._ocr_missing():
                     return _Read(record, state, "ocr")
                 return _Read(record, state, "skipped", f"{exc}; {self._ocr_missing()}")
@@ -491,7 +491,7 @@ class Indexer:
             log.exception("extracting %s failed", record.display_path)
             return _Read(record, state, "failed",
                          f"extractor error: {type(exc).__name__}: {exc}"[:300])
-        if extracted.blank_pages and not by_ocr and not self._ocr_missing():
+        if extracted.blank_pages and kind == "pdf" and not by_ocr and not self._ocr_missing():
             return _Read(record, state, "ocr")  # its scanned pages, with the rest
         if extracted.mail is not None:
             mail = extracted.mail

@@ -38,7 +38,7 @@ class Extracted:
     pages: tuple[int, ...] = ()  # offsets where pages 2, 3, … begin; empty if unpaged
     members: tuple[Member, ...] = ()
     mail: MailFields | None = None
-    blank_pages: tuple[int, ...] = ()  # 1-based pages without a text layer (scans?)
+    blank_pages: tuple[int, ...] = ()  # 1-based pages that are images without text (scans)
     ocr_pages: tuple[int, ...] = ()  # 1-based pages whose text OCR read (unpaged: (1,))
 
 
@@ -74,11 +74,12 @@ class PagedText:
     def full(self) -> bool:
         return self._size >= self._max_chars
 
-    def add_page(self, text: str) -> None:
-        """Append one page; text beyond the size limit is dropped."""
+    def add_page(self, text: str, *, scanned: bool = False) -> None:
+        """Append one page; text beyond the size limit is dropped.  A `scanned` page
+        (an image, no text) is listed by `blank_pages`, for OCR."""
         if self.full:
             return
-        if not text.strip():
+        if scanned and not text.strip():
             self._blank.append((len(self._parts) + 1) // 2 + 1)  # its number
         if self._parts:
             self._parts.append(PAGE_SEPARATOR)
@@ -98,7 +99,7 @@ class PagedText:
         return tuple(self._parts[::2])
 
     def blank_pages(self) -> tuple[int, ...]:
-        """The 1-based pages added without any text."""
+        """The 1-based pages added as scanned: images without any text."""
         return tuple(self._blank)
 
 

@@ -2,7 +2,7 @@
 
 The engine is the Tesseract built into MuPDF (PyMuPDF's `get_textpage_ocr`), which
 needs only Tesseract's language data on disk (Debian `tesseract-ocr-eng`, 4 MB); the
-measurements behind the choice are in docs/formats.md. Like every MuPDF call this runs in
+measurements behind the choice are in docs/ocr.md. Like every MuPDF call this runs in
 the extraction worker (`indexer.isolation`), one page per job, so a page that hangs
 costs its own time budget and no more.
 """

@@ -90,10 +90,22 @@ def _read_pages(doc: Any) -> PagedText:
         raise _library_error(exc, "cannot count pages") from exc
     pages = PagedText()
     for number in range(count):
-        pages.add_page(_page_text(doc, number, flags).strip())
+        text = _page_text(doc, number, flags).strip()
+        pages.add_page(text, scanned=not text and _has_image(doc, number))
         if pages.full:
             break
     return pages
+
+
+def _has_image(doc: Any, number: int) -> bool:
+    """Whether a page shows a picture (a scan would), so OCR may find text on it; a page
+    that is truly blank has none."""
+    try:
+        return bool(doc.load_page(number).get_images(full=False))
+    except MemoryError:
+        raise
+    except Exception:  # a damaged page: nothing to read on it either
+        return False
 
 
 # Titles that tools write for the user, which name no document: "Untitled", "Microsoft

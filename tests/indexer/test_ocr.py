@@ -121,18 +121,36 @@ def test_a_missing_engine_skips_with_what_to_install_then_reads_once_installed(
 
 
 class _WatchingPool(ExtractionPool):
-    """A pool that notes, at the first OCR job, what keyword search already finds."""
+    """A pool that counts OCR jobs and notes, at the first, what keyword search finds."""
 
     def __init__(self, store) -> None:
         super().__init__()
         self.store = store
         self.found_at_first_ocr: list[str] | None = None
+        self.ocr_jobs = 0
 
     def call(self, function, data, name, *, timeout_s=None):
-        if "ocr" in getattr(function, "__name__", "") + repr(function) and \
-                self.found_at_first_ocr is None:
-            self.found_at_first_ocr = keyword_hits(self.store, "ordinary")
+        if "ocr" in getattr(function, "__name__", "") + repr(function):
+            self.ocr_jobs += 1
+            if self.found_at_first_ocr is None:
+                self.found_at_first_ocr = keyword_hits(self.store, "ordinary")
         return super().call(function, data, name, timeout_s=timeout_s)
+
+
+def test_blank_pages_and_empty_slides_need_no_ocr(store, root):
+    import pymupdf
+
+    doc = pymupdf.open()
+    doc.new_page().insert_text((72, 72), "an ordinary typed page")
+    doc.new_page()  # blank: no text, no picture
+    (root / "blank-page.pdf").write_bytes(doc.tobytes())
+    (root / "deck.pptx").write_bytes(documents.pptx(["an ordinary slide", ""]))
+    pool = _WatchingPool(store)
+    with pool:
+        report = _scan(store, root, pool=pool)
+    assert report.failures == [] and pool.ocr_jobs == 0
+    assert sorted(keyword_hits(store, "ordinary")) == [str(root / "blank-page.pdf"),
+                                                       str(root / "deck.pptx")]
 
 
 def test_ordinary_files_are_searchable_before_ocr_starts(store, root):
