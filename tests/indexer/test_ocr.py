@@ -173,3 +173,19 @@ def test_a_page_over_its_time_budget_is_left_out_and_indexing_goes_on(store, roo
     report = _scan(store, root, ocr=OcrSettings(page_timeout_s=0.001))
     assert report.failures == [(str(root / "scan.pdf"), "OCR found no text")]
     assert keyword_hits(store, "herons") == [str(root / "note.txt")]
+
+
+def test_queued_files_needing_ocr_are_read_after_the_rest_and_then_leave_the_queue(store,
+                                                                                   root):
+    (root / "a-shot.png").write_bytes(documents.text_image(SCREENSHOT))
+    (root / "note.txt").write_text("an ordinary note\n")
+    with store.write():
+        store.add_root(bytes(root))
+        store.enqueue([bytes(root / "a-shot.png"), bytes(root / "note.txt")])
+    pool = _WatchingPool(store)
+    report = IndexReport()
+    with pool, Indexer(store, pool=pool) as ix:
+        ix.sync_paths(store.queued(10), [bytes(root)], report)
+    assert pool.found_at_first_ocr == [str(root / "note.txt")]
+    assert keyword_hits(store, "walrus") == [str(root / "a-shot.png")]
+    assert store.queue_length() == 0 and report.added == 2
