@@ -64,6 +64,10 @@ SCHEMA: tuple[Setting, ...] = (
                                  "postgresql:// connection string without a password "
                                  "(libpq reads it from ~/.pgpass, PGPASSWORD or a "
                                  "service file)"),
+    Setting("ocr", bool, True,
+            "Read scanned PDF pages and images (PNG, JPEG, TIFF, WebP) by OCR, after the "
+            "other files; needs Tesseract's English data (apt-get install "
+            "tesseract-ocr-eng)"),
     Setting("nice", int, 10, "Scheduling niceness of the background service (0-19)"),
     Setting("pause_on_battery", bool, True, "Pause embedding (the CPU-heavy part of "
                                             "indexing) while the computer runs on battery; "
@@ -88,7 +92,8 @@ def run_options(config: Config, *, data_dir: str | None = None, model_dir: str |
                    alpha=config.get("alpha") if alpha is None else alpha,
                    precision=precision or config.get("embedding_precision"),
                    embed_generated=config.get("embed_generated_text"),
-                   database=database or config.get("database") or None, **fixed)
+                   database=database or config.get("database") or None,
+                   ocr=config.get("ocr"), **fixed)
 
 
 def walk_rules(config: Config) -> WalkRules:

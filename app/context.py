@@ -22,6 +22,7 @@ from engine.related import Related, related_files
 from engine.search import Searcher, SearchSettings
 from engine.storage import open_store
 from engine.store import Counts
+from indexer.ocr import DEFAULT_OCR
 from indexer.pipeline import Hold, Indexer, IndexReport, Progress
 from indexer.walk import WalkRules
 
@@ -41,6 +42,7 @@ class Options:
     graph_threshold: int = DEFAULT_GRAPH_THRESHOLD
     embed_generated: bool = False  # embed generated text (engine.generated) too
     database: str | None = None  # a postgresql:// index shared by a team; None: SQLite
+    ocr: bool = True  # read scanned pages and images by OCR (indexer.ocr)
 
 
 class Deskfind:
@@ -171,9 +173,10 @@ class Deskfind:
             return self.store.rebuild_fulltext()
 
     def indexer(self, rules: WalkRules | None = None, stop: threading.Event | None = None,
-                *, skip_generated: bool = True) -> Indexer:
+                *, skip_generated: bool = True, ocr: bool = True) -> Indexer:
         """An indexer writing to this index (a long-running one, for the service)."""
-        return Indexer(self.store, rules, stop=stop, skip_generated=skip_generated)
+        return Indexer(self.store, rules, stop=stop, skip_generated=skip_generated,
+                       ocr=DEFAULT_OCR if ocr else None)
 
     def unembedded(self) -> dict[str, int]:
         """Passages left unembedded on purpose, by reason (generated text)."""
@@ -200,7 +203,8 @@ class Deskfind:
         """Index `roots`: text first (keyword-searchable), then embeddings, which stop
         early when `hold` gives a reason (on battery power)."""
         report = IndexReport()
-        indexer = Indexer(self.store, rules, skip_generated=not self.options.embed_generated)
+        indexer = Indexer(self.store, rules, skip_generated=not self.options.embed_generated,
+                          ocr=DEFAULT_OCR if self.options.ocr else None)
         indexer.scan([bytes(r) for r in roots], report, progress)
         indexer.fingerprint_pending()
         indexer.embed_pending(self.embedder(), report, progress, hold=hold)

@@ -265,8 +265,8 @@ class Service:
         delay = RETRY_FIRST_SECONDS
         started = False
         with self.writer.indexer(walk_rules(self.config), self.stop_event,
-                                 skip_generated=not self.config.get("embed_generated_text")
-                                 ) as indexer:
+                                 skip_generated=not self.config.get("embed_generated_text"),
+                                 ocr=self.config.get("ocr")) as indexer:
             while not self.stop_event.is_set():
                 try:
                     if not started:

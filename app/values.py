@@ -81,12 +81,13 @@ class Hit(Copy):
     snippet: Snippet
     sentence: tuple[int, int] | None = None  # the snippet's sentence closest in meaning
     copies: tuple[Copy, ...] = ()  # other files holding the same text
+    ocr: bool = False  # the passage was read off a page image by OCR
 
     @classmethod
     def from_result(cls, r: SearchResult) -> Hit:
         return cls(r.path, r.display_path, r.title, r.ext, r.mtime_ns, r.score, r.lexical,
                    r.dense, r.matched_by, r.page, r.char_start, r.char_end, r.snippet,
-                   copies=r.copies)
+                   copies=r.copies, ocr=r.ocr)
 
     def to_json(self) -> Json:
         """The result as `deskfind search --json` prints it (the sentence mark is the
@@ -95,6 +96,7 @@ class Hit(Copy):
             "path": self.display_path, "title": self.title, "ext": self.ext,
             "score": round(self.score, 6), "lexical": round(self.lexical, 6),
             "dense": round(self.dense, 6), "matched_by": self.matched_by, "page": self.page,
+            "ocr": self.ocr,
             "modified": _modified(self.mtime_ns),
             "passage": {"start": self.char_start, "end": self.char_end},
             "snippet": self.snippet.text, "snippet_offset": self.snippet.offset,
@@ -117,7 +119,8 @@ class Hit(Copy):
                    page=None if page is None else int(page),
                    char_start=int(passage.get("start", 0)),
                    char_end=int(passage.get("end", 0)), snippet=snippet,
-                   copies=tuple(copy_from_json(c) for c in d.get("copies", ())))
+                   copies=tuple(copy_from_json(c) for c in d.get("copies", ())),
+                   ocr=bool(d.get("ocr", False)))
 
 
 @dataclass(frozen=True)

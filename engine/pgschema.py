@@ -84,6 +84,7 @@ MIGRATIONS: list[str] = [
         title      text NOT NULL,
         embed_key  bytea,
         embed_skip text,
+        ocr        boolean NOT NULL DEFAULT false,  -- read off a page image by OCR
         -- Title and text as one field, as FTS5's BM25 sees a row of two columns, and
         -- its length in tokens; set by chunks_words_set (generated columns would
         -- tokenize each text twice, and tokenizing is most of a write's cost).

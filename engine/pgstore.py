@@ -52,7 +52,7 @@ ROOT_LOCKS = 0x64666972  # the advisory-lock class of per-root claims ("dfir")
 
 _CHUNK_ROW_SQL = """
     SELECT c.id, c.file_id, c.ord, c.page, c.char_start, c.char_end, c.text, c.title,
-           f.path, f.display_path, f.ext, f.mtime_ns
+           f.path, f.display_path, f.ext, f.mtime_ns, c.ocr
     FROM chunks c JOIN files f ON f.id = c.file_id
 """
 
@@ -301,11 +301,13 @@ class PgStore:
         texts = [_clean(c.text) or "" for c in chunks]
         self.conn.execute(
             "INSERT INTO chunks(file_id, ord, page, char_start, char_end, text, title, "
-            "embed_key) SELECT %s, * FROM unnest(%s::integer[], %s::integer[], "
-            "%s::integer[], %s::integer[], %s::text[], %s::text[], %s::bytea[])",
+            "embed_key, ocr) SELECT %s, * FROM unnest(%s::integer[], %s::integer[], "
+            "%s::integer[], %s::integer[], %s::text[], %s::text[], %s::bytea[], "
+            "%s::boolean[])",
             (file_id, [c.ord for c in chunks], [c.page for c in chunks],
              [c.char_start for c in chunks], [c.char_end for c in chunks], texts,
-             [title] * len(chunks), [passage_key(title, t) for t in texts]))
+             [title] * len(chunks), [passage_key(title, t) for t in texts],
+             [bool(c.ocr) for c in chunks]))
         reused = 0
         if chunks:
             reused = self.conn.execute(_COPY_VECTORS_SQL, (file_id, last_old)).rowcount
@@ -378,7 +380,7 @@ class PgStore:
         rows = self._rows(f"{_CHUNK_ROW_SQL} WHERE c.id = ANY(%s::bigint[])",
                           ([int(i) for i in ids],))
         out = (ChunkRow(ChunkId(r[0]), FileId(r[1]), r[2], r[3], r[4], r[5], r[6], r[7],
-                        bytes(r[8]), r[9], r[10], r[11]) for r in rows)
+                        bytes(r[8]), r[9], r[10], r[11], bool(r[12])) for r in rows)
         return {row.id: row for row in out}
 
     def passages_of(self, file_id: FileId) -> np.ndarray:

@@ -9,7 +9,7 @@ from pathlib import Path
 from engine import reuse
 from engine.errors import StoreError
 
-SCHEMA_VERSION = 7
+SCHEMA_VERSION = 8
 # How the full-text index splits text into terms.  Migration 1 created chunks_fts with
 # it; whatever else tokenizes like the index (query statistics) uses this constant.
 # Changing it takes a migration that rebuilds chunks_fts.
@@ -157,6 +157,11 @@ MIGRATIONS: list[str] = [
     ALTER TABLE chunks ADD COLUMN embed_skip TEXT;
     UPDATE chunks SET embed_key = deskfind_passage_key(title, text);
     CREATE INDEX chunks_embed_key ON chunks(embed_key);
+    """,
+    # 8: passages whose text OCR read off a page image (a scanned page, an image file),
+    # so results can say their words may be misread.
+    """
+    ALTER TABLE chunks ADD COLUMN ocr INTEGER NOT NULL DEFAULT 0;
     """,
 ]
 

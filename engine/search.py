@@ -66,6 +66,7 @@ class SearchResult(Copy):
     char_end: int
     snippet: Snippet
     copies: tuple[Copy, ...] = ()
+    ocr: bool = False  # the passage's text was read off a page image by OCR
 
     @property
     def matched_by(self) -> str:
@@ -312,7 +313,7 @@ class Searcher:
             title=row.title, ext=row.ext, mtime_ns=row.mtime_ns, score=fused.score,
             lexical=coverage, dense=max(cosine, 0.0), chunk_id=row.id, page=row.page,
             char_start=row.char_start, char_end=row.char_end,
-            snippet=best_window(row.text, terms), copies=copies,
+            snippet=best_window(row.text, terms), copies=copies, ocr=row.ocr,
         )
 
 

@@ -59,6 +59,7 @@ class ChunkInput:
     char_start: int
     char_end: int
     page: int | None = None
+    ocr: bool = False  # its text was read off a page image by OCR
 
 
 @dataclass(frozen=True)
@@ -77,6 +78,7 @@ class ChunkRow:
     display_path: str
     ext: str
     mtime_ns: int
+    ocr: bool = False
 
 
 @dataclass(frozen=True)
@@ -91,7 +93,7 @@ class Counts:
 
 _CHUNK_ROW_SQL = """
     SELECT c.id, c.file_id, c.ord, c.page, c.char_start, c.char_end, c.text, c.title,
-           f.path, f.display_path, f.ext, f.mtime_ns
+           f.path, f.display_path, f.ext, f.mtime_ns, {ocr}
     FROM chunks c JOIN files f ON f.id = c.file_id
 """
 
@@ -297,9 +299,9 @@ class Store:
         last_old = int(row[0] or 0)  # AUTOINCREMENT: every new id is above it
         self.conn.executemany(
             "INSERT INTO chunks(file_id, ord, page, char_start, char_end, text, title, "
-            "embed_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            "embed_key, ocr) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [(file_id, c.ord, c.page, c.char_start, c.char_end, c.text, title,
-              passage_key(title, c.text)) for c in chunks],
+              passage_key(title, c.text), int(c.ocr)) for c in chunks],
         )
         reused = 0
         if chunks:
@@ -404,10 +406,12 @@ class Store:
         if not ids:
             return {}
         out: dict[ChunkId, ChunkRow] = {}
+        ocr = schema.schema_version(self.conn) >= OCR_SCHEMA  # not in an older index
+        sql = _CHUNK_ROW_SQL.format(ocr="c.ocr" if ocr else "0")
         for part, marks in _in_batches(ids):
-            for r in self.conn.execute(f"{_CHUNK_ROW_SQL} WHERE c.id IN ({marks})", part):
+            for r in self.conn.execute(f"{sql} WHERE c.id IN ({marks})", part):
                 row = ChunkRow(ChunkId(r[0]), FileId(r[1]), r[2], r[3], r[4], r[5], r[6],
-                               r[7], bytes(r[8]), r[9], r[10], r[11])
+                               r[7], bytes(r[8]), r[9], r[10], r[11], bool(r[12]))
                 out[row.id] = row
         return out
 
@@ -715,13 +719,15 @@ _ID_BATCH = 500  # SQLite allows 32,766 host parameters; small batches keep plan
 def _in_batches(ids: Sequence[T]) -> Iterator[tuple[Sequence[T], str]]:
     """`ids` in slices for an `IN (…)` list, each with its placeholders."""
     for start in range(0, len(ids), _ID_BATCH):
-        part = ids[start:start + _ID_BATCH]
+        # numpy integers as Python ones: sqlite3 would bind them as blobs, matching nothing
+        part = [i.item() if isinstance(i, np.generic) else i for i in ids[start:start + _ID_BATCH]]
         yield part, ",".join("?" * len(part))
 
 
 FINGERPRINTS_SCHEMA = 5  # the schema version that added them
 MEMBERS_SCHEMA = 6  # the one that added parent_id, sender, recipients and date_ns
 PASSAGE_KEYS_SCHEMA = 7  # passage keys and the reasons passages are left unembedded
+OCR_SCHEMA = 8  # passages marked as read by OCR
 
 # Each new passage of a file (id above its old ones) whose key another passage with a
 # vector shares gets a copy of that vector; one source per passage, however many

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-from indexer.formats import archive, html, mail, office, paged, registry, text
+from indexer.formats import archive, html, mail, office, paged, registry, sevenzip, text
 from indexer.formats.base import Extracted, Extractor, Member
 from indexer.formats.text import decode_text
 
@@ -18,10 +18,12 @@ EXTRACTORS: dict[str, Extractor] = {
     **paged.EXTRACTORS,
     **archive.EXTRACTORS,
     **mail.EXTRACTORS,
+    **sevenzip.EXTRACTORS,
 }
 # Archives and mail read their members with these (see indexer.formats.registry).
 registry.READERS.update(EXTRACTORS)
-registry.CONTAINERS.update({**archive.CONTAINERS, **mail.CONTAINERS})
+registry.CONTAINERS.update({**archive.CONTAINERS, **mail.CONTAINERS,
+                            **sevenzip.CONTAINERS})
 
 SNIFF_BYTES = 5  # what `sniff_kind` looks at
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import traceback
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from types import TracebackType
 
 from indexer.errors import ExtractionError, IndexerError
@@ -30,7 +30,8 @@ DEFAULT_FILES_PER_WORKER = 200
 class WorkerStartError(IndexerError):
     """No extraction worker can be started; no file is to blame, so none is marked."""
 
-Job = tuple[Extractor, bytes, str]  # the extractor travels by reference (module + name)
+# The function travels by reference (module + name; a functools.partial of one too).
+Job = tuple[Callable[[bytes, str], object], bytes, str]
 
 
 def _run_job(job: Job) -> tuple[object, ...]:
@@ -100,11 +101,20 @@ class ExtractionPool:
 
     def extract(self, data: bytes, ext: str, name: str) -> Extracted:
         """Text and title of a file's bytes, read by the extractor for `ext` in a worker."""
-        extractor = self._lookup(ext)
-        worker = self._send((extractor, data, name))
-        if not worker.conn.poll(self.timeout_s):
+        found = self.call(self._lookup(ext), data, name)
+        if not isinstance(found, Extracted):
+            raise ExtractionError(f"extractor error: it returned {type(found).__name__}")
+        return found
+
+    def call(self, function: Callable[[bytes, str], object], data: bytes, name: str, *,
+             timeout_s: float | None = None) -> object:
+        """`function(data, name)` run in the worker within `timeout_s` (default: the
+        pool's per-file timeout); ExtractionError says why it gave no answer."""
+        timeout = self.timeout_s if timeout_s is None else timeout_s
+        worker = self._send((function, data, name))
+        if not worker.conn.poll(timeout):
             self._discard(kill=True)
-            raise ExtractionError(f"timeout after {self.timeout_s:g} s")
+            raise ExtractionError(f"timeout after {timeout:g} s")
         try:
             answer = worker.conn.recv()
         except (EOFError, OSError):
@@ -146,12 +156,12 @@ class ExtractionPool:
             return None
         return worker.kill() if kill else worker.reap()
 
-    def _settle(self, worker: WorkerProcess, answer: tuple[object, ...], name: str) -> Extracted:
-        """Recycle the worker when due, then return the text or raise the reason."""
+    def _settle(self, worker: WorkerProcess, answer: tuple[object, ...], name: str) -> object:
+        """Recycle the worker when due, then return the answer or raise the reason."""
         status, payload = answer[0], answer[1]
         if worker.jobs >= self.files_per_worker or payload == "out of memory":
             self.close()  # a fresh process gives back fragmented or leaked memory
-        if status == "ok" and isinstance(payload, Extracted):
+        if status == "ok":
             return payload
         if status == "bug":
             log.error("extractor failed on %s: %s\n%s", name, payload, answer[2])

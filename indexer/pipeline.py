@@ -36,7 +36,9 @@ from indexer.extract import (
     sniff_kind,
 )
 from indexer.formats.base import name_title
+from indexer.formats.paged import NO_TEXT_LAYER
 from indexer.isolation import ExtractionPool, WorkerStartError
+from indexer.ocr import DEFAULT_OCR, OcrSettings, read_with_ocr, unavailable_reason, wants_ocr
 from indexer.walk import FoundFile, WalkRules, admits, file_ext, looks_secret, walk
 
 log = logging.getLogger("deskfind.indexer")
@@ -83,12 +85,14 @@ def passages(extracted: Extracted) -> list[ChunkInput]:
     """
     text, starts = extracted.text, extracted.pages
     bounds = (0, *starts, len(text))
+    ocr = frozenset(extracted.ocr_pages)
     chunks: list[ChunkInput] = []
     for page_start, page_end in pairwise(bounds):
         page = page_of(page_start, starts)
+        by_ocr = (page or 1) in ocr
         for span in chunk_spans(text[page_start:page_end]):
             start, end = page_start + span.start, page_start + span.end
-            chunks.append(ChunkInput(len(chunks), text[start:end], start, end, page))
+            chunks.append(ChunkInput(len(chunks), text[start:end], start, end, page, by_ocr))
     return chunks
 
 
@@ -196,7 +200,8 @@ def _member_reads(container: FileRecord, members: Sequence[Member]) -> tuple[_Me
 @dataclass(frozen=True)
 class _Read:
     """What reading one file found, before anything is written: `outcome` is unchanged,
-    touch (same content, new stat data), indexed, skipped or failed."""
+    touch (same content, new stat data), indexed, skipped, failed, or ocr (to be read
+    again by OCR once the scan's other files are written)."""
 
     record: FileRecord
     state: FileState | None
@@ -222,8 +227,10 @@ class Indexer:
 
     def __init__(self, store: IndexStore, rules: WalkRules | None = None, *,
                  commit_every: int = 64, pool: ExtractionPool | None = None,
-                 stop: threading.Event | None = None, skip_generated: bool = True) -> None:
+                 stop: threading.Event | None = None, skip_generated: bool = True,
+                 ocr: OcrSettings | None = DEFAULT_OCR) -> None:
         self.store = store
+        self.ocr = ocr  # None: OCR is off
         self.skip_generated = skip_generated  # leave generated text unembedded
         self.stop = stop or threading.Event()  # set: finish the current file, then return
         self.rules = rules or WalkRules()
@@ -277,12 +284,16 @@ class Indexer:
             self._single_file(root)
         report.seen += len(found)
         batch: list[_Read] = []
+        later: list[_Read] = []  # files to read by OCR once the others are written
         chars = 0
         for n, item in enumerate(found, 1):
             if self.stop.is_set():
                 self._write_batch(batch, report)
                 return
             read = self._read(item, known.pop(item.path, None), root)
+            if read.outcome == "ocr":
+                later.append(read)
+                continue
             batch.append(read)
             chars += read.chars
             if len(batch) >= self.commit_every or chars >= BATCH_CHARS:
@@ -291,6 +302,12 @@ class Indexer:
             if progress:
                 progress("reading", n, len(found))
         self._write_batch(batch, report, gone=[s.id for s in known.values()])
+        for n, read in enumerate(later, 1):  # phase 1.5
+            if self.stop.is_set():
+                return  # unwritten, so the next scan reads them again
+            self._write_batch([self._read_by_ocr(read, root)], report)
+            if progress:
+                progress("ocr", n, len(later))
 
     def _write_batch(self, batch: list[_Read], report: IndexReport,
                      gone: Sequence[FileId] = ()) -> None:
@@ -316,12 +333,22 @@ class Indexer:
         its passages' vectors to its new path before the old one is dropped.
         """
         gone: list[tuple[bytes, bytes]] = []  # (path, root)
+        later: list[tuple[_Read, bytes]] = []  # (read, root) to read by OCR, still queued
         # Not in a `finally`: after an error the gone paths stay queued, to be seen again.
-        self._sync_each(paths, roots, report, gone)
+        self._sync_each(paths, roots, report, gone, later)
         self._forget_gone(gone, report)
+        for read, root in later:
+            if self.stop.is_set():
+                return
+            read = self._read_by_ocr(read, root)
+            with self.store.write():
+                report.seen += 1
+                self._apply(read, report)
+                self.store.dequeue([read.record.path])
 
     def _sync_each(self, paths: Sequence[bytes], roots: Sequence[bytes],
-                   report: IndexReport, gone: list[tuple[bytes, bytes]]) -> None:
+                   report: IndexReport, gone: list[tuple[bytes, bytes]],
+                   later: list[tuple[_Read, bytes]]) -> None:
         for path in paths:
             if self.stop.is_set():
                 return
@@ -342,6 +369,9 @@ class Indexer:
             read = self._read_queued(path, root, attempts)
             if read is None:  # gone, excluded, or no longer a regular file
                 gone.append((path, root))
+                continue
+            if read.outcome == "ocr":
+                later.append((read, root))
                 continue
             with self.store.write():
                 report.seen += 1
@@ -383,23 +413,28 @@ class Indexer:
             return []
         return [FoundFile(path, st.st_size, st.st_mtime_ns)]
 
-    def _read(self, item: FoundFile, state: FileState | None, root: bytes) -> _Read:
+    def _read(self, item: FoundFile, state: FileState | None, root: bytes, *,
+              by_ocr: bool = False) -> _Read:
         """Everything indexing a file needs, read and extracted; nothing is written.
 
         Whatever goes wrong with the file (unreadable, not a regular file any more, a
         failing extractor) becomes its outcome; only the store's own errors propagate.
+        A file that needs OCR comes back as outcome `ocr` unless `by_ocr` is set, which
+        reads it with OCR now.
         """
         record = _file_record(item)
-        if state and (state.size, state.mtime_ns) == (item.size, item.mtime_ns):
+        if state and (state.size, state.mtime_ns) == (item.size, item.mtime_ns) and \
+                not by_ocr and not self._ocr_retry(state, record.ext):
             return _Read(record, state, "unchanged")
         kind = record.ext
         if not kind or extractor_for(kind) is None:  # an mbox or Maildir message, maybe
             kind = self._sniff(root, item.path) or kind
             record = replace(record, ext=kind)  # ext:eml finds Maildir messages too
-        extractor = extractor_for(kind)
-        if extractor is None:
+        if extractor_for(kind) is None and not wants_ocr(kind):
             return _Read(record, state, "skipped",
                          f"no text extractor for .{record.ext or '(none)'}")
+        if wants_ocr(kind) and self._ocr_missing():
+            return _Read(record, state, "skipped", self._ocr_missing())
         too_large = _Read(record, state, "skipped",
                           f"larger than {self.rules.max_file_bytes} bytes")
         if item.size > self.rules.max_file_bytes:
@@ -421,9 +456,38 @@ class Indexer:
         record = replace(record, content_hash=digest)
         if state and state.content_hash == digest and state.status == "indexed":
             return _Read(record, state, "touch")
+        if wants_ocr(kind) and not by_ocr:
+            return _Read(record, state, "ocr")
+        return self._extracted(record, state, data, kind, by_ocr)
+
+    def _ocr_retry(self, state: FileState, ext: str) -> bool:
+        """Whether a file skipped for want of OCR should be read now that OCR can run."""
+        return state.status == "skipped" and (wants_ocr(ext) or ext == "pdf") and \
+            not self._ocr_missing()
+
+    def _ocr_missing(self) -> str:
+        """Why files that need OCR cannot get it here ('' when they can)."""
+        if self.ocr is None:
+            return "needs OCR, which is off (setting ocr)"
+        return unavailable_reason() or ""
+
+    def _extracted(self, record: FileRecord, state: FileState | None, data: bytes, kind: str,
+                   by_ocr: bool) -> _Read:
+        """The read of a file's bytes by its extractor (and OCR when `by_ocr`)."""
         try:
-            extracted = storable(self._extract(extractor, data, kind, record.title))
+            if by_ocr:
+                assert self.ocr is not None
+                found = read_with_ocr(self.pool, data, record.title, self.ocr)
+            else:
+                extractor = extractor_for(kind)
+                assert extractor is not None
+                found = self._extract(extractor, data, kind, record.title)
+            extracted = storable(found)
         except ExtractionError as exc:
+            if str(exc) == NO_TEXT_LAYER and kind == "pdf":
+                if not self._ocr_missing():
+                    return _Read(record, state, "ocr")
+                return _Read(record, state, "skipped", f"{exc}; {self._ocr_missing()}")
             return _Read(record, state, "failed", str(exc))
         except WorkerStartError:
             raise  # no file is to blame: the run stops and every file keeps its state
@@ -431,6 +495,8 @@ class Indexer:
             log.exception("extracting %s failed", record.display_path)
             return _Read(record, state, "failed",
                          f"extractor error: {type(exc).__name__}: {exc}"[:300])
+        if extracted.blank_pages and kind == "pdf" and not by_ocr and not self._ocr_missing():
+            return _Read(record, state, "ocr")  # its scanned pages, with the rest
         if extracted.mail is not None:
             mail = extracted.mail
             record = replace(record, sender=mail.sender, recipients=mail.recipients,
@@ -439,6 +505,12 @@ class Indexer:
         return _Read(record, state, "indexed", extracted=replace(extracted, members=()),
                      fingerprint=fingerprint(extracted.text),
                      members=_member_reads(record, extracted.members))
+
+    def _read_by_ocr(self, deferred: _Read, root: bytes) -> _Read:
+        """A file deferred to OCR, read again with it (it may have changed meanwhile)."""
+        record = deferred.record
+        item = FoundFile(record.path, record.size, record.mtime_ns)
+        return self._read(item, deferred.state, root, by_ocr=True)
 
     @staticmethod
     def _sniff(root: bytes, path: bytes) -> str | None:

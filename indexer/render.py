@@ -19,12 +19,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from indexer.errors import IndexerError
+from indexer.errors import ExtractionError, IndexerError
+from indexer.formats import ocr
 from indexer.workers import WorkerProcess, death_reason
 
 log = logging.getLogger("deskfind.indexer.render")
 
-DEFAULT_TIMEOUT_S = 20.0  # one page, plus the search for the first page with a hit
+DEFAULT_TIMEOUT_S = 60.0  # one page (read by OCR, maybe), or the search for a page with a hit
 DEFAULT_MEMORY_BYTES = 2 * 1024**3
 MAX_PAGES_SCANNED = 300  # pages searched for a hit when the request names no page
 MAX_PIXELS = 16_000_000  # a poster-sized page is drawn smaller rather than exhaust memory
@@ -45,6 +46,7 @@ class RenderRequest:
     terms: tuple[str, ...]  # words and phrases to box
     zoom: float = 2.0
     exact: bool = False  # show `page` itself, not the first page from it with a hit
+    ocr: bool = False  # read a page without a text layer (or an image) by OCR
 
 
 @dataclass(frozen=True)
@@ -56,6 +58,7 @@ class RenderedPage:
     stride: int  # bytes per row of `samples`
     samples: bytes  # RGB, 8 bits a channel, no alpha
     hits: tuple[tuple[float, float, float, float], ...]  # x, y, width, height in pixels
+    words: tuple[tuple[float, float, float, float], ...] = ()  # recognised by OCR, ditto
 
 
 Render = Callable[[RenderRequest], RenderedPage]
@@ -68,33 +71,61 @@ def render_page(request: RenderRequest) -> RenderedPage:
     that has a hit, since a passage can run onto the next page; else that page itself.
     """
     pymupdf = _mupdf()
+    image: bytes | None = None
     try:
-        doc = pymupdf.open(os.fsdecode(request.path))
+        if _is_image(request.path):
+            with open(request.path, "rb") as fh:
+                doc, image = ocr.open_document(fh.read(), os.fsdecode(request.path))
+        else:
+            doc = pymupdf.open(os.fsdecode(request.path))
+    except ExtractionError as exc:
+        raise RenderError(str(exc)) from exc
     except (RuntimeError, ValueError, OSError) as exc:
         raise RenderError(_reason(exc, "cannot open it")) from exc
     with doc:
         if doc.page_count == 0:
             raise RenderError("it has no pages")
         try:
-            return _render(pymupdf, doc, request)
+            return _render(pymupdf, doc, request, image)
         except RuntimeError as exc:  # MuPDF's errors for damaged content
             raise RenderError(_reason(exc, "cannot draw the page")) from exc
 
 
-def _render(pymupdf: Any, doc: Any, request: RenderRequest) -> RenderedPage:
+def _is_image(path: bytes) -> bool:
+    return os.fsdecode(path).rsplit(".", 1)[-1].lower() in ocr.IMAGE_EXTS
+
+
+def _render(pymupdf: Any, doc: Any, request: RenderRequest,
+            image: bytes | None = None) -> RenderedPage:
     start = request.page or 1
     number = ((request.page if request.exact else None)
-              or _first_page_with_hit(doc, request.terms, start) or start)
+              or (None if request.ocr else _first_page_with_hit(doc, request.terms, start))
+              or start)
     number = max(1, min(number, doc.page_count))
     page = doc[number - 1]
-    rects = [r for t in request.terms for r in page.search_for(t)]
+    textpage = _ocr_textpage(page, image) if request.ocr else None
+    rects = [r for t in request.terms for r in page.search_for(t, textpage=textpage)]
+    words = [] if textpage is None else \
+        [pymupdf.Rect(w[:4]) for w in page.get_text("words", textpage=textpage)]
     area = max(page.rect.width * page.rect.height, 1.0)
     zoom = min(request.zoom, (MAX_PIXELS / area) ** 0.5)
     pix = page.get_pixmap(matrix=pymupdf.Matrix(zoom, zoom), alpha=False,
                           colorspace=pymupdf.csRGB)
-    hits = tuple((r.x0 * zoom, r.y0 * zoom, r.width * zoom, r.height * zoom) for r in rects)
+
+    def scaled(rects: Sequence[Any]) -> tuple[tuple[float, float, float, float], ...]:
+        return tuple((r.x0 * zoom, r.y0 * zoom, r.width * zoom, r.height * zoom)
+                     for r in rects)
     return RenderedPage(number, doc.page_count, pix.width, pix.height, pix.stride,
-                        bytes(pix.samples), hits)
+                        bytes(pix.samples), scaled(rects), scaled(words))
+
+
+def _ocr_textpage(page: Any, image: bytes | None) -> Any:
+    """The page read by OCR when it has no text layer (None when it has one, or when
+    Tesseract's data is missing: the page is shown without boxes then)."""
+    if image is None and page.get_text("text").strip():
+        return None
+    tessdata = ocr.find_tessdata()
+    return None if tessdata is None else ocr.ocr_textpage(page, image, tessdata)
 
 
 def _first_page_with_hit(doc: Any, terms: Sequence[str], start: int) -> int | None:

@@ -35,6 +35,7 @@ from PySide6.QtWidgets import (
 
 from app.backend import Backend, Hit
 from engine.errors import DeskfindError
+from indexer.formats.ocr import IMAGE_EXTS
 from indexer.render import PageRenderer, RenderCancelled, RenderError, RenderRequest
 from ui import desktop
 from ui.results import match_colors, mix, short_path
@@ -56,6 +57,7 @@ class PdfPage:
     page: int  # 1-based
     pages: int
     hits: list[QRectF]  # in image pixels
+    ocr_words: int = 0  # words OCR recognised on the page, outlined
 
 
 def load_text(backend: Backend, result: Hit, query: str) -> TextPreview:
@@ -106,8 +108,24 @@ def render_pdf_page(renderer: PageRenderer, request: RenderRequest, tint: QColor
     image = QImage(rendered.samples, rendered.width, rendered.height, rendered.stride,
                    QImage.Format.Format_RGB888).copy()
     hits = [QRectF(x, y, w, h).adjusted(-2, -1, 2, 1) for x, y, w, h in rendered.hits]
+    words = [QRectF(x, y, w, h).adjusted(-1, -1, 1, 1) for x, y, w, h in rendered.words]
+    _paint_words(image, words, tint)
     _paint_hits(image, hits, tint)
-    return PdfPage(image, rendered.page, rendered.pages, hits)
+    return PdfPage(image, rendered.page, rendered.pages, hits, len(words))
+
+
+def _paint_words(image: QImage, words: Sequence[QRectF], tint: QColor) -> None:
+    """Outline each word OCR recognised, so the user sees what was read off the image."""
+    if not words:
+        return
+    painter = QPainter(image)
+    edge = QColor(tint.darker(200))
+    edge.setAlpha(150)
+    painter.setPen(edge)
+    painter.setBrush(Qt.BrushStyle.NoBrush)
+    for rect in words:
+        painter.drawRect(rect)
+    painter.end()
 
 
 def _paint_hits(image: QImage, hits: Sequence[QRectF], tint: QColor) -> None:
@@ -249,7 +267,8 @@ class PreviewPane(QWidget):
         self.path.setToolTip(result.display_path)
         self.open_button.setEnabled(True)
         self.reveal_button.setEnabled(True)
-        if result.ext == "pdf" and os.path.isfile(result.path):  # not inside an archive
+        paged = result.ext == "pdf" or (result.ocr and result.ext in IMAGE_EXTS)
+        if paged and os.path.isfile(result.path):  # not inside an archive
             self._load_pdf(result.page)
         else:
             self._load_text()
@@ -270,7 +289,7 @@ class PreviewPane(QWidget):
         tint = match_colors(self.palette())[0]
         if tint.lightnessF() < 0.5:  # multiply needs a light tint, also in dark themes
             tint = mix(tint, QColor("white"), 0.6)
-        request = RenderRequest(result.path, page, tuple(terms), PDF_ZOOM, exact)
+        request = RenderRequest(result.path, page, tuple(terms), PDF_ZOOM, exact, result.ocr)
         renderer, wanted = self.renderer, self._pdf_newest.start()
         self.session.runner.run(lambda: render_pdf_page(renderer, request, tint, wanted),
                                 self._show_pdf, self._show_pdf_error, key="preview")
@@ -345,7 +364,8 @@ class PreviewPane(QWidget):
         self.nav.setVisible(True)
         hits = len(page.hits)
         found = f" · {hits} match{'es' if hits != 1 else ''} on this page" if hits else ""
-        self.position.setText(f"Page {page.page} of {page.pages}{found}")
+        read = f" · {page.ocr_words} words read by OCR (outlined)" if page.ocr_words else ""
+        self.position.setText(f"Page {page.page} of {page.pages}{found}{read}")
         self.prev_button.setEnabled(page.page > 1)
         self.next_button.setEnabled(page.page < page.pages)
         self.prev_button.setToolTip("Previous page")

@@ -169,6 +169,9 @@ class SettingsDialog(QDialog):
         self.threads.setSpecialValueText("Automatic")
         self.threads.setToolTip(DESCRIPTIONS["threads"])
         form.addRow("CPU threads", self.threads)
+        self.ocr = QCheckBox("Read scanned pages and images (OCR)", box)
+        self.ocr.setToolTip(DESCRIPTIONS["ocr"])
+        form.addRow(self.ocr)
         backend = self.session.backend
         for label, path in (("Index folder", self.session.data_dir),
                             ("Settings file", str(backend.config.path) if backend else "")):
@@ -185,6 +188,7 @@ class SettingsDialog(QDialog):
         self.model_dir.setText(settings.get("model_dir", ""))
         self.threads.setValue(int(settings.get("threads", 0)))
         self.precision.setCurrentText(str(settings.get("embedding_precision", "auto")))
+        self.ocr.setChecked(bool(settings.get("ocr", True)))
 
     def _show_roots(self, status: IndexStatus) -> None:
         if status.roots == self._shown_roots:  # refreshed often: keep the selection
@@ -221,7 +225,7 @@ class SettingsDialog(QDialog):
         return {"exclude": patterns, "include_hidden": self.include_hidden.isChecked(),
                 "model_dir": self.model_dir.text().strip(),
                 "embedding_precision": self.precision.currentText(),
-                "threads": self.threads.value()}
+                "threads": self.threads.value(), "ocr": self.ocr.isChecked()}
 
     def _browse_model(self) -> None:
         folder = QFileDialog.getExistingDirectory(self, "ONNX model folder")

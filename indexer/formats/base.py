@@ -38,6 +38,8 @@ class Extracted:
     pages: tuple[int, ...] = ()  # offsets where pages 2, 3, … begin; empty if unpaged
     members: tuple[Member, ...] = ()
     mail: MailFields | None = None
+    blank_pages: tuple[int, ...] = ()  # 1-based pages that are images without text (scans)
+    ocr_pages: tuple[int, ...] = ()  # 1-based pages whose text OCR read (unpaged: (1,))
 
 
 @dataclass(frozen=True)
@@ -64,6 +66,7 @@ class PagedText:
     def __init__(self, max_chars: int = MAX_TEXT_CHARS) -> None:
         self._parts: list[str] = []
         self._starts: list[int] = []
+        self._blank: list[int] = []
         self._size = 0
         self._max_chars = max_chars
 
@@ -71,10 +74,13 @@ class PagedText:
     def full(self) -> bool:
         return self._size >= self._max_chars
 
-    def add_page(self, text: str) -> None:
-        """Append one page; text beyond the size limit is dropped."""
+    def add_page(self, text: str, *, scanned: bool = False) -> None:
+        """Append one page; text beyond the size limit is dropped.  A `scanned` page
+        (an image, no text) is listed by `blank_pages`, for OCR."""
         if self.full:
             return
+        if scanned and not text.strip():
+            self._blank.append((len(self._parts) + 1) // 2 + 1)  # its number
         if self._parts:
             self._parts.append(PAGE_SEPARATOR)
             self._size += len(PAGE_SEPARATOR)
@@ -88,6 +94,13 @@ class PagedText:
 
     def page_starts(self) -> tuple[int, ...]:
         return tuple(self._starts)
+
+    def page_texts(self) -> tuple[str, ...]:
+        return tuple(self._parts[::2])
+
+    def blank_pages(self) -> tuple[int, ...]:
+        """The 1-based pages added as scanned: images without any text."""
+        return tuple(self._blank)
 
 
 _SPACES = re.compile(r"\s+")

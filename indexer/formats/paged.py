@@ -22,6 +22,8 @@ from indexer.formats.base import (
     pick_title,
 )
 
+NO_TEXT_LAYER = "no text layer (scanned or image-only pages?)"
+
 # MuPDF's names for the formats, where they differ from the extension.
 _FILETYPES = {"pdf": "pdf", "xps": "xps", "oxps": "xps", "epub": "epub", "fb2": "fb2",
               "mobi": "mobi", "svg": "svg"}
@@ -88,10 +90,22 @@ def _read_pages(doc: Any) -> PagedText:
         raise _library_error(exc, "cannot count pages") from exc
     pages = PagedText()
     for number in range(count):
-        pages.add_page(_page_text(doc, number, flags).strip())
+        text = _page_text(doc, number, flags).strip()
+        pages.add_page(text, scanned=not text and _has_image(doc, number))
         if pages.full:
             break
     return pages
+
+
+def _has_image(doc: Any, number: int) -> bool:
+    """Whether a page shows a picture (a scan would), so OCR may find text on it; a page
+    that is truly blank has none."""
+    try:
+        return bool(doc.load_page(number).get_images(full=False))
+    except MemoryError:
+        raise
+    except Exception:  # a damaged page: nothing to read on it either
+        return False
 
 
 # Titles that tools write for the user, which name no document: "Untitled", "Microsoft
@@ -165,8 +179,9 @@ def extract_paged(data: bytes, name: str) -> Extracted:
         doc.close()
     text = pages.text()
     if not text.strip():
-        raise ExtractionError("no text layer (scanned or image-only pages?)")
-    return Extracted(text, pick_title(title, text, name), pages.page_starts())
+        raise ExtractionError(NO_TEXT_LAYER)
+    return Extracted(text, pick_title(title, text, name), pages.page_starts(),
+                     blank_pages=pages.blank_pages())
 
 
 EXTRACTORS: dict[str, Extractor] = {ext: extract_paged for ext in _FILETYPES}

@@ -10,11 +10,12 @@ from __future__ import annotations
 import tarfile
 
 from indexer.errors import ExtractionError
-from indexer.formats import mail
+from indexer.formats import mail, sevenzip
 from indexer.formats.archive import (
     MAX_DEPTH,
     STREAM_ERRORS,
     Budget,
+    Scope,
     clean_member_name,
     decompressed,
     member_ext,
@@ -24,7 +25,7 @@ from indexer.formats.archive import (
 from indexer.formats.zipxml import MAX_MEMBER_BYTES, open_zip
 
 _TARS = frozenset({"tar", "tgz", "tbz2", "tbz", "txz", "gz", "bz2", "xz"})
-_CONTAINERS = frozenset({"zip", "eml", "mbox", *_TARS})
+_CONTAINERS = frozenset({"zip", "7z", "eml", "mbox", *_TARS})
 
 
 def _descend(found: bytes, here: str, inner: str, depth: int) -> bytes | None:
@@ -49,6 +50,8 @@ def member_bytes(data: bytes, name: str, inner: str, depth: int = 1) -> bytes:
         found = _from_zip(data, inner, depth)
     elif ext in _TARS:
         found = _from_tar(data, name, inner, depth)
+    elif ext == "7z":
+        found = _from_7z(data, name, inner, depth)
     elif ext == "mbox":
         found = _from_mbox(data, inner, depth)
     elif ext == "eml":
@@ -91,6 +94,18 @@ def _from_tar(data: bytes, name: str, inner: str, depth: int) -> bytes | None:
                         return found
     except STREAM_ERRORS as exc:
         raise ExtractionError(f"damaged archive: {exc}") from exc
+    return None
+
+
+def _from_7z(data: bytes, name: str, inner: str, depth: int) -> bytes | None:
+    with sevenzip.open_archive(data, name) as archive:
+        names = [i.filename for i in archive.list() if not i.is_directory]
+    wanted = {n for n in names if (here := clean_member_name(n)) and
+              (inner == here or inner.startswith(here + "/"))}
+    for here, _, body in sevenzip.unpack(data, name, Scope(), wanted):
+        found = _descend(body, here, inner, depth)
+        if found is not None:
+            return found
     return None
 
 

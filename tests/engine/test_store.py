@@ -98,8 +98,14 @@ def test_an_index_from_schema_2_is_searchable_before_and_after_migration(tmp_pat
     writer.close()
 
 
+def undo_ocr_marks(store: Store) -> None:
+    """Make the database look as it did before schema 8 (no OCR marks on passages)."""
+    store.conn.execute("ALTER TABLE chunks DROP COLUMN ocr")
+
+
 def undo_passage_keys(store: Store) -> None:
     """Make the database look as it did before schema 7 (no passage keys)."""
+    undo_ocr_marks(store)
     store.conn.execute("DROP INDEX chunks_embed_key")
     store.conn.execute("ALTER TABLE chunks DROP COLUMN embed_key")
     store.conn.execute("ALTER TABLE chunks DROP COLUMN embed_skip")
@@ -186,3 +192,32 @@ def test_an_older_index_read_only_still_answers_date_and_mail_filters(tmp_path):
         assert search.search("pelican from:anyone", mode="lexical") == []
     finally:
         reader.close()
+
+
+def test_an_index_from_schema_7_is_searched_read_only_and_then_marks_no_passage_ocr(tmp_path):
+    from engine.search import Searcher
+    from indexer.pipeline import Indexer, IndexReport
+    from tests.helpers import write_files
+
+    docs = tmp_path / "docs"
+    write_files(docs, {"note.txt": "the pelican ferry timetable"})
+    db = tmp_path / "data" / "index.sqlite3"
+    store = Store.open(db)
+    Indexer(store).scan([bytes(docs)], IndexReport())
+    with store.write():
+        undo_ocr_marks(store)
+        store.conn.execute("PRAGMA user_version = 7")
+    store.close()
+    reader = Store.open(db, readonly=True)  # never migrated: no ocr column
+    try:
+        [hit] = Searcher(reader, None).search("pelican", mode="lexical")
+        assert hit.ocr is False
+    finally:
+        reader.close()
+    store = Store.open(db)
+    try:
+        assert schema.schema_version(store.conn) == schema.SCHEMA_VERSION
+        [hit] = Searcher(store, None).search("pelican", mode="lexical")
+        assert hit.ocr is False
+    finally:
+        store.close()

@@ -287,3 +287,13 @@ def test_rebuilding_the_keyword_index_keeps_every_passage_searchable(store):
         assert store.rebuild_fulltext() == 2
     assert store.keyword_search(words("narwhal"), 5)
     assert store.integrity_problems() == []
+
+
+def test_passages_read_by_ocr_say_so_and_others_do_not(store):
+    with store.write():
+        fid = store.upsert_file(_record(b"/r/scan.pdf", ext="pdf"), "indexed")
+        store.replace_chunks(fid, "t", [ChunkInput(0, "typed page", 0, 10, 1),
+                                        ChunkInput(1, "scanned page", 11, 23, 2, ocr=True)])
+    rows = store.chunk_rows(list(store.passages_of(fid)))
+    assert {row.text: row.ocr for row in rows.values()} == {"typed page": False,
+                                                            "scanned page": True}

@@ -170,3 +170,40 @@ def fb2(paragraph: str, title: str) -> bytes:
             '"http://www.gribuser.ru/xml/fictionbook/2.0"><description><title-info>'
             f"<book-title>{escape(title)}</book-title></title-info></description><body>"
             f"<section><p>{escape(paragraph)}</p></section></body></FictionBook>").encode()
+
+
+def text_image(lines: list[str], *, dpi: int = 96, fmt: str = "png",
+               fontsize: float = 12) -> bytes:
+    """An image of text set on a page, like a screenshot (PNG, JPEG; TIFF and WebP
+    through Pillow), `dpi` pixels to the inch."""
+    doc = pymupdf.open()
+    page = doc.new_page(width=420, height=40 + 22 * len(lines))
+    for n, line in enumerate(lines):
+        page.insert_text((24, 32 + 22 * n), line, fontsize=fontsize)
+    pix = page.get_pixmap(dpi=dpi)
+    doc.close()
+    if fmt in ("png", "jpg", "jpeg"):
+        return bytes(pix.tobytes(fmt))
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.frombytes("RGB", (pix.width, pix.height), pix.samples).save(
+        out, {"tif": "TIFF", "tiff": "TIFF", "webp": "WEBP"}[fmt], **(
+            {"lossless": True} if fmt == "webp" else {}))
+    return out.getvalue()
+
+
+def scanned_pdf(pages: list[list[str] | str]) -> bytes:
+    """A PDF whose pages are images of text (no text layer), or, for a page given as a
+    str, ordinary text: a scan with a born-digital page among its pages."""
+    doc = pymupdf.open()
+    for content in pages:
+        page = doc.new_page()
+        if isinstance(content, str):
+            page.insert_text((72, 72), content)
+        else:
+            page.insert_image(pymupdf.Rect(36, 36, 576, 36 + 540 * (40 + 22 * len(content))
+                                           / 420), stream=text_image(content, dpi=200))
+    data: bytes = doc.tobytes()
+    doc.close()
+    return data

@@ -51,7 +51,7 @@ def test_bad_files_are_recorded_not_fatal(store, tmp_path, real_embedder):
         "good.txt": "perfectly fine text",
         "binary.txt": b"\x00\x01\x02garbage\x00" * 100,
         "latin1.txt": "café crème brûlée, déjà vu naïve".encode("latin-1"),
-        "image.png": b"\x89PNG\r\n",
+        "clip.wav": b"RIFF\r\n",  # no extractor (images are read by OCR now)
     })
     report = _index(store, root, real_embedder)
     assert report.added == 2 and report.failed == 1 and report.skipped == 1
@@ -59,7 +59,7 @@ def test_bad_files_are_recorded_not_fatal(store, tmp_path, real_embedder):
     assert "binary" in reasons[str(root / "binary.txt")]
     assert store.fts_search('"brûlée"', 5)
     statuses = {p: s for p, s, _ in store.failures()}
-    assert statuses[str(root / "image.png")] == "skipped"
+    assert statuses[str(root / "clip.wav")] == "skipped"
 
 
 def test_unreadable_file_is_recorded(store, tmp_path, real_embedder, monkeypatch):

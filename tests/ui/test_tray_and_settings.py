@@ -80,13 +80,15 @@ def test_settings_dialog_writes_the_config_file(qtbot, tmp_path, make_session, c
     dialog.threads.setValue(2)
     assert dialog.precision.currentText() == "auto"
     dialog.precision.setCurrentText("fp32")
+    assert dialog.ocr.isChecked()  # OCR is on unless the settings say otherwise
+    dialog.ocr.setChecked(False)
     dialog.autostart.setChecked(True)
     with qtbot.waitSignal(session.message):
         dialog.accept()
     saved = tomllib.loads(config_file.read_text())
     assert saved == {"roots": [str(tmp_path / "notes")], "exclude": ["Archive", "*.bak"],
                      "include_hidden": True, "model_dir": "", "embedding_precision": "fp32",
-                     "threads": 2, "alpha": 0.5}
+                     "threads": 2, "ocr": False, "alpha": 0.5}
     assert "# Index hidden files" in config_file.read_text()  # described, like the CLI's
     assert walk_rules(Config.load(config_file)).file_excluded("old.bak")
     assert (backend.options.threads, backend.options.precision) == (2, "fp32")
