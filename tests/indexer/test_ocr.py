@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from app.present import result_json
+from app.values import Hit
 from engine.search import Searcher
 from indexer.formats.ocr import find_tessdata
 from indexer.isolation import ExtractionPool
@@ -55,8 +55,8 @@ def test_a_scanned_pdf_is_found_by_a_phrase_and_marked_as_ocr(store, root):
     assert results[str(root / "scan.pdf")].ocr is True
     assert results[str(root / "typed.pdf")].ocr is False
     # `deskfind search --json` says which text came from OCR.
-    assert result_json(results[str(root / "scan.pdf")])["ocr"] is True
-    assert result_json(results[str(root / "typed.pdf")])["ocr"] is False
+    assert Hit.from_result(results[str(root / "scan.pdf")]).to_json()["ocr"] is True
+    assert Hit.from_result(results[str(root / "typed.pdf")]).to_json()["ocr"] is False
 
 
 @pytest.mark.parametrize("fmt", ["png", "jpg", "tiff", "webp"])
