@@ -117,3 +117,12 @@ def ipc_ops(monkeypatch) -> list[str]:
 
     monkeypatch.setattr(backend_module.ipc, "call", spy)
     return sent
+
+
+@pytest.fixture
+def recorded(monkeypatch) -> list[tuple[str, bytes]]:
+    """What the window asked the desktop to open or show in its folder, instead of it."""
+    opened: list[tuple[str, bytes]] = []
+    monkeypatch.setattr("ui.desktop.open_file", lambda p, page=None: opened.append(("open", p)))
+    monkeypatch.setattr("ui.desktop.reveal_file", lambda p: opened.append(("reveal", p)))
+    return opened

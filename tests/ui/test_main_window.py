@@ -13,14 +13,10 @@ from ui.main_window import MainWindow
 
 
 @pytest.fixture
-def window(qtbot, backend, make_session, monkeypatch):
-    opened: list[tuple[str, bytes]] = []
-    monkeypatch.setattr("ui.desktop.open_file",
-                        lambda p, page=None: opened.append(("open", p)))
-    monkeypatch.setattr("ui.desktop.reveal_file", lambda p: opened.append(("reveal", p)))
+def window(qtbot, backend, make_session, recorded):
     session = make_session(backend)
     win = MainWindow(session)
-    win.opened = opened
+    win.opened = recorded
     qtbot.addWidget(win)
     win.show()
     session.refresh_status()
@@ -247,11 +243,8 @@ def manual_backend(tmp_path_factory):
 
 
 def test_a_page_and_its_source_are_one_row_whose_copy_can_be_opened(
-        qtbot, manual_backend, make_session, monkeypatch):
-    opened: list[tuple[str, bytes]] = []
-    monkeypatch.setattr("ui.desktop.open_file",
-                        lambda p, page=None: opened.append(("open", p)))
-    monkeypatch.setattr("ui.desktop.reveal_file", lambda p: opened.append(("reveal", p)))
+        qtbot, manual_backend, make_session, recorded):
+    opened = recorded
     session = make_session(manual_backend)
     win = MainWindow(session)
     qtbot.addWidget(win)

@@ -38,14 +38,6 @@ def notes_backend(tmp_path_factory):
     b.close()
 
 
-@pytest.fixture
-def recorded(monkeypatch) -> list[tuple[str, bytes]]:
-    opened: list[tuple[str, bytes]] = []
-    monkeypatch.setattr("ui.desktop.open_file", lambda p, page=None: opened.append(("open", p)))
-    monkeypatch.setattr("ui.desktop.reveal_file", lambda p: opened.append(("reveal", p)))
-    return opened
-
-
 def window_on(qtbot, make_session, backend: Backend) -> MainWindow:
     win = MainWindow(make_session(backend))
     qtbot.addWidget(win)
