@@ -109,7 +109,7 @@ class ExactScan(CandidateIndex):
         return scan
 
     def __len__(self) -> int:
-        return len(self.exact.labels())
+        return len(self.exact)  # every hybrid query asks: no copy of the labels
 
     def labels(self) -> np.ndarray:
         return self.exact.labels()

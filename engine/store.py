@@ -8,7 +8,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext, suppress
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import numpy as np
 
@@ -719,8 +719,10 @@ _ID_BATCH = 500  # SQLite allows 32,766 host parameters; small batches keep plan
 def _in_batches(ids: Sequence[T]) -> Iterator[tuple[Sequence[T], str]]:
     """`ids` in slices for an `IN (…)` list, each with its placeholders."""
     for start in range(0, len(ids), _ID_BATCH):
-        # numpy integers as Python ones: sqlite3 would bind them as blobs, matching nothing
-        part = [i.item() if isinstance(i, np.generic) else i for i in ids[start:start + _ID_BATCH]]
+        part = ids[start:start + _ID_BATCH]
+        if len(part) and isinstance(part[0], np.generic):
+            # numpy integers as Python ones: sqlite3 binds them as blobs, matching nothing
+            part = [cast(np.generic, i).item() for i in part]
         yield part, ",".join("?" * len(part))
 
 

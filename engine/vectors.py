@@ -95,6 +95,9 @@ class ExactIndex(VectorIndex):
             ids, vecs = ids[mask], vecs[mask]
         return top_k(ids, vecs @ np.asarray(query, dtype=np.float32), k)
 
+    def __len__(self) -> int:
+        return len(self._ids)
+
     def labels(self) -> np.ndarray:
         return self._ids.copy()
 
