@@ -20,7 +20,7 @@ from engine.query import ParsedQuery
 from engine.ranking import DEFAULT_ALPHA
 from engine.related import Related, related_files
 from engine.search import Searcher, SearchSettings
-from engine.storage import open_store
+from engine.storage import IndexStore, open_store
 from engine.store import Counts
 from indexer.ocr import DEFAULT_OCR
 from indexer.pipeline import Hold, Indexer, IndexReport, Progress
@@ -55,6 +55,7 @@ class Deskfind:
                                 readonly=readonly)
         self._embedder: Embedder | None = None
         self._dense: DenseIndex | None = None
+        self._dense_store: IndexStore | None = None  # the dense index's own connection
 
     @staticmethod
     def resolve_data_dir(options: Options) -> Path:
@@ -76,6 +77,8 @@ class Deskfind:
                 self._dense.settle()
             except (EngineError, sqlite3.Error) as exc:  # the next start builds it again
                 log.warning("could not keep the vector index: %s", exc)
+        if self._dense_store is not None:
+            self._dense_store.close()
         self.store.close()
 
     def __enter__(self) -> Deskfind:
@@ -96,8 +99,10 @@ class Deskfind:
             emb = self.embedder()
             cache = paths.vector_cache_path(self.data_dir, emb.model_id)
             # A graph of a large index is built on a thread, an exact scan answering
-            # meanwhile: no search waits minutes for it.
-            self._dense = DenseIndex(self.store, emb.model_id, emb.dim, cache,
+            # meanwhile: no search waits minutes for it.  Its reads have a connection
+            # of their own, so a hybrid query's two sides run at once (engine.search).
+            self._dense_store = self.store.reader()
+            self._dense = DenseIndex(self._dense_store, emb.model_id, emb.dim, cache,
                                      graph_threshold=self.options.graph_threshold,
                                      background=True)
         return self._dense

@@ -151,6 +151,10 @@ class PgStore:
     def describe(self) -> str:
         return _public(self.dsn)
 
+    def reader(self) -> PgStore:
+        """A second, read-only connection as the same role (see Store.reader)."""
+        return PgStore.open(self.dsn, readonly=True)
+
     @contextmanager
     def write(self) -> Iterator[Any]:
         """A write transaction; waits for any other writer's to finish first."""

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import logging
 import sqlite3
+import threading
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -38,6 +40,22 @@ MEANING_CUE = 0.4
 # unrelated texts (Embedder.unrelated_cosine).  Weak evidence on one side alone, such
 # as one common word of a question, is not enough.
 KEYWORD_FLOOR = 0.5
+
+# A hybrid query runs its semantic side (embedding the query, searching the vectors) on
+# this thread while its keyword side runs: onnxruntime, hnswlib and SQLite release the
+# GIL, and the dense index reads through a connection of its own (app.context), so on
+# two cores the semantic side costs almost no wall time.  One thread for all searchers.
+_semantic_thread: ThreadPoolExecutor | None = None
+_semantic_thread_lock = threading.Lock()
+SemanticSide = tuple[np.ndarray, list[tuple[ChunkId, float]]]  # query vector, candidates
+
+
+def _in_background(work: Callable[[], SemanticSide]) -> Future[SemanticSide]:
+    global _semantic_thread
+    with _semantic_thread_lock:
+        if _semantic_thread is None:
+            _semantic_thread = ThreadPoolExecutor(1, thread_name_prefix="deskfind-query")
+    return _semantic_thread.submit(work)
 
 
 @dataclass(frozen=True)
@@ -180,6 +198,10 @@ class Searcher:
                 floor: bool) -> tuple[list[SearchResult], bool]:
         """Up to `limit` results, each with its copies, and whether copies left the page
         short of `limit` when more candidates would have filled it."""
+        allowed = self.store.chunk_ids(q) if mode != "lexical" and q.has_filters else None
+        semantic: Future[SemanticSide] | None = None
+        if mode == "hybrid":  # runs beside the keyword side, from here to its result
+            semantic = _in_background(self._semantic_side(q, depth, allowed))
         # Index statistics of every keyword term and phrase, read once for both the
         # pruning below and the ideal BM25.
         stats = dict(zip(q.keyword_terms + q.phrases, self.store.token_counts(
@@ -199,10 +221,10 @@ class Searcher:
         if mode == "lexical":
             fused = ranking.fuse(lexical, {}, mode=mode)
         else:
-            embedder, index = self.semantic()
-            qvec = self._embed_query(embedder, q.text)
-            allowed = self.store.chunk_ids(q) if q.has_filters else None
-            dense = self._admissible(q, dict(index.search(qvec, depth, allowed)))
+            index = self.semantic()[1]
+            qvec, found = semantic.result() if semantic \
+                else self._semantic_side(q, depth, allowed)()
+            dense = self._admissible(q, dict(found))
             deeper = deeper or len(dense) >= depth
             if mode == "dense":
                 fused = ranking.fuse({}, dense, mode=mode)
@@ -234,6 +256,18 @@ class Searcher:
         # Grouping left the page short while a deeper search could have found more.
         short = deeper and len(groups) < limit and any(copies for _, copies in groups)
         return results, short
+
+    def _semantic_side(self, q: ParsedQuery, depth: int, allowed: np.ndarray | None
+                       ) -> Callable[[], SemanticSide]:
+        """The semantic side's work: the query vector and the top `depth` passages by
+        cosine among `allowed` (None: all).  It reads only the dense index's connection,
+        so it can run beside the keyword side."""
+        embedder, index = self.semantic()
+
+        def run() -> SemanticSide:
+            qvec = self._embed_query(embedder, q.text)
+            return qvec, index.search(qvec, depth, allowed)
+        return run
 
     def _hybrid(self, lexical: dict[ChunkId, float], dense: dict[ChunkId, float],
                 pool: dict[ChunkId, float], index: DenseIndex, qvec: np.ndarray,

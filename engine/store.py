@@ -142,6 +142,11 @@ class Store:
         """Where the index is, for the user."""
         return str(self.path)
 
+    def reader(self) -> Store:
+        """A second, read-only connection to this index, for reads on another thread
+        that must not queue behind this connection's statements (the caller closes it)."""
+        return Store.open(self.path, readonly=True)
+
     @contextmanager
     def write(self) -> Iterator[sqlite3.Connection]:
         """A write transaction taken up front, so it never fails half-way on BUSY."""

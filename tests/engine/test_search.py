@@ -304,3 +304,77 @@ def test_copies_take_no_place_on_the_page(store, tmp_path):
     assert len(results) == 10 and len(set(names)) == 10
     assert all({c.display_path.rsplit("/", 1)[1] for c in r.copies} ==
                {r.display_path.rsplit("/", 1)[1]} and len(r.copies) == 4 for r in results)
+
+
+
+
+class _Handshake(RandomEmbedder):
+    """A query's embedding and its keyword side each wait (at most ten seconds) for the
+    other to begin: both find the other begun only if they run at the same time."""
+
+    def __init__(self, fail: bool = False) -> None:
+        import threading
+
+        self.embedding_began = threading.Event()
+        self.keywords_began = threading.Event()
+        self.overlapped: list[bool] = []
+        self.waiting = True
+        self.fail = fail
+
+    def embed_query(self, text: str) -> np.ndarray:
+        self.embedding_began.set()
+        if self.waiting:
+            self.overlapped.append(self.keywords_began.wait(timeout=10))
+            if self.fail:
+                raise RuntimeError("the model broke")
+        return super().embed_query(text)
+
+
+def _handshaking(store, tmp_path, embedder):
+    """A searcher whose keyword side takes part in the embedder's handshake."""
+    searcher, _ = _build(store, tmp_path, embedder, n=40)
+    embedder.waiting = False
+    embedder.unrelated()  # its calibration embeds texts too: not part of the handshake
+    embedder.waiting = True
+    keyword_search = store.keyword_search
+
+    def waiting(*args, **kwargs):
+        embedder.keywords_began.set()
+        if embedder.waiting:
+            embedder.overlapped.append(embedder.embedding_began.wait(timeout=10))
+        return keyword_search(*args, **kwargs)
+
+    store.keyword_search = waiting
+    return searcher
+
+
+def test_a_hybrid_query_embeds_while_its_keyword_side_runs(store, tmp_path, monkeypatch):
+    from concurrent.futures import Future
+
+    import engine.search
+
+    embedder = _Handshake()
+    searcher = _handshaking(store, tmp_path, embedder)
+    hybrid = searcher.search("w1 w2 w3", limit=8, floor=False)
+    assert embedder.overlapped == [True, True]
+
+    def inline(work):  # the semantic side first, then the keyword side, on one thread
+        done = Future()
+        done.set_result(work())
+        return done
+
+    monkeypatch.setattr(engine.search, "_in_background", inline)
+    embedder.waiting = False
+    searcher._query_vector = None
+    one_after_the_other = searcher.search("w1 w2 w3", limit=8, floor=False)
+    assert len(hybrid) == 8
+    assert [(r.display_path, r.score, r.dense) for r in hybrid] == \
+        [(r.display_path, r.score, r.dense) for r in one_after_the_other]
+
+
+def test_a_failing_semantic_side_fails_the_query_with_its_own_error(store, tmp_path):
+    embedder = _Handshake(fail=True)
+    searcher = _handshaking(store, tmp_path, embedder)
+    with pytest.raises(RuntimeError, match="the model broke"):
+        searcher.search("w1 w2", limit=5)
+    assert embedder.overlapped == [True, True]

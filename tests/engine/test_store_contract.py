@@ -297,3 +297,23 @@ def test_passages_read_by_ocr_say_so_and_others_do_not(store):
     rows = store.chunk_rows(list(store.passages_of(fid)))
     assert {row.text: row.ocr for row in rows.values()} == {"typed page": False,
                                                             "scanned page": True}
+
+
+def test_a_reader_sees_what_is_committed_after_it_opened(store):
+    """`reader()` is a second, read-only connection (the dense index's own): it sees
+    every write the first one commits, keywords and vectors, and is read-only."""
+    _add(store, b"/r/a.txt", ["walrus moustache"])
+    reader = store.reader()
+    try:
+        assert reader.readonly
+        assert [c for c, _ in reader.keyword_search(words("walrus"), 5)] == \
+            [c for c, _ in store.keyword_search(words("walrus"), 5)]
+        version = reader.vector_version()
+        _add(store, b"/r/b.txt", ["narwhal tusk"])
+        ids = _embed(store)
+        assert reader.vector_version() > version
+        got, vectors = reader.vectors_for("m", ids, 4)
+        assert sorted(got.tolist()) == sorted(ids)
+        assert len(reader.keyword_search(words("narwhal"), 5)) == 1
+    finally:
+        reader.close()
