@@ -70,6 +70,8 @@ class ServiceLauncher:
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(
             p for p in (str(SOURCE_ROOT), os.environ.get("PYTHONPATH", "")) if p)}
         try:
+            # A shared PostgreSQL index keeps nothing here before the service first runs.
+            self.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
             if log_path.exists() and log_path.stat().st_size > SERVICE_LOG_MAX:
                 log_path.unlink()
             fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)

@@ -141,6 +141,31 @@ def test_the_gui_starts_a_service_when_none_runs(qtbot, tmp_path, make_session, 
     backend.close()
 
 
+def test_the_gui_starts_a_service_on_a_postgresql_index(qtbot, tmp_path, make_session,
+                                                         config_file, postgres_database):
+    """A desktop of a team index: nothing in its data folder yet (the index is the
+    database), and the GUI starts the service on that database and searches through it."""
+    root = tmp_path / "root"
+    write_files(root, FILES)
+    config_file.parent.mkdir()
+    config_file.write_text(f'roots = ["{root}"]\ndatabase = "{postgres_database}"\n')
+    data = tmp_path / "data"
+    backend = Backend(Options(data_dir=str(data), database=postgres_database))
+    assert not data.exists()
+    try:
+        win = open_window(qtbot, make_session, backend)
+        qtbot.waitUntil(lambda: win.status_area.service.text() == "Up to date",
+                        timeout=90_000)
+        assert data.stat().st_mode & 0o777 == 0o700
+        assert search(qtbot, win, "backup error")[0] == "incident.txt"
+        assert win.session.status is not None and win.session.status.files == 3
+    finally:
+        backend.stop_service()
+    win.related.clear()
+    win.session.runner.wait(20_000)
+    backend.close()
+
+
 def window_without_service(qtbot, tmp_path, make_session, config_file, monkeypatch,
                            **backend_args) -> tuple[Backend, MainWindow, list[str]]:
     """A window over FILES whose service cannot start, once it has given up on it;
