@@ -38,6 +38,17 @@ def add_parsers(sub: Any, common: Callable[[argparse.ArgumentParser], None]) -> 
     p.add_argument("paths", nargs="*", metavar="PATH", help="folders to add or remove")
     finish(p)
 
+    p = sub.add_parser("readers", help="list, grant or revoke who may read a root of a "
+                                       "shared PostgreSQL index",
+                       description="On a shared PostgreSQL index, each indexed root lists "
+                                   "the database roles (and their members) that may read "
+                                   "it; row-level security hides the rest. Without ROLEs, "
+                                   "list them; with ROLEs, grant them (or --revoke).")
+    p.add_argument("root", metavar="ROOT", help="an indexed folder")
+    p.add_argument("roles", nargs="*", metavar="ROLE", help="database roles to grant")
+    p.add_argument("--revoke", action="store_true", help="take the ROLEs' access away")
+    finish(p)
+
     p = sub.add_parser("config", help="show or change settings",
                        description="Without arguments, list every setting with its value "
                                    "and meaning. With KEY VALUE, change one (lists are "
@@ -125,6 +136,36 @@ def cmd_roots(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_readers(args: argparse.Namespace) -> int:
+    from engine.storage import is_postgres
+
+    options = _options(args, Config.load(config_path(args.config)))
+    if not is_postgres(options.database):
+        raise UsageError("readers belong to a shared PostgreSQL index: set `database` "
+                         "(deskfind config database postgresql://…) or pass --database")
+    if args.revoke and not args.roles:
+        raise UsageError("readers --revoke needs the ROLEs to revoke")
+    from engine.pgstore import PgStore
+
+    root = os.fsencode(os.path.abspath(os.path.expanduser(args.root)))
+    store = PgStore.open(str(options.database))
+    try:
+        if root not in store.roots():
+            raise UsageError(f"not an indexed root of {store.describe()}: {args.root} "
+                             "(index it first: `deskfind index FOLDER --database …`)")
+        unknown = [role for role in args.roles if not store.role_exists(role)]
+        if unknown:
+            raise UsageError(f"no such database role: {', '.join(unknown)}")
+        with store.write():
+            for role in args.roles:
+                (store.revoke_root if args.revoke else store.grant_root)(root, role)
+        readers = store.root_readers(root)
+    finally:
+        store.close()
+    print(f"{os.fsdecode(root)}: {', '.join(readers) if readers else 'no readers'}")
+    return 0
+
+
 def cmd_config(args: argparse.Namespace) -> int:
     config = Config.load(config_path(args.config))
     if args.key is None:
@@ -160,4 +201,4 @@ def cmd_desktop(args: argparse.Namespace) -> int:
 
 
 COMMANDS: dict[str, Command] = {"service": cmd_service, "roots": cmd_roots, "config": cmd_config,
-                                "desktop": cmd_desktop}
+                                "desktop": cmd_desktop, "readers": cmd_readers}

@@ -194,6 +194,9 @@ class PgStore:
         self.conn.execute("DELETE FROM root_readers WHERE root = %s AND role = %s",
                           (root, role))
 
+    def role_exists(self, role: str) -> bool:
+        return bool(self._count("SELECT count(*) FROM pg_roles WHERE rolname = %s", (role,)))
+
     def root_readers(self, root: bytes) -> list[str]:
         return [str(r[0]) for r in self._rows(
             "SELECT role FROM root_readers WHERE root = %s ORDER BY role", (root,))]

@@ -69,3 +69,58 @@ def test_a_wrong_database_is_one_line_and_a_failure(tmp_path):
         assert proc.returncode != 0
         assert len(proc.stderr.strip().splitlines()) == 1, proc.stderr
         assert "Traceback" not in proc.stderr
+
+
+@pytest.fixture
+def alice(postgres_database):
+    """A role that may log in and select, and nothing more (row-level security applies
+    to it); dropped after."""
+    import psycopg
+
+    with psycopg.connect(postgres_database, autocommit=True) as conn:
+        conn.execute("DROP ROLE IF EXISTS alice")
+        conn.execute("CREATE ROLE alice LOGIN")
+        conn.execute("GRANT USAGE ON SCHEMA public TO alice")
+        conn.execute("GRANT SELECT ON ALL TABLES IN SCHEMA public TO alice")
+    yield postgres_database.replace("postgresql://postgres:@", "postgresql://alice@", 1)
+    with psycopg.connect(postgres_database, autocommit=True) as conn:
+        conn.execute("DROP OWNED BY alice")
+        conn.execute("DROP ROLE alice")
+
+
+def test_readers_grants_and_revokes_who_may_read_a_root(shared, alice, tmp_path):
+    docs, data, database = shared
+    desk = tmp_path / "alice-desktop"
+
+    def alice_finds() -> list[str]:
+        out = deskfind("search", "backup", "--json", "--mode", "lexical",
+                       "--database", alice, data=desk).stdout
+        return sorted(Path(r["path"]).name for r in json.loads(out)["results"])
+
+    assert alice_finds() == []  # a root nobody was granted: hidden from alice
+    granted = deskfind("readers", str(docs), "alice", "--database", database, data=data)
+    assert granted.stdout.strip() == f"{docs}: alice"
+    assert alice_finds() == ["incident.txt", "notes.md"]
+    listed = deskfind("readers", str(docs), "--database", database, data=data)
+    assert listed.stdout == granted.stdout
+    revoked = deskfind("readers", str(docs), "alice", "--revoke", "--database", database,
+                       data=data)
+    assert revoked.stdout.strip() == f"{docs}: no readers"
+    assert alice_finds() == []
+
+
+@pytest.mark.parametrize("args", [
+    ("DOCS", "nosuchrole"),              # a role the server does not know
+    ("OTHER", "alice"),                  # a folder that is not an indexed root
+    ("DOCS", "--revoke"),                # revoke whom?
+    ("DOCS", "alice", "--no-database"),  # the local SQLite index has no readers
+])
+def test_readers_refuses_wrong_input_in_one_line(shared, alice, tmp_path, args):
+    docs, data, database = shared
+    words = [str(docs) if a == "DOCS" else str(tmp_path) if a == "OTHER" else a
+             for a in args if a != "--no-database"]
+    if "--no-database" not in args:
+        words += ["--database", database]
+    proc = deskfind("readers", *words, data=data, check=False)
+    assert proc.returncode == 2, proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1 and "Traceback" not in proc.stderr
