@@ -14,6 +14,7 @@ from app.client import connect
 from app.config import SCHEMA, Config, config_path, parse_value, run_options, walk_rules
 from app.context import Options
 from app.errors import UsageError
+from engine.storage import is_postgres
 
 Command = Callable[[argparse.Namespace], int]
 # Settings the service reads only when it starts (they make its embedder).
@@ -137,8 +138,6 @@ def cmd_roots(args: argparse.Namespace) -> int:
 
 
 def cmd_readers(args: argparse.Namespace) -> int:
-    from engine.storage import is_postgres
-
     options = _options(args, Config.load(config_path(args.config)))
     if not is_postgres(options.database):
         raise UsageError("readers belong to a shared PostgreSQL index: set `database` "

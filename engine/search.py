@@ -189,10 +189,12 @@ class Searcher:
         return lambda coverage, cosine: cosine > unrelated or coverage >= KEYWORD_FLOOR
 
     def _embed_query(self, embedder: Embedder, text: str) -> np.ndarray:
-        # A relaxed second pass asks for the same text: embed it once.
-        if self._query_vector is None or self._query_vector[0] != text:
-            self._query_vector = (text, embedder.embed_query(text))
-        return self._query_vector[1]
+        # A relaxed second pass asks for the same text: embed it once.  Read the cache
+        # once: the semantic thread of an earlier query may still be replacing it.
+        cached = self._query_vector
+        if cached is None or cached[0] != text:
+            cached = self._query_vector = (text, embedder.embed_query(text))
+        return cached[1]
 
     def _search(self, q: ParsedQuery, limit: int, mode: str, depth: int,
                 floor: bool) -> tuple[list[SearchResult], bool]:
@@ -221,9 +223,9 @@ class Searcher:
         if mode == "lexical":
             fused = ranking.fuse(lexical, {}, mode=mode)
         else:
-            index = self.semantic()[1]
             qvec, found = semantic.result() if semantic \
                 else self._semantic_side(q, depth, allowed)()
+            index = self.semantic()[1]
             dense = self._admissible(q, dict(found))
             deeper = deeper or len(dense) >= depth
             if mode == "dense":
