@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import socket
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -113,14 +114,17 @@ class PgStore:
     """One PostgreSQL index database.  Writers take one advisory lock per transaction,
     so write transactions (and the vector log) are serialised; readers never wait."""
 
-    def __init__(self, conn: Any, dsn: str, readonly: bool = False) -> None:
+    def __init__(self, conn: Any, dsn: str, readonly: bool = False,
+                 owner: str | None = None) -> None:
         self.conn = conn
         self.dsn = dsn
         self.readonly = readonly
+        # Whose work queue this is: one per machine, as each watches its own folders.
+        self.owner = owner or socket.gethostname()
         self.ranking = "bm25"  # or "ts_rank_cd", for measurement only (see RANKINGS)
 
     @classmethod
-    def open(cls, dsn: str, *, readonly: bool = False) -> PgStore:
+    def open(cls, dsn: str, *, readonly: bool = False, owner: str | None = None) -> PgStore:
         if psycopg is None:
             raise StoreError("a postgresql:// database needs psycopg: "
                              "pip install 'psycopg[binary]'")
@@ -140,10 +144,13 @@ class PgStore:
             else:
                 pgschema.migrate(conn)
                 conn.execute(_PENDING_STATS_SQL)
+            store = cls(conn, dsn, readonly, owner)
+            if not readonly:  # paths queued before queues had owners: someone's work
+                conn.execute("UPDATE queue SET owner = %s WHERE owner = ''", (store.owner,))
         except BaseException:
             conn.close()
             raise
-        return cls(conn, dsn, readonly)
+        return store
 
     def close(self) -> None:
         self.conn.close()
@@ -153,7 +160,7 @@ class PgStore:
 
     def reader(self) -> PgStore:
         """A second, read-only connection as the same role (see Store.reader)."""
-        return PgStore.open(self.dsn, readonly=True)
+        return PgStore.open(self.dsn, readonly=True, owner=self.owner)
 
     @contextmanager
     def write(self) -> Iterator[Any]:
@@ -225,8 +232,13 @@ class PgStore:
                           "DO UPDATE SET value = excluded.value", (key, value))
 
     def add_root(self, root: bytes) -> None:
-        self.conn.execute("INSERT INTO roots(path, added_at) VALUES (%s, %s) "
-                          "ON CONFLICT DO NOTHING", (root, time.time()))
+        """Index `root` from now on; passages already indexed under it (it lies inside
+        another root) are counted under it from now on."""
+        added = self.conn.execute("INSERT INTO roots(path, added_at) VALUES (%s, %s) "
+                                  "ON CONFLICT DO NOTHING", (root, time.time())).rowcount
+        if added:
+            self.conn.execute("SELECT deskfind_claim_passages(%s)", (root,))
+            self.conn.execute("SELECT deskfind_flush_stats()")
 
     def roots(self) -> list[bytes]:
         return [bytes(r[0]) for r in self._rows("SELECT path FROM roots ORDER BY path")]
@@ -237,25 +249,27 @@ class PgStore:
 
     def enqueue(self, paths: Iterable[bytes]) -> None:
         now = time.time()
-        self.conn.execute("INSERT INTO queue(path, enqueued_at) SELECT p, %s "
+        self.conn.execute("INSERT INTO queue(owner, path, enqueued_at) SELECT %s, p, %s "
                           "FROM unnest(%s::bytea[]) p ON CONFLICT DO NOTHING",
-                          (now, list(paths)))
+                          (self.owner, now, list(paths)))
 
     def queued(self, limit: int) -> list[bytes]:
-        rows = self._rows("SELECT path FROM queue ORDER BY enqueued_at, path LIMIT %s",
-                          (limit,))
+        """The oldest `limit` paths of this indexer's queue (other machines' are theirs)."""
+        rows = self._rows("SELECT path FROM queue WHERE owner = %s "
+                          "ORDER BY enqueued_at, path LIMIT %s", (self.owner, limit))
         return [bytes(r[0]) for r in rows]
 
     def dequeue(self, paths: Iterable[bytes]) -> None:
-        self.conn.execute("DELETE FROM queue WHERE path = ANY(%s::bytea[])", (list(paths),))
+        self.conn.execute("DELETE FROM queue WHERE owner = %s AND path = ANY(%s::bytea[])",
+                          (self.owner, list(paths)))
 
     def start_attempt(self, path: bytes) -> int:
-        row = self._one("UPDATE queue SET attempts = attempts + 1 WHERE path = %s "
-                        "RETURNING attempts", (path,))
+        row = self._one("UPDATE queue SET attempts = attempts + 1 WHERE owner = %s AND "
+                        "path = %s RETURNING attempts", (self.owner, path))
         return 0 if row is None else int(row[0])
 
     def queue_length(self) -> int:
-        return self._count("SELECT count(*) FROM queue")
+        return self._count("SELECT count(*) FROM queue WHERE owner = %s", (self.owner,))
 
     # -- files --------------------------------------------------------------------------
 
@@ -505,8 +519,8 @@ class PgStore:
               tail: str) -> list[tuple[ChunkId, float]]:
         tsquery, match_params = _tsquery(match)
         lexemes, idfs = self._idfs([*match.any_of, *match.all_of])
-        stats = self._one("SELECT passages, tokens FROM chunk_stats")
-        avg = (stats[1] / stats[0]) if stats and stats[0] else 1.0
+        stats = self._one("SELECT sum(passages), sum(tokens) FROM chunk_stats")
+        avg = (float(stats[1]) / float(stats[0])) if stats and stats[0] else 1.0
         sql = RANKINGS[self.ranking].replace("{match}", tsquery).replace("{where}", where)
         # The score's parameters come first: BM25's statistics, or ts_rank_cd's query.
         scoring = match_params if self.ranking == "ts_rank_cd" else [avg, lexemes, idfs]
@@ -531,7 +545,8 @@ class PgStore:
             "SELECT t.n, v.lexeme, coalesce(s.passages, 0) "
             "FROM unnest(%s::text[]) WITH ORDINALITY AS t(text, n), "
             "unnest(deskfind_words(t.text)) AS v "
-            "LEFT JOIN term_stats s ON s.lexeme = v.lexeme",
+            "LEFT JOIN LATERAL (SELECT sum(s.passages) AS passages FROM term_stats s "
+            "WHERE s.lexeme = v.lexeme) s ON true",
             ([_clean(t) for t in texts],))
         out: list[dict[str, int]] = [{} for _ in texts]
         for n, lexeme, passages in rows:
@@ -539,27 +554,31 @@ class PgStore:
         return out
 
     def passage_count(self) -> int:
-        return self._count("SELECT passages FROM chunk_stats")
+        """Passages in the roots this role may read (BM25's collection size)."""
+        return self._count("SELECT sum(passages) FROM chunk_stats")
 
     # -- health -------------------------------------------------------------------------
 
     def integrity_problems(self) -> list[str]:
         """Whether the keyword statistics agree with the passages they count."""
-        kept = self._one("SELECT passages FROM chunk_stats")
+        kept = self.passage_count()
         actual = self._count("SELECT count(*) FROM chunks")
-        if kept is None or int(kept[0]) != actual:
-            return [f"keyword statistics count {kept[0] if kept else 0} passages, "
-                    f"the index holds {actual}"]
+        if kept != actual:
+            return [f"keyword statistics count {kept} passages, the index holds {actual}"]
         return []
 
     def rebuild_fulltext(self) -> int:
         """Count the keyword statistics again from the passages; how many there are."""
+        self.conn.execute("UPDATE chunks c SET root_id = deskfind_root_id(f.path) FROM files f "
+                          "WHERE f.id = c.file_id AND c.root_id <> deskfind_root_id(f.path)")
         self.conn.execute("DELETE FROM term_stats")
         self.conn.execute(
-            "INSERT INTO term_stats(lexeme, passages) SELECT lexeme, count(*) FROM chunks, "
-            "unnest(tsvector_to_array(words)) AS lexeme GROUP BY lexeme")
-        self.conn.execute("UPDATE chunk_stats SET passages = c.n, tokens = c.t FROM "
-                          "(SELECT count(*) AS n, coalesce(sum(tokens), 0) AS t FROM chunks) c")
+            "INSERT INTO term_stats(lexeme, root_id, passages) SELECT lexeme, root_id, "
+            "count(*) FROM chunks, unnest(tsvector_to_array(words)) AS lexeme "
+            "GROUP BY lexeme, root_id")
+        self.conn.execute("DELETE FROM chunk_stats")
+        self.conn.execute("INSERT INTO chunk_stats(root_id, passages, tokens) SELECT root_id, "
+                          "count(*), coalesce(sum(tokens), 0) FROM chunks GROUP BY root_id")
         self.conn.execute("REINDEX INDEX chunks_words")
         return self.passage_count()
 
@@ -569,6 +588,7 @@ class PgStore:
 _PENDING_STATS_SQL = """
     CREATE TEMP TABLE IF NOT EXISTS deskfind_pending (
         lexeme   text,
+        root_id  integer NOT NULL,
         passages bigint NOT NULL,
         tokens   bigint NOT NULL DEFAULT 0
     )

@@ -74,6 +74,42 @@ def test_opening_twice_migrates_once_and_a_newer_schema_is_refused(postgres_data
         PgStore.open(postgres_database)
 
 
+def test_an_index_of_schema_2_keeps_its_statistics_and_queue_when_upgraded(
+        postgres_database, tmp_path):
+    with psycopg.connect(postgres_database, autocommit=True) as conn:
+        conn.execute("CREATE TABLE deskfind_schema (version integer NOT NULL)")
+        conn.execute("INSERT INTO deskfind_schema VALUES (2)")
+        for step in pgschema.MIGRATIONS[:2]:
+            conn.execute(step)
+        conn.execute("INSERT INTO roots(path, added_at) VALUES ('/r', 0)")
+        for n, text in enumerate(TEXTS):  # written as a schema-2 indexer wrote them
+            fid = conn.execute(
+                "INSERT INTO files(path, display_path, ext, title, size, mtime_ns, status, "
+                "indexed_at) VALUES (%s, %s, 'txt', %s, 1, %s, 'indexed', 0) RETURNING id",
+                (f"/r/doc{n}.txt".encode(), f"/r/doc{n}.txt", f"doc {n}", n)).fetchone()[0]
+            conn.execute("INSERT INTO chunks(file_id, ord, char_start, char_end, text, title) "
+                         "VALUES (%s, 0, 0, %s, %s, %s)", (fid, len(text), text, f"doc {n}"))
+        conn.execute("INSERT INTO queue(path, enqueued_at) VALUES ('/r/new.txt', 0)")
+    sqlite = Store.open(tmp_path / "index.sqlite3")
+    _fill(sqlite)
+    upgraded = PgStore.open(postgres_database, owner="desk-a")
+    try:
+        assert pgschema.schema_version(upgraded.conn) == pgschema.SCHEMA_VERSION
+        assert upgraded.integrity_problems() == []
+        match = KeywordMatch(any_of=("heron", "river"))
+        assert [(upgraded.chunk_rows([c])[c].path, pytest.approx(score, rel=1e-6))
+                for c, score in upgraded.keyword_search(match, 10)] == \
+            [(sqlite.chunk_rows([c])[c].path, score)
+             for c, score in sqlite.keyword_search(match, 10)]
+        assert upgraded.queued(10) == [b"/r/new.txt"]  # adopted by the first to open it
+        other = PgStore.open(postgres_database, owner="desk-b")
+        assert other.queued(10) == []
+        other.close()
+    finally:
+        upgraded.close()
+        sqlite.close()
+
+
 def test_a_reader_of_an_empty_database_is_told_to_index_first(postgres_database):
     with pytest.raises(StoreError, match="no index in"):
         PgStore.open(postgres_database, readonly=True)
@@ -177,6 +213,128 @@ def test_each_role_sees_counts_and_snippets_of_the_roots_it_may_read_only(
     assert reader.counts().files == 0
     reader.close()
     owner.close()
+
+
+def _put(store: IndexStore, path: bytes, text: str) -> None:
+    fid = store.upsert_file(FileRecord(path, path.decode(), "txt", "t", 1, 1, "h"), "indexed")
+    store.replace_chunks(fid, "t", [ChunkInput(0, text, 0, len(text))])
+
+
+HARBOUR = {  # "harbour" is rare in /team/a and common in /team/b
+    b"/team/a/plan.txt": "the harbour plan for the lighthouse keepers",
+    b"/team/a/roster.txt": "a roster of lighthouse keepers and their boats",
+    b"/team/b/budget.txt": "the harbour budget: harbour dues and harbour fees",
+    b"/team/b/dues.txt": "harbour dues rise in the spring",
+    b"/team/b/inner/fees.txt": "harbour fees for the lighthouse",
+    b"/team/b/inner/tides.txt": "tides in the harbour",
+}
+
+
+def _scores_alone(tmp_path: Path, texts: dict[bytes, str],
+                  prefixes: tuple[bytes, ...]) -> tuple[int, dict, dict]:
+    """Passages, "harbour lighthouse" counts and BM25 scores of an SQLite index holding
+    only the files under `prefixes`: what a role that may read just those must see."""
+    store = Store.open(tmp_path / f"alone{len(list(tmp_path.iterdir()))}.sqlite3")
+    try:
+        with store.write():
+            for path, text in texts.items():
+                if path.startswith(prefixes):
+                    _put(store, path, text)
+        return _keyword_view(store)
+    finally:
+        store.close()
+
+
+def _keyword_view(store: IndexStore) -> tuple[int, dict, dict]:
+    match = KeywordMatch(any_of=("harbour", "lighthouse"))
+    hits = store.keyword_search(match, 10)
+    rows = store.chunk_rows([c for c, _ in hits])
+    return (store.passage_count(), store.token_counts(["harbour lighthouse"])[0],
+            {rows[c].path: round(score, 9) for c, score in hits})
+
+
+def test_a_roles_keyword_statistics_count_only_the_roots_it_may_read(
+        postgres_database, two_readers, tmp_path):
+    """How often a word occurs in a root a role may not read must not shape its scores:
+    each role ranks as an index of its own roots alone would."""
+    role_a, role_b = two_readers
+    texts = dict(HARBOUR)
+    owner = PgStore.open(postgres_database)
+    with owner.write():
+        owner.add_root(b"/team/a")
+        owner.add_root(b"/team/b")
+        for path, text in texts.items():
+            _put(owner, path, text)
+        owner.grant_root(b"/team/a", role_a)
+        owner.grant_root(b"/team/a", role_b)
+        owner.grant_root(b"/team/b", role_b)
+    owner.conn.execute(f"GRANT SELECT ON ALL TABLES IN SCHEMA public TO {role_a}, {role_b}")
+
+    def view(role: str) -> tuple[int, dict, dict]:
+        reader = PgStore.open(_as_role(postgres_database, role), readonly=True)
+        try:
+            return _keyword_view(reader)
+        finally:
+            reader.close()
+
+    try:
+        assert view(role_a) == _scores_alone(tmp_path, texts, (b"/team/a/",))
+        assert view(role_b) == _scores_alone(tmp_path, texts, (b"/team/",))
+        assert _keyword_view(owner) == view(role_b)
+        # A root added inside an indexed one takes its passages' counts with it.
+        with owner.write():
+            owner.add_root(b"/team/b/inner")
+            owner.grant_root(b"/team/b/inner", role_a)
+        assert view(role_a) == _scores_alone(tmp_path, texts, (b"/team/a/", b"/team/b/inner/"))
+        assert view(role_b) == _scores_alone(tmp_path, texts, (b"/team/",))
+        # Passages deleted with their file are uncounted from the root they were under.
+        with owner.write():
+            owner.delete_files([owner.file_state(b"/team/b/inner/tides.txt").id])
+            del texts[b"/team/b/inner/tides.txt"]
+        assert view(role_a) == _scores_alone(tmp_path, texts, (b"/team/a/", b"/team/b/inner/"))
+        assert owner.integrity_problems() == []
+        before = _keyword_view(owner)
+        with owner.write():
+            owner.rebuild_fulltext()
+        assert _keyword_view(owner) == before
+    finally:
+        owner.close()
+
+
+def test_each_machines_indexer_works_through_its_own_queue(postgres_database, tmp_path):
+    """Two machines' services share one database: neither takes (and, finding it
+    outside its folders, drops) a path the other's watcher queued."""
+    from indexer.pipeline import Indexer, IndexReport
+
+    mine, theirs = tmp_path / "mine", tmp_path / "theirs"
+    for folder in (mine, theirs):
+        folder.mkdir()
+        (folder / "note.txt").write_text(f"a note in {folder.name}", encoding="utf-8")
+    a = PgStore.open(postgres_database, owner="desk-a")
+    b = PgStore.open(postgres_database, owner="desk-b")
+    try:
+        with a.write():
+            a.add_root(bytes(mine))
+            a.enqueue([bytes(mine / "note.txt")])
+        with b.write():
+            b.add_root(bytes(theirs))
+            b.enqueue([bytes(theirs / "note.txt")])
+        assert a.queued(10) == [bytes(mine / "note.txt")] and a.queue_length() == 1
+        assert b.queued(10) == [bytes(theirs / "note.txt")] and b.queue_length() == 1
+        report = IndexReport()
+        Indexer(b).sync_paths(b.queued(10), [bytes(theirs)], report)
+        with b.write():
+            b.dequeue([bytes(mine / "note.txt")])  # not b's to take
+        assert report.added == 1 and b.queue_length() == 0
+        assert a.queued(10) == [bytes(mine / "note.txt")]
+        report = IndexReport()
+        Indexer(a).sync_paths(a.queued(10), [bytes(mine)], report)
+        assert report.added == 1 and a.queue_length() == 0
+        assert sorted(a.file_states(bytes(tmp_path))) == [bytes(mine / "note.txt"),
+                                                          bytes(theirs / "note.txt")]
+    finally:
+        a.close()
+        b.close()
 
 
 def test_two_indexers_never_index_one_root_at_once(postgres_database, tmp_path):
