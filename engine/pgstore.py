@@ -58,14 +58,18 @@ _CHUNK_ROW_SQL = """
 """
 
 # BM25 of each admitted passage, as FTS5 computes it (title and text as one field):
-# Σ idf · tf·(k1+1) / (tf + k1·(1 − b + b·len/avglen)), over the query's lexemes.
+# Σ idf · tf·(k1+1) / (tf + k1·(1 − b + b·len/avglen)), over the query's lexemes.  The
+# passage's tsvector is first cut down to the query's lexemes, in C: setweight marks
+# their positions and ts_filter keeps only those, so the sum unnests two or three
+# lexemes, not the passage's hundred or more (3.6x faster at 200,000 passages).
 _BM25_SQL = """
     SELECT c.id, (SELECT coalesce(sum(q.idf * cardinality(t.positions) * {k1p1}
                         / (cardinality(t.positions) + {k1} * (1 - {b} + {b} * c.tokens / %s))),
                         0)
-                  FROM unnest(c.words) t JOIN unnest(%s::text[], %s::float8[]) q(lexeme, idf)
-                  ON q.lexeme = t.lexeme) AS score
-    FROM chunks c JOIN files f ON f.id = c.file_id
+                  FROM unnest(ts_filter(setweight(c.words, 'A', %s::text[]), '{a}')) t
+                  JOIN unnest(%s::text[], %s::float8[]) q(lexeme, idf) ON q.lexeme = t.lexeme
+                 ) AS score
+    FROM chunks c {files}
     WHERE c.words @@ ({match}) AND {where}
 """.replace("{k1p1}", str(K1 + 1)).replace("{k1}", str(K1)).replace("{b}", str(B))
 # PostgreSQL's own cover-density ranking, kept to measure against (tests/bench/
@@ -73,7 +77,7 @@ _BM25_SQL = """
 # FTS5's scale, which the fusion's normalisation relies on.
 _TS_RANK_CD_SQL = """
     SELECT c.id, ts_rank_cd(c.words, ({match})) AS score
-    FROM chunks c JOIN files f ON f.id = c.file_id
+    FROM chunks c {files}
     WHERE c.words @@ ({match}) AND {where}
 """
 RANKINGS = {"bm25": _BM25_SQL, "ts_rank_cd": _TS_RANK_CD_SQL}
@@ -410,7 +414,7 @@ class PgStore:
     def chunk_ids(self, filters: ParsedQuery | None = None, *,
                   except_file: FileId | None = None) -> np.ndarray:
         where, params = file_filter_sql(filters, dialect=POSTGRES) if filters \
-            else ("true", [])
+            else (POSTGRES.true, [])
         if except_file is not None:
             where, params = f"({where}) AND f.id != %s", [*params, int(except_file)]
         return self._ids(f"SELECT c.id FROM chunks c JOIN files f ON f.id = c.file_id "
@@ -507,7 +511,7 @@ class PgStore:
                        filters: ParsedQuery | None = None) -> list[tuple[ChunkId, float]]:
         """Top passages admitted by `match` among the files `filters` keep, by BM25."""
         where, params = file_filter_sql(filters, dialect=POSTGRES) if filters \
-            else ("true", [])
+            else (POSTGRES.true, [])
         return self._bm25(match, where, params, f"ORDER BY score DESC, c.id LIMIT {int(limit)}")
 
     def keyword_scores(self, match: KeywordMatch, ids: Sequence[ChunkId]) -> dict[ChunkId, float]:
@@ -521,9 +525,13 @@ class PgStore:
         lexemes, idfs = self._idfs([*match.any_of, *match.all_of])
         stats = self._one("SELECT sum(passages), sum(tokens) FROM chunk_stats")
         avg = (float(stats[1]) / float(stats[0])) if stats and stats[0] else 1.0
-        sql = RANKINGS[self.ranking].replace("{match}", tsquery).replace("{where}", where)
+        # Files are joined only for a filter on them; chunks have row-level security of
+        # their own.
+        files = "" if where == POSTGRES.true else "JOIN files f ON f.id = c.file_id"
+        sql = RANKINGS[self.ranking].replace("{match}", tsquery).replace("{where}", where) \
+            .replace("{files}", files)
         # The score's parameters come first: BM25's statistics, or ts_rank_cd's query.
-        scoring = match_params if self.ranking == "ts_rank_cd" else [avg, lexemes, idfs]
+        scoring = match_params if self.ranking == "ts_rank_cd" else [avg, lexemes, lexemes, idfs]
         rows = self._rows(sql + tail, [*scoring, *match_params, *params])
         return [(ChunkId(r[0]), float(r[1])) for r in rows]
 
