@@ -83,10 +83,9 @@ def _alternate(store: PgStore, matches: list[KeywordMatch]) -> dict[str, object]
         results = {}
         for name, sql in (("before", BEFORE), ("after", after)):
             pgstore.RANKINGS["bm25"] = sql
-            run = lambda: store.keyword_search(match, LEXICAL_POOL)  # noqa: E731
-            run()
+            store.keyword_search(match, LEXICAL_POOL)
             started = time.perf_counter()
-            results[name] = run()
+            results[name] = store.keyword_search(match, LEXICAL_POOL)
             times[name].append(time.perf_counter() - started)
         pgstore.RANKINGS["bm25"] = after
         ids = [[c for c, _ in results[n]] for n in ("before", "after")]
