@@ -29,7 +29,7 @@ from engine.ids import ChunkId
 from engine.projection import Projection, reduced_dim
 from engine.quantize import QuantizedVectors
 from engine.storage import IndexStore
-from engine.vectors import ExactIndex, HnswIndex, IndexHeader, top_k
+from engine.vectors import ExactIndex, HnswIndex, IndexHeader, Rows, UnitRows, top_k
 
 log = logging.getLogger("deskfind.dense")
 
@@ -49,6 +49,8 @@ FILTERED_POOL = 200
 # spectrum the reduced top 100 held 94.5 % and the top 400 99.8 %, and the graph's top
 # 400 99.8 % (200: 97.5 %).  Rescoring 400 reads about 160 KB from SQLite, ~2 ms.
 RESCORE_POOL = 400
+# Rows a graph's build turns into float32 and projects at once (6 MiB at 384-d).
+PROJECTED_ROWS = 4_096
 # Change-log entries the writer keeps; a reader further behind reloads everything.
 LOG_KEEP = 200_000
 
@@ -69,7 +71,7 @@ class CandidateIndex(ABC):
         """The chunk ids held."""
 
     @abstractmethod
-    def apply(self, ids: np.ndarray, rows: np.ndarray, gone: np.ndarray) -> None:
+    def apply(self, ids: np.ndarray, rows: Rows, gone: np.ndarray) -> None:
         """Add or replace the unit `rows` of `ids`; forget `gone`."""
 
     @abstractmethod
@@ -102,7 +104,7 @@ class ExactScan(CandidateIndex):
         self.exact = ExactIndex(dim)
 
     @classmethod
-    def over(cls, ids: np.ndarray, rows: np.ndarray) -> ExactScan:
+    def over(cls, ids: np.ndarray, rows: Rows) -> ExactScan:
         """A scan over these unit rows without copying them."""
         scan = cls(rows.shape[1])
         scan.exact = ExactIndex.over(ids, rows)
@@ -114,7 +116,7 @@ class ExactScan(CandidateIndex):
     def labels(self) -> np.ndarray:
         return self.exact.labels()
 
-    def apply(self, ids: np.ndarray, rows: np.ndarray, gone: np.ndarray) -> None:
+    def apply(self, ids: np.ndarray, rows: Rows, gone: np.ndarray) -> None:
         self.exact.remove(gone)
         self.exact.add(ids, rows)
 
@@ -137,13 +139,13 @@ class ReducedGraph(CandidateIndex):
         self.fitted_on = fitted_on  # how many vectors the projection was fitted on
 
     @classmethod
-    def build(cls, ids: np.ndarray, rows: np.ndarray, threads: int) -> ReducedGraph:
+    def build(cls, ids: np.ndarray, rows: Rows, threads: int) -> ReducedGraph:
         projection = Projection.fit(rows, reduced_dim(rows.shape[1]))
         graph = HnswIndex(projection.reduced, space="l2", capacity=len(ids),
                           threads=threads, ef_search=RESCORE_POOL)
-        for start in range(0, len(ids), 10_000):  # bounded float copies while projecting
-            graph.add(ids[start:start + 10_000],
-                      projection.passages(rows[start:start + 10_000]))
+        for start in range(0, len(ids), PROJECTED_ROWS):
+            graph.add(ids[start:start + PROJECTED_ROWS],
+                      projection.passages(rows[start:start + PROJECTED_ROWS]))
         return cls(graph, projection, len(ids))
 
     @classmethod
@@ -165,7 +167,7 @@ class ReducedGraph(CandidateIndex):
     def labels(self) -> np.ndarray:
         return self.graph.labels()
 
-    def apply(self, ids: np.ndarray, rows: np.ndarray, gone: np.ndarray) -> None:
+    def apply(self, ids: np.ndarray, rows: Rows, gone: np.ndarray) -> None:
         self.graph.remove(gone)
         self.graph.add(ids, self.projection.passages(rows))
 
@@ -190,7 +192,7 @@ class ReducedGraph(CandidateIndex):
         return len(self) > 2 * self.fitted_on
 
 
-def build_index(ids: np.ndarray, rows: np.ndarray, *, dim: int, graph_threshold: int,
+def build_index(ids: np.ndarray, rows: Rows, *, dim: int, graph_threshold: int,
                 threads: int) -> CandidateIndex:
     """The kind of index that suits this many vectors, built over them."""
     if len(ids) >= graph_threshold:
@@ -275,10 +277,10 @@ class DenseIndex:
             return
         version = self.store.vector_version()
         ids, q = self.store.load_vectors(self.model_id, self.dim)
-        self._start_build(version, ids, lambda: _unit_rows(q))
+        self._start_build(version, ids, lambda: UnitRows.of(q.codes))
 
     def _start_build(self, version: int, ids: np.ndarray,
-                     rows: Callable[[], np.ndarray]) -> None:
+                     rows: Callable[[], Rows]) -> None:
         """Build a graph over `rows()` (the vectors at log position `version`) on a
         thread; the next refresh after it finishes adopts it."""
 
@@ -318,7 +320,7 @@ class DenseIndex:
         self.rebuilt = True
         self.save()
 
-    def _build_graph(self, ids: np.ndarray, rows: np.ndarray) -> ReducedGraph:
+    def _build_graph(self, ids: np.ndarray, rows: Rows) -> ReducedGraph:
         """The graph over these vectors (a method so that tests can hold a build)."""
         return ReducedGraph.build(ids, rows, self.threads)
 
@@ -338,7 +340,7 @@ class DenseIndex:
     def _apply(self, version: int, changed: np.ndarray) -> None:
         assert self.index is not None
         ids, q = self.store.vectors_for(self.model_id, changed, self.dim)
-        self.index.apply(ids, _unit_rows(q), np.setdiff1d(changed, ids))
+        self.index.apply(ids, UnitRows.of(q.codes), np.setdiff1d(changed, ids))
         self.version = version
 
     def _rebuild(self) -> None:
@@ -347,17 +349,19 @@ class DenseIndex:
             self._refit_thread, self._refitted = None, None
         version = self.store.vector_version()  # later changes are applied next time
         ids, q = self.store.load_vectors(self.model_id, self.dim)
-        floats = _unit_rows(q)
+        # The codes themselves, not float32 copies: a quarter of the memory at the
+        # peak of a first index (docs/performance.md, "Memory of a first index").
+        rows = UnitRows.of(q.codes)
         del q
         if self.background and len(ids) >= max(self.graph_threshold, self._no_graph_below):
             # At a million passages a graph takes minutes to build; an exact scan of
             # the same rows answers meanwhile (a tenth of a second per query).
-            self.index = ExactScan.over(ids, floats)
+            self.index = ExactScan.over(ids, rows)
             self.version = version
             self._standing_in = True
-            self._start_build(version, ids, lambda: floats)
+            self._start_build(version, ids, lambda: rows)
             return
-        self.index = build_index(ids, floats, dim=self.dim,
+        self.index = build_index(ids, rows, dim=self.dim,
                                  graph_threshold=self.graph_threshold, threads=self.threads)
         self.rebuilt = True
         self.version = version
@@ -436,8 +440,4 @@ class DenseIndex:
 
 def _unit_rows(q: QuantizedVectors) -> np.ndarray:
     """The int8 rows as float32 unit vectors (the scale cancels out)."""
-    floats = q.codes.astype(np.float32)
-    # einsum, not linalg.norm: no squared copy of every row at the peak of a build
-    norms = np.sqrt(np.einsum("ij,ij->i", floats, floats))
-    floats /= np.maximum(norms, 1e-12)[:, None]
-    return floats
+    return UnitRows.of(q.codes)[:]

@@ -26,6 +26,8 @@ from collections.abc import Iterator
 
 import numpy as np
 
+from engine.vectors import UnitRows
+
 # Vectors sampled to fit the projection: the covariance of a 384-d model is estimated
 # well from far fewer, and the fit stays a fraction of a second.
 FIT_SAMPLE = 50_000
@@ -59,12 +61,15 @@ class Projection:
         return int(self.basis.shape[1]) + 1
 
     @classmethod
-    def fit(cls, vectors: np.ndarray, components: int, seed: int = 0) -> Projection:
+    def fit(cls, vectors: np.ndarray | UnitRows, components: int, seed: int = 0
+            ) -> Projection:
         """Principal components of (a sample of) `vectors`, largest first."""
-        vectors = np.asarray(vectors, dtype=np.float32)
+        if not isinstance(vectors, UnitRows):  # codes stay codes: read a block at a time
+            vectors = np.asarray(vectors, dtype=np.float32)
         if len(vectors) > FIT_SAMPLE:
-            pick = np.random.default_rng(seed).choice(len(vectors), FIT_SAMPLE, replace=False)
-            vectors = vectors[np.sort(pick)]
+            pick = np.sort(np.random.default_rng(seed).choice(len(vectors), FIT_SAMPLE,
+                                                              replace=False))
+            vectors = vectors.select(pick) if isinstance(vectors, UnitRows) else vectors[pick]
         mean = sum((block.sum(axis=0) for block in _blocks(vectors)),
                    np.zeros(vectors.shape[1])) / max(len(vectors), 1)
         # Block by block: a float64 copy of 50,000 rows would be 150 MB at the peak
@@ -83,7 +88,7 @@ class Projection:
         radius = 1.05 * largest if len(vectors) else 1.0
         return cls(mean.astype(np.float32), basis, radius)
 
-    def passages(self, vectors: np.ndarray) -> np.ndarray:
+    def passages(self, vectors: np.ndarray | UnitRows) -> np.ndarray:
         y = (np.asarray(vectors, dtype=np.float32) - self.mean) @ self.basis
         extra = np.sqrt(np.maximum(self.radius ** 2 - np.einsum("ij,ij->i", y, y), 0.0))
         return np.hstack([y, extra[:, None].astype(np.float32)])
@@ -107,7 +112,7 @@ class Projection:
         return cls(mean, arr[dim + 1:].reshape(dim, components).copy(), float(arr[0]))
 
 
-def _blocks(vectors: np.ndarray, rows: int = 2048) -> Iterator[np.ndarray]:
+def _blocks(vectors: np.ndarray | UnitRows, rows: int = 2048) -> Iterator[np.ndarray]:
     """`vectors` as float64 blocks of `rows` rows."""
     for start in range(0, len(vectors), rows):
         yield vectors[start:start + rows].astype(np.float64)

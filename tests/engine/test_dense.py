@@ -339,3 +339,30 @@ def test_a_failed_background_build_leaves_the_scan_serving_and_up_to_date(store,
     late_ids = _add(store, late, "late")
     assert index.search(late[2], 1)[0][0] == late_ids[2]
     assert index.kind == "exact" and not index.building  # not retried on every search
+
+
+def test_the_exact_scan_holds_the_int8_codes_and_scores_as_float_rows_would(store, tmp_path):
+    vectors = _realistic(800, seed=21)
+    ids = _add(store, vectors)
+    index = _loaded(store, tmp_path)  # below the threshold: an exact scan
+    more = _realistic(30, seed=22)
+    more_ids = _add(store, more, "b")
+    with store.write():
+        store.conn.execute("DELETE FROM vectors WHERE chunk_id = ?", (ids[3],))
+    query = _realistic(1, seed=23)[0]
+    found = index.search(query, 10)
+    assert index.kind == "exact" and len(index) == 829
+    # A quarter of float32 rows' size, also after changes were applied.
+    assert index.index.exact.nbytes < 829 * DIM * 4 / 3
+    everything = np.vstack([vectors, more])
+    every_id = [*ids, *more_ids]
+    codes = quantize(everything).codes.astype(np.float64)
+    units = codes / np.linalg.norm(codes, axis=1, keepdims=True)
+    sims = {c: float(units[i] @ query) for i, c in enumerate(every_id) if c != ids[3]}
+    truth = sorted(sims, key=sims.get, reverse=True)[:10]
+    assert [c for c, _ in found] == truth
+    assert np.allclose([s for _, s in found], [sims[c] for c in truth], atol=1e-5)
+    held_ids, held = index.unit_vectors([more_ids[0], ids[5]])
+    assert held.dtype == np.float32
+    assert np.allclose(held[list(held_ids).index(more_ids[0])],
+                       units[800], atol=1e-6)
