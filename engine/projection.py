@@ -26,7 +26,7 @@ from collections.abc import Iterator
 
 import numpy as np
 
-from engine.vectors import UnitRows
+from engine.vectors import UnitRows, select_rows
 
 # Vectors sampled to fit the projection: the covariance of a 384-d model is estimated
 # well from far fewer, and the fit stays a fraction of a second.
@@ -69,7 +69,7 @@ class Projection:
         if len(vectors) > FIT_SAMPLE:
             pick = np.sort(np.random.default_rng(seed).choice(len(vectors), FIT_SAMPLE,
                                                               replace=False))
-            vectors = vectors.select(pick) if isinstance(vectors, UnitRows) else vectors[pick]
+            vectors = select_rows(vectors, pick)
         mean = sum((block.sum(axis=0) for block in _blocks(vectors)),
                    np.zeros(vectors.shape[1])) / max(len(vectors), 1)
         # Block by block: a float64 copy of 50,000 rows would be 150 MB at the peak

@@ -70,10 +70,11 @@ class UnitRows:
     indexing (`rows[key]` is float32 rows), `rows @ query` a block at a time, and
     `select`/`stack` that stay compact."""
 
-    # Rows turned into float32 at once: 1.5 MiB at 384 dimensions, which stays in the
-    # CPU's cache, so a scan reads a byte per dimension from memory instead of four and
-    # runs faster than one over float32 rows (at 200,000 rows, 1,024 took 0.55-0.6 of
-    # float32's time; 4,096, beyond the cache, 3.4x float32's).
+    # Rows a scan turns into float32 at once: 1.5 MiB at 384 dimensions, which stays in
+    # the CPU's cache, so the scan reads a byte per dimension from memory instead of
+    # four; at a million rows it took 0.92 of a float32 scan's time
+    # (tests/bench/bench_exact_scan.py).  Blocks much larger than the cache were
+    # several times slower than float32 in a first try.
     BLOCK = 1_024
 
     def __init__(self, codes: np.ndarray, inverse_norms: np.ndarray) -> None:
@@ -84,10 +85,8 @@ class UnitRows:
     def of(cls, codes: np.ndarray) -> UnitRows:
         """The unit rows of these int8 codes (the codes are shared, not copied)."""
         codes = np.asarray(codes, dtype=np.int8)
-        norms = np.empty(len(codes), dtype=np.float32)
-        for start in range(0, len(codes), cls.BLOCK):
-            block = codes[start:start + cls.BLOCK].astype(np.float32)
-            norms[start:start + cls.BLOCK] = np.sqrt(np.einsum("ij,ij->i", block, block))
+        # Exact in int32 (at most 127² per dimension), without a widened copy of the codes.
+        norms = np.sqrt(np.einsum("ij,ij->i", codes, codes, dtype=np.int32), dtype=np.float32)
         return cls(codes, 1.0 / np.maximum(norms, np.float32(1e-12)))
 
     @property
@@ -133,13 +132,16 @@ class UnitRows:
 Rows = np.ndarray | UnitRows  # what an exact scan holds: float32 unit rows, or codes
 
 
-def _select(rows: Rows, key: Any) -> Rows:
+def select_rows(rows: Rows, key: Any) -> Rows:
+    """Some of `rows`, in the form they are held (codes stay codes)."""
     return rows.select(key) if isinstance(rows, UnitRows) else rows[key]
 
 
 def _stack(first: Rows, second: Rows) -> Rows:
     """`first` then `second`: codes if both are codes (or one is empty), else floats."""
-    if len(first) == 0 and isinstance(second, UnitRows):
+    if len(second) == 0:
+        return first
+    if len(first) == 0:
         return second
     if isinstance(first, UnitRows) and isinstance(second, UnitRows):
         return UnitRows.stack(first, second)
@@ -169,18 +171,18 @@ class ExactIndex(VectorIndex):
         ids = np.asarray(ids, dtype=np.int64)
         keep = ~np.isin(self._ids, ids)
         self._ids = np.concatenate([self._ids[keep], ids])
-        self._vecs = _stack(_select(self._vecs, keep), vectors)
+        self._vecs = _stack(select_rows(self._vecs, keep), vectors)
 
     def remove(self, ids: np.ndarray) -> None:
         keep = ~np.isin(self._ids, np.asarray(ids, dtype=np.int64))
-        self._ids, self._vecs = self._ids[keep], _select(self._vecs, keep)
+        self._ids, self._vecs = self._ids[keep], select_rows(self._vecs, keep)
 
     def search(self, query: np.ndarray, k: int,
                allowed: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         ids, vecs = self._ids, self._vecs
         if allowed is not None:
             mask = np.isin(ids, allowed)
-            ids, vecs = ids[mask], _select(vecs, mask)
+            ids, vecs = ids[mask], select_rows(vecs, mask)
         return top_k(ids, vecs @ np.asarray(query, dtype=np.float32), k)
 
     def __len__(self) -> int:
