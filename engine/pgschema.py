@@ -11,7 +11,7 @@ from typing import Any
 
 from engine.errors import StoreError
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 # Passages are indexed with the text search configuration `deskfind`: English Snowball
 # stemming and, unlike PostgreSQL's `english`, no stopword list, so that a query made
 # only of stopwords still matches as it does in SQLite's FTS5 (porter, no stopwords).
@@ -401,6 +401,88 @@ MIGRATIONS: list[str] = [
                                     array_fill(inner_id, ARRAY[cardinality(ids)]), 1);
         UPDATE chunks SET root_id = inner_id WHERE id = ANY(ids);
     END $$;
+    """,
+    # 4: the vector change log under row-level security.  Every reader saw every
+    # logged passage number, so a role learnt when and how much other roots changed;
+    # and a grant or revoke changed no vector, so a desktop's vector cache never took
+    # in a newly readable root (nor dropped a revoked one).  Now each vector and each
+    # log row carry the root its passage is counted under and a role sees the log rows
+    # of the roots it may read; a row with no passage (chunk_id NULL, visible to all)
+    # says "who may read what changed": readers rebuild their vector index from what
+    # they may now read.  The log position stays one number for everyone
+    # (deskfind_vector_position), so a reader knows it is up to date without scanning
+    # rows it may not see.
+    f"""
+    ALTER TABLE vectors ADD COLUMN root_id integer NOT NULL DEFAULT 0;
+    UPDATE vectors v SET root_id = c.root_id FROM chunks c WHERE c.id = v.chunk_id;
+    CREATE FUNCTION deskfind_vector_root() RETURNS trigger LANGUAGE plpgsql
+        SET search_path FROM CURRENT AS $$
+    BEGIN
+        NEW.root_id := coalesce((SELECT c.root_id FROM chunks c WHERE c.id = NEW.chunk_id), 0);
+        RETURN NEW;
+    END $$;
+    -- The store's inserts name the root themselves; this catches any other insert.
+    CREATE TRIGGER vectors_rooted BEFORE INSERT ON vectors
+        FOR EACH ROW WHEN (NEW.root_id = 0) EXECUTE FUNCTION deskfind_vector_root();
+
+    ALTER TABLE vector_log ALTER COLUMN chunk_id DROP NOT NULL;
+    ALTER TABLE vector_log ADD COLUMN root_id integer;
+    UPDATE vector_log l SET root_id = coalesce(
+        (SELECT c.root_id FROM chunks c WHERE c.id = l.chunk_id), 0);
+    CREATE OR REPLACE FUNCTION deskfind_log_vectors() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+        IF TG_OP = 'DELETE' THEN
+            INSERT INTO vector_log(chunk_id, root_id)
+                SELECT chunk_id, root_id FROM old_rows ORDER BY chunk_id;
+        ELSE
+            INSERT INTO vector_log(chunk_id, root_id)
+                SELECT chunk_id, root_id FROM new_rows ORDER BY chunk_id;
+        END IF;
+        RETURN NULL;
+    END $$;
+    ALTER TABLE vector_log ENABLE ROW LEVEL SECURITY;
+    CREATE POLICY vector_log_readers ON vector_log FOR SELECT
+        USING (root_id IS NULL OR EXISTS (SELECT 1 FROM roots r WHERE r.id = vector_log.root_id));
+    CREATE FUNCTION deskfind_vector_position() RETURNS bigint
+        LANGUAGE sql STABLE SECURITY DEFINER SET search_path FROM CURRENT
+        AS $$ SELECT max(seq) FROM vector_log $$;
+
+    -- Readers changed: every reader rebuilds.  Taken under the write lock, as every
+    -- other log row is, so log order stays commit order.
+    CREATE FUNCTION deskfind_readers_changed() RETURNS trigger LANGUAGE plpgsql
+        SET search_path FROM CURRENT AS $$
+    BEGIN
+        PERFORM pg_advisory_xact_lock({WRITE_LOCK});
+        INSERT INTO vector_log(chunk_id, root_id) VALUES (NULL, NULL);
+        RETURN NULL;
+    END $$;
+    CREATE TRIGGER root_readers_changed AFTER INSERT OR UPDATE OR DELETE ON root_readers
+        FOR EACH STATEMENT EXECUTE FUNCTION deskfind_readers_changed();
+
+    -- A root added inside an indexed one takes its passages' vectors along, logged
+    -- under the inner root.
+    CREATE OR REPLACE FUNCTION deskfind_claim_passages(r bytea) RETURNS void LANGUAGE plpgsql
+        SET search_path FROM CURRENT AS $$
+    DECLARE
+        inner_id integer := (SELECT id FROM roots WHERE path = r);
+        ids bigint[]; old_roots integer[]; changes tsvector[]; lengths integer[];
+    BEGIN
+        SELECT array_agg(c.id), array_agg(c.root_id), array_agg(c.words), array_agg(c.tokens)
+            INTO ids, old_roots, changes, lengths
+        FROM files f JOIN chunks c ON c.file_id = f.id
+        WHERE deskfind_under(f.path, r) AND c.root_id <> inner_id
+          AND deskfind_root_id(f.path) = inner_id;
+        IF ids IS NULL THEN
+            RETURN;
+        END IF;
+        PERFORM deskfind_fold_stats(changes, lengths, old_roots, -1);
+        PERFORM deskfind_fold_stats(changes, lengths,
+                                    array_fill(inner_id, ARRAY[cardinality(ids)]), 1);
+        UPDATE chunks SET root_id = inner_id WHERE id = ANY(ids);
+        UPDATE vectors SET root_id = inner_id WHERE chunk_id = ANY(ids);
+    END $$;
+    -- Caches written before this version may hold any root's vectors: rebuild them.
+    INSERT INTO vector_log(chunk_id, root_id) VALUES (NULL, NULL);
     """,
 ]
 

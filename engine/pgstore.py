@@ -461,8 +461,10 @@ class PgStore:
     def put_vector_rows(self, model_id: str,
                         rows: Sequence[tuple[ChunkId, float, bytes]]) -> None:
         self.conn.execute(
-            "INSERT INTO vectors(chunk_id, model_id, scale, data) SELECT i, %s, s, d "
+            "INSERT INTO vectors(chunk_id, model_id, scale, data, root_id) "
+            "SELECT i, %s, s, d, c.root_id "
             "FROM unnest(%s::bigint[], %s::real[], %s::bytea[]) AS r(i, s, d) "
+            "JOIN chunks c ON c.id = r.i "
             "ON CONFLICT (chunk_id) DO UPDATE SET model_id = excluded.model_id, "
             "scale = excluded.scale, data = excluded.data",
             (model_id, [int(r[0]) for r in rows], [float(r[1]) for r in rows],
@@ -488,17 +490,23 @@ class PgStore:
                           (sorted({int(i) for i in ids}), model_id))
         return _vector_rows(rows, dim)  # type: ignore[arg-type]
 
+    # The log position is the whole log's (one number for every reader); the passages
+    # a reader is shown are those of the roots it may read (schema 4).
+
     def vector_version(self) -> int:
-        return self._count("SELECT max(seq) FROM vector_log") or \
+        return self._count("SELECT deskfind_vector_position()") or \
             int(self.get_meta("vector_log_trimmed") or 0)
 
     def vector_changes(self, since: int) -> tuple[int, np.ndarray] | None:
         if since < int(self.get_meta("vector_log_trimmed") or 0):
             return None
-        rows = self._rows("SELECT seq, chunk_id FROM vector_log WHERE seq > %s ORDER BY seq",
-                          (since,))
-        version = int(rows[-1][0]) if rows else since
-        return version, np.unique(np.fromiter((r[1] for r in rows), np.int64, len(rows)))
+        # One statement, so the position and the rows come from one snapshot.
+        position, changed = self._rows(
+            "SELECT deskfind_vector_position(), "
+            "ARRAY(SELECT chunk_id FROM vector_log WHERE seq > %s ORDER BY seq)", (since,))[0]
+        if any(c is None for c in changed):  # who may read what changed: start again
+            return None
+        return max(int(position or 0), since), np.unique(np.asarray(changed, np.int64))
 
     def trim_vector_log(self, keep: int) -> None:
         cut = self.vector_version() - keep
@@ -608,8 +616,8 @@ _PENDING_STATS_SQL = """
 # As Store's: each new passage of a file whose key another passage with a vector shares
 # gets a copy of that vector.
 _COPY_VECTORS_SQL = """
-    INSERT INTO vectors(chunk_id, model_id, scale, data)
-    SELECT c.id, v.model_id, v.scale, v.data FROM chunks c
+    INSERT INTO vectors(chunk_id, model_id, scale, data, root_id)
+    SELECT c.id, v.model_id, v.scale, v.data, c.root_id FROM chunks c
     CROSS JOIN LATERAL (
         SELECT w.model_id, w.scale, w.data FROM chunks d JOIN vectors w ON w.chunk_id = d.id
         WHERE d.embed_key = c.embed_key AND d.id != c.id LIMIT 1) v

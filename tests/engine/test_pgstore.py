@@ -102,6 +102,8 @@ def test_an_index_of_schema_2_keeps_its_statistics_and_queue_when_upgraded(
             [(sqlite.chunk_rows([c])[c].path, score)
              for c, score in sqlite.keyword_search(match, 10)]
         assert upgraded.queued(10) == [b"/r/new.txt"]  # adopted by the first to open it
+        # vector caches written before schema 4 may hold any root's vectors: rebuilt
+        assert upgraded.vector_changes(0) is None
         other = PgStore.open(postgres_database, owner="desk-b")
         assert other.queued(10) == []
         other.close()
@@ -356,3 +358,64 @@ def test_two_indexers_never_index_one_root_at_once(postgres_database, tmp_path):
     finally:
         first.close()
         second.close()
+
+
+def test_a_readers_vector_index_follows_grants_and_never_sees_other_roots_changes(
+        postgres_database, two_readers, tmp_path):
+    """A desktop's vector cache is kept up to date from the change log: the log shows
+    a role only the passages of roots it may read, and a grant or a revoke reaches
+    the semantic side of a reader whose index was built before it."""
+    from engine.dense import DenseIndex
+
+    role_a, _ = two_readers
+    owner = PgStore.open(postgres_database)
+    paths = {}
+    with owner.write():
+        for root in (b"/team/a", b"/team/b"):
+            owner.add_root(root)
+            _put(owner, root + b"/note.txt", "the lighthouse keepers' note")
+            paths[root] = owner.chunk_ids()[-1]
+        owner.grant_root(b"/team/a", role_a)
+    owner.conn.execute(f"GRANT SELECT ON ALL TABLES IN SCHEMA public TO {role_a}")
+    a_chunk, b_chunk = paths[b"/team/a"], paths[b"/team/b"]
+    reader = PgStore.open(_as_role(postgres_database, role_a), readonly=True)
+    try:
+        start = reader.vector_version()
+        with owner.write():
+            owner.put_vectors("m", [a_chunk, b_chunk],
+                              quantize(np.eye(2, 4, dtype=np.float32)))
+        changes = reader.vector_changes(start)
+        assert changes is not None and changes[1].tolist() == [a_chunk]
+        dense = DenseIndex(reader, "m", 4, tmp_path / "vectors.idx")
+        query = np.array([1, 1, 0, 0], np.float32)
+        assert [c for c, _ in dense.search(query, 5)] == [a_chunk]
+
+        with owner.write():
+            owner.grant_root(b"/team/b", role_a)
+        assert sorted(c for c, _ in dense.search(query, 5)) == [a_chunk, b_chunk]
+        with owner.write():
+            owner.revoke_root(b"/team/a", role_a)
+        assert [c for c, _ in dense.search(query, 5)] == [b_chunk]
+
+        # A root added inside /team/a takes its passages' vectors along: its reader
+        # sees them, and sees them go.
+        with owner.write():
+            _put(owner, b"/team/a/inner/tide.txt", "tide tables for the keepers")
+            inner_chunk = owner.chunk_ids()[-1]
+            owner.put_vectors("m", [inner_chunk], quantize(np.eye(1, 4, 2, np.float32)))
+            owner.add_root(b"/team/a/inner")
+            owner.grant_root(b"/team/a/inner", role_a)
+        assert sorted(c for c, _ in dense.search(query, 5)) == [b_chunk, inner_chunk]
+        position = reader.vector_version()
+        with owner.write():
+            owner.delete_files([owner.file_state(b"/team/a/inner/tide.txt").id])
+        changes = reader.vector_changes(position)
+        assert changes is not None and changes[1].tolist() == [inner_chunk]
+        assert [c for c, _ in dense.search(query, 5)] == [b_chunk]
+        position = reader.vector_version()
+        with owner.write():  # already a reader: how membership changes are passed on
+            owner.grant_root(b"/team/b", role_a)
+        assert reader.vector_changes(position) is None
+    finally:
+        reader.close()
+        owner.close()
