@@ -411,7 +411,7 @@ MIGRATIONS: list[str] = [
     # says "who may read what changed": readers rebuild their vector index from what
     # they may now read.  The log position stays one number for everyone
     # (deskfind_vector_position), so a reader knows it is up to date without scanning
-    # rows it may not see.
+    # rows it may not see.  Also: `root_readers` shows a role only its own rows.
     f"""
     ALTER TABLE vectors ADD COLUMN root_id integer NOT NULL DEFAULT 0;
     UPDATE vectors v SET root_id = c.root_id FROM chunks c WHERE c.id = v.chunk_id;
@@ -481,6 +481,12 @@ MIGRATIONS: list[str] = [
         UPDATE chunks SET root_id = inner_id WHERE id = ANY(ids);
         UPDATE vectors SET root_id = inner_id WHERE chunk_id = ANY(ids);
     END $$;
+    -- Who reads a root is shown only to those readers: the list named every root's
+    -- path and readers to every role.  deskfind_may_read needs only a role's own rows.
+    ALTER TABLE root_readers ENABLE ROW LEVEL SECURITY;
+    CREATE POLICY root_readers_own ON root_readers FOR SELECT
+        USING (EXISTS (SELECT 1 FROM pg_roles r WHERE r.rolname = root_readers.role
+                                                  AND pg_has_role(r.oid, 'MEMBER')));
     -- Caches written before this version may hold any root's vectors: rebuild them.
     INSERT INTO vector_log(chunk_id, root_id) VALUES (NULL, NULL);
     """,

@@ -203,6 +203,9 @@ def test_each_role_sees_counts_and_snippets_of_the_roots_it_may_read_only(
             assert all(r.snippet == mine[r.path] for r in results)  # the same words shown
             if role == role_a:
                 assert reader.document_text(b"/team/b/budget.txt") is None
+                # nor the names of roots it may not read, through who reads them
+                assert reader.conn.execute("SELECT root, role FROM root_readers").fetchall() \
+                    == [(b"/team/a", role_a)]
                 assert reader.keyword_search(KeywordMatch(any_of=("budget",)), 10) == []
         finally:
             reader.close()
