@@ -11,12 +11,12 @@ from typing import Any
 
 from engine.errors import StoreError
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 # Passages are indexed with the text search configuration `deskfind`: English Snowball
 # stemming and, unlike PostgreSQL's `english`, no stopword list, so that a query made
 # only of stopwords still matches as it does in SQLite's FTS5 (porter, no stopwords).
 MIGRATION_LOCK = 0x6465736B66696E64  # "deskfind": one migrating session at a time
-WRITE_LOCK = 0x6465736B77726974  # "deskwrit": one write transaction at a time
+WRITE_LOCK = 0x6465736B77726974  # "deskwrit": one vector-log append at a time
 
 # Never edit a released entry: append a new one.
 MIGRATIONS: list[str] = [
@@ -489,6 +489,49 @@ MIGRATIONS: list[str] = [
                                                   AND pg_has_role(r.oid, 'MEMBER')));
     -- Caches written before this version may hold any root's vectors: rebuild them.
     INSERT INTO vector_log(chunk_id, root_id) VALUES (NULL, NULL);
+    """,
+    # 5: writers no longer wait for each other.  Every write transaction took one
+    # advisory lock at its start, so the vector log's order was commit order (a reader
+    # that has seen position P has seen everything before it) but two indexers of
+    # different roots wrote one at a time.  Now a write transaction (PgStore.write sets
+    # deskfind.log_at_commit) notes its vector changes in a temporary table and appends
+    # them to the log only at its end, under the lock, which it then holds for just its
+    # commit: log positions are still handed out in commit order.  Writes from anywhere
+    # else append at once, taking the lock for the rest of their transaction.
+    f"""
+    CREATE OR REPLACE FUNCTION deskfind_log_vectors() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+        IF coalesce(current_setting('deskfind.log_at_commit', true), '') = 'on' THEN
+            IF TG_OP = 'DELETE' THEN
+                INSERT INTO pg_temp.deskfind_pending_log(chunk_id, root_id)
+                    SELECT chunk_id, root_id FROM old_rows;
+            ELSE
+                INSERT INTO pg_temp.deskfind_pending_log(chunk_id, root_id)
+                    SELECT chunk_id, root_id FROM new_rows;
+            END IF;
+            RETURN NULL;
+        END IF;
+        PERFORM pg_advisory_xact_lock({WRITE_LOCK});
+        IF TG_OP = 'DELETE' THEN
+            INSERT INTO vector_log(chunk_id, root_id)
+                SELECT chunk_id, root_id FROM old_rows ORDER BY chunk_id;
+        ELSE
+            INSERT INTO vector_log(chunk_id, root_id)
+                SELECT chunk_id, root_id FROM new_rows ORDER BY chunk_id;
+        END IF;
+        RETURN NULL;
+    END $$;
+    CREATE FUNCTION deskfind_flush_log() RETURNS void LANGUAGE plpgsql
+        SET search_path FROM CURRENT AS $$
+    BEGIN
+        IF NOT EXISTS (SELECT 1 FROM pg_temp.deskfind_pending_log) THEN
+            RETURN;
+        END IF;
+        PERFORM pg_advisory_xact_lock({WRITE_LOCK});
+        INSERT INTO vector_log(chunk_id, root_id)
+            SELECT chunk_id, root_id FROM pg_temp.deskfind_pending_log ORDER BY chunk_id;
+        DELETE FROM pg_temp.deskfind_pending_log;
+    END $$;
     """,
 ]
 

@@ -115,9 +115,26 @@ def _tsquery(match: KeywordMatch) -> tuple[str, list[object]]:
     return " && ".join(parts), params
 
 
+# The server's reasons for cancelling a write that say nothing about the data written
+# (SQLSTATE classes and codes): transaction rollback (deadlock, serialisation), lock not
+# available, query cancelled, operator intervention (shutdown), connection exception.
+_CANCELLED_STATES = ("40", "55P03", "57", "08")
+
+
+def _cancelled(exc: BaseException) -> bool:
+    if psycopg is None or not isinstance(exc, psycopg.Error):
+        return False
+    if isinstance(exc, psycopg.InterfaceError):
+        return True
+    state = exc.sqlstate  # None: the connection broke before the server said why
+    return isinstance(exc, psycopg.OperationalError) if state is None else \
+        state.startswith(_CANCELLED_STATES)
+
+
 class PgStore:
-    """One PostgreSQL index database.  Writers take one advisory lock per transaction,
-    so write transactions (and the vector log) are serialised; readers never wait."""
+    """One PostgreSQL index database.  Writers of different roots write at once; the
+    vector log is appended at each write's commit under one advisory lock, so its order
+    is commit order.  Readers never wait."""
 
     def __init__(self, conn: Any, dsn: str, readonly: bool = False,
                  owner: str | None = None) -> None:
@@ -149,6 +166,7 @@ class PgStore:
             else:
                 pgschema.migrate(conn)
                 conn.execute(_PENDING_STATS_SQL)
+                conn.execute(_PENDING_LOG_SQL)
             store = cls(conn, dsn, readonly, owner)
             if not readonly:  # paths queued before queues had owners: someone's work
                 conn.execute("UPDATE queue SET owner = %s WHERE owner = ''", (store.owner,))
@@ -169,20 +187,29 @@ class PgStore:
 
     @contextmanager
     def write(self) -> Iterator[Any]:
-        """A write transaction; waits for any other writer's to finish first."""
+        """A write transaction.  Its vector changes reach the log at its end (schema 5),
+        so it waits for another writer only while that one commits its own."""
         try:
             with self.conn.transaction():
-                self.conn.execute("SELECT pg_advisory_xact_lock(%s)", (pgschema.WRITE_LOCK,))
+                self.conn.execute("SELECT set_config('deskfind.log_at_commit', 'on', true)")
                 yield self.conn
                 self.conn.execute("SELECT deskfind_flush_stats()")
+                self.conn.execute("SELECT deskfind_flush_log()")
         except psycopg.OperationalError as exc:
             raise StoreError(f"cannot write the index: {exc}") from exc
 
     @contextmanager
     def atomic(self) -> Iterator[None]:
-        """A savepoint inside the current write transaction (see Store.atomic)."""
-        with self.conn.transaction():
-            yield
+        """A savepoint inside the current write transaction (see Store.atomic).  A
+        write the server cancels (a deadlock, a lock wait past lock_timeout, a lost
+        connection) is the index's trouble, not the data's: it is a StoreError."""
+        try:
+            with self.conn.transaction():
+                yield
+        except psycopg.Error as exc:
+            if _cancelled(exc):
+                raise StoreError(f"cannot write the index: {exc}") from exc
+            raise
 
     def _rows(self, sql: str, params: Sequence[object] = ()) -> list[tuple[Any, ...]]:
         return list(self.conn.execute(sql, params).fetchall())
@@ -610,6 +637,15 @@ _PENDING_STATS_SQL = """
         root_id  integer NOT NULL,
         passages bigint NOT NULL,
         tokens   bigint NOT NULL DEFAULT 0
+    )
+"""
+
+# Where this session's write transaction notes its vector changes until it appends
+# them to the log at its end (see migration 5).
+_PENDING_LOG_SQL = """
+    CREATE TEMP TABLE IF NOT EXISTS deskfind_pending_log (
+        chunk_id bigint NOT NULL,
+        root_id  integer NOT NULL
     )
 """
 

@@ -17,6 +17,7 @@ from types import TracebackType
 
 from engine.dense import LOG_KEEP
 from engine.embedder import Embedder
+from engine.errors import StoreError
 from engine.fingerprint import Fingerprint, fingerprint
 from engine.generated import GENERATED, is_generated
 from engine.ids import ChunkId, FileId
@@ -537,7 +538,7 @@ class Indexer:
         try:
             with self.store.atomic():
                 self._write(read, report)
-        except sqlite3.OperationalError:
+        except (sqlite3.OperationalError, StoreError):
             raise
         except Exception as exc:
             log.exception("storing %s failed", read.record.display_path)

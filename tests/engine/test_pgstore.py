@@ -422,3 +422,66 @@ def test_a_readers_vector_index_follows_grants_and_never_sees_other_roots_change
     finally:
         reader.close()
         owner.close()
+
+
+def test_two_indexers_write_at_once_and_readers_miss_neither_ones_vectors(postgres_database):
+    """Indexers of different roots do not wait for each other's write transactions,
+    and the change log still lists every vector in the order the writes became
+    visible: a reader that looked between the two commits misses nothing."""
+    first = PgStore.open(postgres_database, owner="desk-a")
+    second = PgStore.open(postgres_database, owner="desk-b")
+    reader = PgStore.open(postgres_database, readonly=True)
+    # Were the second writer to wait for the first, it would wait on itself: fail fast.
+    second.conn.execute("SET lock_timeout = '5s'")
+    try:
+        for store, root in ((first, b"/a"), (second, b"/b")):
+            with store.write():
+                store.add_root(root)
+                _put(store, root + b"/note.txt", f"a note in {root.decode()}")
+        a_chunk, b_chunk = sorted(int(i) for i in first.chunk_ids())
+        start = reader.vector_version()
+        with first.write():  # first's transaction stays open while second commits
+            first.put_vectors("m", [ChunkId(a_chunk)], quantize(np.eye(1, 4, dtype=np.float32)))
+            with second.write():
+                second.put_vectors("m", [ChunkId(b_chunk)],
+                                   quantize(np.eye(1, 4, 1, dtype=np.float32)))
+            between = reader.vector_changes(start)
+            assert between is not None and between[1].tolist() == [b_chunk]
+        after = reader.vector_changes(between[0])
+        assert after is not None and after[1].tolist() == [a_chunk]
+        assert reader.vector_version() == after[0] > between[0]
+    finally:
+        for store in (first, second, reader):
+            store.close()
+
+
+def test_a_write_the_server_cancels_is_retried_not_recorded_as_the_files_failure(
+        postgres_database, tmp_path, monkeypatch):
+    """PostgreSQL cancels one of two writes that deadlock (or wait past lock_timeout):
+    that is the index's trouble, not the file's, so the batch rolls back whole and the
+    file is indexed next time instead of being remembered as unreadable."""
+    from indexer.pipeline import Indexer, IndexReport
+
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "a.txt").write_text("a note about lighthouses", encoding="utf-8")
+    store = PgStore.open(postgres_database)
+    try:
+        real, calls = store.replace_chunks, []
+
+        def cancelled_once(*args, **kwargs):
+            calls.append(args)
+            if len(calls) == 1:
+                raise psycopg.errors.DeadlockDetected("deadlock detected")
+            return real(*args, **kwargs)
+
+        with monkeypatch.context() as m:
+            m.setattr(store, "replace_chunks", cancelled_once)
+            with pytest.raises(StoreError, match="deadlock"):
+                Indexer(store).scan([bytes(docs)], IndexReport())
+        assert store.failures() == [] and store.file_state(bytes(docs / "a.txt")) is None
+        report = IndexReport()
+        Indexer(store).scan([bytes(docs)], report)
+        assert report.added == 1 and report.failed == 0
+    finally:
+        store.close()
