@@ -11,7 +11,7 @@ from typing import Any
 
 from engine.errors import StoreError
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 # Passages are indexed with the text search configuration `deskfind`: English Snowball
 # stemming and, unlike PostgreSQL's `english`, no stopword list, so that a query made
 # only of stopwords still matches as it does in SQLite's FTS5 (porter, no stopwords).
@@ -532,6 +532,20 @@ MIGRATIONS: list[str] = [
             SELECT chunk_id, root_id FROM pg_temp.deskfind_pending_log ORDER BY chunk_id;
         DELETE FROM pg_temp.deskfind_pending_log;
     END $$;
+    """,
+    # 6: indexers share the embedding.  Each indexer embedded every passage without a
+    # vector, so two indexers of one database both embedded all of them, each doing
+    # the other's work as well as its own.  Now an indexer claims the passages it is
+    # about to embed (PgStore.chunks_without_vectors); the others skip them until the
+    # vectors arrive or the claim is older than the store's CLAIM_SECONDS (its indexer
+    # stopped).  Only indexers see the claims.
+    """
+    CREATE TABLE embed_claims (
+        chunk_id   bigint PRIMARY KEY REFERENCES chunks(id) ON DELETE CASCADE,
+        owner      text NOT NULL,
+        claimed_at double precision NOT NULL
+    );
+    ALTER TABLE embed_claims ENABLE ROW LEVEL SECURITY;
     """,
 ]
 

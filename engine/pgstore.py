@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import hashlib
 import os
+import secrets
 import socket
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -49,6 +50,8 @@ except ImportError:  # pragma: no cover - the message says what to install
 
 POSTGRES = SqlDialect("%s", "strpos(lower(coalesce({column}, '')), %s) > 0", "true", "false")
 K1, B = 1.2, 0.75  # FTS5's BM25 constants
+Params = Sequence[object] | Mapping[str, object]  # positional or named query parameters
+
 ROOT_LOCKS = 0x64666972  # the advisory-lock class of per-root claims ("dfir")
 
 _CHUNK_ROW_SQL = """
@@ -143,6 +146,9 @@ class PgStore:
         self.readonly = readonly
         # Whose work queue this is: one per machine, as each watches its own folders.
         self.owner = owner or socket.gethostname()
+        # Who holds a claim on passages being embedded: this connection, not the machine
+        # (two indexers of one machine share a queue owner but not their embedding).
+        self.claimant = f"{self.owner}/{os.getpid()}/{secrets.token_hex(4)}"
         self.ranking = "bm25"  # or "ts_rank_cd", for measurement only (see RANKINGS)
 
     @classmethod
@@ -211,14 +217,14 @@ class PgStore:
                 raise StoreError(f"cannot write the index: {exc}") from exc
             raise
 
-    def _rows(self, sql: str, params: Sequence[object] = ()) -> list[tuple[Any, ...]]:
+    def _rows(self, sql: str, params: Params = ()) -> list[tuple[Any, ...]]:
         return list(self.conn.execute(sql, params).fetchall())
 
-    def _one(self, sql: str, params: Sequence[object] = ()) -> tuple[Any, ...] | None:
+    def _one(self, sql: str, params: Params = ()) -> tuple[Any, ...] | None:
         row: tuple[Any, ...] | None = self.conn.execute(sql, params).fetchone()
         return row
 
-    def _count(self, sql: str, params: Sequence[object] = ()) -> int:
+    def _count(self, sql: str, params: Params = ()) -> int:
         row = self._one(sql, params)
         return int(row[0] or 0) if row else 0
 
@@ -453,11 +459,17 @@ class PgStore:
         return np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
 
     def chunks_without_vectors(self, model_id: str, limit: int) -> list[tuple[ChunkId, str, str]]:
-        rows = self._rows(
-            "SELECT c.id, c.title, c.text FROM chunks c JOIN files f ON f.id = c.file_id "
-            "LEFT JOIN vectors v ON v.chunk_id = c.id AND v.model_id = %s "
-            "WHERE v.chunk_id IS NULL AND c.embed_skip IS NULL "
-            "ORDER BY f.mtime_ns DESC, c.id LIMIT %s", (model_id, limit))
+        """As Store's, less the passages another indexer has claimed to embed; the
+        ones returned are claimed for this one (schema 6) until their vectors are put."""
+        params = {"model": model_id, "limit": limit, "claimant": self.claimant,
+                  "stale": CLAIM_SECONDS}
+        rows: list[tuple[Any, ...]] = []
+        for _ in range(8):  # bounded: at worst this round ends early, the next goes on
+            rows = self._rows(_CLAIM_SQL, params)
+            if rows or not self._count(_UNCLAIMED_SQL, params):
+                break
+            # Every passage picked was claimed by another indexer between the pick and
+            # the claim; pick again from what is left.
         return [(ChunkId(r[0]), r[1], r[2]) for r in rows]
 
     def leave_unembedded(self, ids: Sequence[ChunkId], reason: str) -> None:
@@ -496,6 +508,8 @@ class PgStore:
             "scale = excluded.scale, data = excluded.data",
             (model_id, [int(r[0]) for r in rows], [float(r[1]) for r in rows],
              [r[2] for r in rows]))
+        self.conn.execute("DELETE FROM embed_claims WHERE chunk_id = ANY(%s::bigint[])",
+                          ([int(r[0]) for r in rows],))
 
     def vectors_by_key(self, model_id: str,
                        keys: Sequence[bytes]) -> dict[bytes, tuple[float, bytes]]:
@@ -638,6 +652,40 @@ _PENDING_STATS_SQL = """
         passages bigint NOT NULL,
         tokens   bigint NOT NULL DEFAULT 0
     )
+"""
+
+# How long an indexer's claim on passages it is embedding holds off the others: far
+# longer than a batch takes, so a claim this old means its indexer stopped.
+CLAIM_SECONDS = 900.0
+
+# Passages without a vector of the model that no other indexer holds a live claim on.
+_UNCLAIMED = """
+    FROM chunks c JOIN files f ON f.id = c.file_id
+    LEFT JOIN vectors v ON v.chunk_id = c.id AND v.model_id = %(model)s
+    LEFT JOIN embed_claims k ON k.chunk_id = c.id
+    WHERE v.chunk_id IS NULL AND c.embed_skip IS NULL
+      AND (k.chunk_id IS NULL OR k.owner = %(claimant)s
+           OR k.claimed_at < extract(epoch FROM clock_timestamp()) - %(stale)s)
+"""
+_UNCLAIMED_SQL = "SELECT count(*) FROM (SELECT 1 " + _UNCLAIMED + " LIMIT 1) t"
+# Pick the next passages to embed (newest files first) and claim them in one statement.
+# Two indexers picking at once both try to claim: the second waits for the first's
+# claim to commit, then takes only what the first did not (the WHERE on conflict).
+_CLAIM_SQL = """
+    WITH picked AS (
+        SELECT c.id, f.mtime_ns """ + _UNCLAIMED + """
+        ORDER BY f.mtime_ns DESC, c.id LIMIT %(limit)s
+    ), claimed AS (
+        INSERT INTO embed_claims AS k (chunk_id, owner, claimed_at)
+        SELECT id, %(claimant)s, extract(epoch FROM clock_timestamp()) FROM picked
+        ON CONFLICT (chunk_id) DO UPDATE SET owner = excluded.owner,
+                                             claimed_at = excluded.claimed_at
+            WHERE k.owner = excluded.owner
+               OR k.claimed_at < extract(epoch FROM clock_timestamp()) - %(stale)s
+        RETURNING chunk_id
+    )
+    SELECT c.id, c.title, c.text FROM claimed JOIN chunks c ON c.id = claimed.chunk_id
+    JOIN files f ON f.id = c.file_id ORDER BY f.mtime_ns DESC, c.id
 """
 
 # Where this session's write transaction notes its vector changes until it appends

@@ -485,3 +485,38 @@ def test_a_write_the_server_cancels_is_retried_not_recorded_as_the_files_failure
         assert report.added == 1 and report.failed == 0
     finally:
         store.close()
+
+
+def test_two_indexers_share_the_embedding_instead_of_each_doing_it_all(postgres_database):
+    """Each indexer is handed passages no other indexer is embedding; passages whose
+    indexer stopped (a claim far older than any batch takes) go to another."""
+    from engine.pgstore import CLAIM_SECONDS
+
+    first = PgStore.open(postgres_database, owner="desk-a")
+    second = PgStore.open(postgres_database, owner="desk-a")  # one machine's two indexers
+    try:
+        with first.write():
+            for n in range(10):
+                _put(first, f"/r/doc{n}.txt".encode(), f"passage number {n}")
+        mine = [c for c, _, _ in first.chunks_without_vectors("m", 6)]
+        theirs = [c for c, _, _ in second.chunks_without_vectors("m", 6)]
+        assert len(mine) == 6 and len(theirs) == 4 and not set(mine) & set(theirs)
+        assert second.chunks_without_vectors("m", 6) == \
+            [(c, "t", t) for c, t in zip(theirs, _texts(second, theirs), strict=True)]
+        with first.write():  # first's vectors arrive: its claims are done
+            first.put_vectors("m", [ChunkId(c) for c in mine],
+                              quantize(np.ones((6, 4), np.float32)))
+        assert [c for c, _, _ in first.chunks_without_vectors("m", 6)] == []
+        # the second indexer stops; once its claims are stale the first takes them
+        second.conn.execute("UPDATE embed_claims SET claimed_at = claimed_at - %s",
+                            (CLAIM_SECONDS + 1,))
+        assert sorted(c for c, _, _ in first.chunks_without_vectors("m", 6)) == sorted(theirs)
+        assert second.chunks_without_vectors("m", 6) == []
+    finally:
+        first.close()
+        second.close()
+
+
+def _texts(store: PgStore, ids: list[ChunkId]) -> list[str]:
+    rows = store.chunk_rows(ids)
+    return [rows[c].text for c in ids]
