@@ -15,7 +15,7 @@ from engine.duplicates import DuplicateGroup, duplicate_groups
 from engine.embedder import Embedder, OnnxEmbedder
 from engine.errors import EngineError
 from engine.ids import FileId
-from engine.precision import resolve_model
+from engine.precision import index_precision, resolve_model
 from engine.query import ParsedQuery
 from engine.ranking import DEFAULT_ALPHA
 from engine.related import Related, related_files
@@ -89,8 +89,8 @@ class Deskfind:
 
     def embedder(self) -> Embedder:
         if self._embedder is None:
-            spec = resolve_model(self.options.model_dir, self.options.precision or "auto",
-                                 threads=self.options.threads)
+            precision = index_precision(self.options.precision or "auto", self.store.shared)
+            spec = resolve_model(self.options.model_dir, precision, threads=self.options.threads)
             self._embedder = OnnxEmbedder(spec, threads=self.options.threads)
         return self._embedder
 

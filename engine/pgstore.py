@@ -144,6 +144,7 @@ class PgStore:
         self.conn = conn
         self.dsn = dsn
         self.readonly = readonly
+        self.shared = True  # a team's index (see IndexStore.shared)
         # Whose work queue this is: one per machine, as each watches its own folders.
         self.owner = owner or socket.gethostname()
         # Who holds a claim on passages being embedded: this connection, not the machine

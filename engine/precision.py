@@ -335,6 +335,16 @@ def model_with_precision(precision: str, *, threads: int = 0, cache_dir: Path | 
     return int8_model(fp32) if choice.chosen == "int8" else fp32
 
 
+def index_precision(setting: str, shared: bool) -> str:
+    """The precision to embed an index with.  `auto` is each machine's own check, so on
+    an index many machines share (a team's PostgreSQL) machines with and without
+    VNNI would choose differently: each indexer would drop the others' vectors as
+    another model's and embed everything again, and a desktop whose choice differs
+    from the indexers' would find no vectors of its model.  There `auto` is fp32, the
+    same everywhere; set int8 on every machine to have it."""
+    return "fp32" if setting == "auto" and shared else setting
+
+
 def resolve_model(model_dir: str | None, precision: str = "fp32", threads: int = 0) -> ModelSpec:
     """The user's model directory as it is, else the default model in `precision`."""
     if model_dir:

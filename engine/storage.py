@@ -33,6 +33,9 @@ class IndexStore(Protocol):
     change log, the work queue.  Writes happen inside `write()`; reads need none."""
 
     readonly: bool
+    # Whether many machines index and search it: what one machine decides for itself
+    # (the `auto` embedding precision) must then not decide what the index holds.
+    shared: bool
 
     def close(self) -> None: ...
     def write(self) -> AbstractContextManager[Any]: ...

@@ -111,6 +111,7 @@ class Store:
         self.conn = conn
         self.path = path
         self.readonly = readonly
+        self.shared = False  # one person's file (see IndexStore.shared)
         self._savepoints = 0  # names each `atomic` block uniquely
         self._vocab_ready = False  # the scratch tables of `_tokenize` exist
         self._scratch_changes = 0  # rows our scratch tables changed (not index changes)

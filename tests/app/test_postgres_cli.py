@@ -43,6 +43,7 @@ def test_index_search_and_status_on_postgresql(shared, tmp_path):
                                  data=data).stdout)
     assert status["files"] == 3 and status["embedded"] == status["passages"] > 0
     assert status["database"].startswith("postgresql database t_")
+    assert status["embedding"]["precision"] == "fp32"  # auto: the same on every machine
     # Another desktop (its own data folder, nothing indexed there) sees the same index.
     other = tmp_path / "other-desktop"
     again = json.loads(deskfind("search", "0x80070005", "--json", "--mode", "lexical",

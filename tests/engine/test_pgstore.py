@@ -9,6 +9,7 @@ import psycopg
 import pytest
 
 from engine import pgschema
+from engine.embedder import default_model
 from engine.errors import StoreError
 from engine.ids import ChunkId
 from engine.pgstore import PgStore
@@ -520,3 +521,24 @@ def test_two_indexers_share_the_embedding_instead_of_each_doing_it_all(postgres_
 def _texts(store: PgStore, ids: list[ChunkId]) -> list[str]:
     rows = store.chunk_rows(ids)
     return [rows[c].text for c in ids]
+
+
+@pytest.mark.parametrize("setting, on_sqlite, on_postgres", [
+    (None, "auto", "fp32"), ("int8", "int8", "int8"), ("fp32", "fp32", "fp32")])
+def test_auto_precision_is_the_same_on_every_machine_of_a_shared_index(
+        postgres_database, tmp_path, monkeypatch, setting, on_sqlite, on_postgres):
+    """`auto` is each machine's own check; on a team's index machines that chose
+    differently would drop each other's vectors as another model's, so there it is
+    fp32.  A set precision is kept on both."""
+    import app.context
+    from app.context import Deskfind, Options
+
+    asked: list[str] = []
+    monkeypatch.setattr(app.context, "resolve_model",
+                        lambda model_dir, precision, threads: asked.append(precision)
+                        or default_model())
+    for database, data in ((None, "local"), (postgres_database, "team")):
+        with Deskfind(Options(data_dir=str(tmp_path / data), precision=setting,
+                              database=database)) as ctx:
+            ctx.embedder()
+    assert asked == [on_sqlite, on_postgres]
