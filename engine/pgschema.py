@@ -11,7 +11,7 @@ from typing import Any
 
 from engine.errors import StoreError
 
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 5
 # Passages are indexed with the text search configuration `deskfind`: English Snowball
 # stemming and, unlike PostgreSQL's `english`, no stopword list, so that a query made
 # only of stopwords still matches as it does in SQLite's FTS5 (porter, no stopwords).
@@ -412,6 +412,15 @@ MIGRATIONS: list[str] = [
     # they may now read.  The log position stays one number for everyone
     # (deskfind_vector_position), so a reader knows it is up to date without scanning
     # rows it may not see.  Also: `root_readers` shows a role only its own rows.
+    #
+    # And writers no longer wait for each other.  Every write transaction took one
+    # advisory lock at its start, so the vector log's order was commit order (a reader
+    # that has seen position P has seen everything before it) but two indexers of
+    # different roots wrote one at a time.  Now a write transaction (PgStore.write sets
+    # deskfind.log_at_commit) notes its vector changes in a temporary table and appends
+    # them to the log only at its end, under the lock, which it then holds for just its
+    # commit: log positions are still handed out in commit order.  Writes from anywhere
+    # else append at once, taking the lock for the rest of their transaction.
     f"""
     ALTER TABLE vectors ADD COLUMN root_id integer NOT NULL DEFAULT 0;
     UPDATE vectors v SET root_id = c.root_id FROM chunks c WHERE c.id = v.chunk_id;
@@ -429,76 +438,6 @@ MIGRATIONS: list[str] = [
     ALTER TABLE vector_log ADD COLUMN root_id integer;
     UPDATE vector_log l SET root_id = coalesce(
         (SELECT c.root_id FROM chunks c WHERE c.id = l.chunk_id), 0);
-    CREATE OR REPLACE FUNCTION deskfind_log_vectors() RETURNS trigger LANGUAGE plpgsql AS $$
-    BEGIN
-        IF TG_OP = 'DELETE' THEN
-            INSERT INTO vector_log(chunk_id, root_id)
-                SELECT chunk_id, root_id FROM old_rows ORDER BY chunk_id;
-        ELSE
-            INSERT INTO vector_log(chunk_id, root_id)
-                SELECT chunk_id, root_id FROM new_rows ORDER BY chunk_id;
-        END IF;
-        RETURN NULL;
-    END $$;
-    ALTER TABLE vector_log ENABLE ROW LEVEL SECURITY;
-    CREATE POLICY vector_log_readers ON vector_log FOR SELECT
-        USING (root_id IS NULL OR EXISTS (SELECT 1 FROM roots r WHERE r.id = vector_log.root_id));
-    CREATE FUNCTION deskfind_vector_position() RETURNS bigint
-        LANGUAGE sql STABLE SECURITY DEFINER SET search_path FROM CURRENT
-        AS $$ SELECT max(seq) FROM vector_log $$;
-
-    -- Readers changed: every reader rebuilds.  Taken under the write lock, as every
-    -- other log row is, so log order stays commit order.
-    CREATE FUNCTION deskfind_readers_changed() RETURNS trigger LANGUAGE plpgsql
-        SET search_path FROM CURRENT AS $$
-    BEGIN
-        PERFORM pg_advisory_xact_lock({WRITE_LOCK});
-        INSERT INTO vector_log(chunk_id, root_id) VALUES (NULL, NULL);
-        RETURN NULL;
-    END $$;
-    CREATE TRIGGER root_readers_changed AFTER INSERT OR UPDATE OR DELETE ON root_readers
-        FOR EACH STATEMENT EXECUTE FUNCTION deskfind_readers_changed();
-
-    -- A root added inside an indexed one takes its passages' vectors along, logged
-    -- under the inner root.
-    CREATE OR REPLACE FUNCTION deskfind_claim_passages(r bytea) RETURNS void LANGUAGE plpgsql
-        SET search_path FROM CURRENT AS $$
-    DECLARE
-        inner_id integer := (SELECT id FROM roots WHERE path = r);
-        ids bigint[]; old_roots integer[]; changes tsvector[]; lengths integer[];
-    BEGIN
-        SELECT array_agg(c.id), array_agg(c.root_id), array_agg(c.words), array_agg(c.tokens)
-            INTO ids, old_roots, changes, lengths
-        FROM files f JOIN chunks c ON c.file_id = f.id
-        WHERE deskfind_under(f.path, r) AND c.root_id <> inner_id
-          AND deskfind_root_id(f.path) = inner_id;
-        IF ids IS NULL THEN
-            RETURN;
-        END IF;
-        PERFORM deskfind_fold_stats(changes, lengths, old_roots, -1);
-        PERFORM deskfind_fold_stats(changes, lengths,
-                                    array_fill(inner_id, ARRAY[cardinality(ids)]), 1);
-        UPDATE chunks SET root_id = inner_id WHERE id = ANY(ids);
-        UPDATE vectors SET root_id = inner_id WHERE chunk_id = ANY(ids);
-    END $$;
-    -- Who reads a root is shown only to those readers: the list named every root's
-    -- path and readers to every role.  deskfind_may_read needs only a role's own rows.
-    ALTER TABLE root_readers ENABLE ROW LEVEL SECURITY;
-    CREATE POLICY root_readers_own ON root_readers FOR SELECT
-        USING (EXISTS (SELECT 1 FROM pg_roles r WHERE r.rolname = root_readers.role
-                                                  AND pg_has_role(r.oid, 'MEMBER')));
-    -- Caches written before this version may hold any root's vectors: rebuild them.
-    INSERT INTO vector_log(chunk_id, root_id) VALUES (NULL, NULL);
-    """,
-    # 5: writers no longer wait for each other.  Every write transaction took one
-    # advisory lock at its start, so the vector log's order was commit order (a reader
-    # that has seen position P has seen everything before it) but two indexers of
-    # different roots wrote one at a time.  Now a write transaction (PgStore.write sets
-    # deskfind.log_at_commit) notes its vector changes in a temporary table and appends
-    # them to the log only at its end, under the lock, which it then holds for just its
-    # commit: log positions are still handed out in commit order.  Writes from anywhere
-    # else append at once, taking the lock for the rest of their transaction.
-    f"""
     CREATE OR REPLACE FUNCTION deskfind_log_vectors() RETURNS trigger LANGUAGE plpgsql AS $$
     BEGIN
         IF coalesce(current_setting('deskfind.log_at_commit', true), '') = 'on' THEN
@@ -532,8 +471,46 @@ MIGRATIONS: list[str] = [
             SELECT chunk_id, root_id FROM pg_temp.deskfind_pending_log ORDER BY chunk_id;
         DELETE FROM pg_temp.deskfind_pending_log;
     END $$;
+    ALTER TABLE vector_log ENABLE ROW LEVEL SECURITY;
+    CREATE POLICY vector_log_readers ON vector_log FOR SELECT
+        USING (root_id IS NULL OR EXISTS (SELECT 1 FROM roots r WHERE r.id = vector_log.root_id));
+    CREATE FUNCTION deskfind_vector_position() RETURNS bigint
+        LANGUAGE sql STABLE SECURITY DEFINER SET search_path FROM CURRENT
+        AS $$ SELECT max(seq) FROM vector_log $$;
+
+    -- Readers changed: every reader rebuilds.  Taken under the write lock, as every
+    -- other log row is, so log order stays commit order.
+    CREATE FUNCTION deskfind_readers_changed() RETURNS trigger LANGUAGE plpgsql
+        SET search_path FROM CURRENT AS $$
+    BEGIN
+        PERFORM pg_advisory_xact_lock({WRITE_LOCK});
+        INSERT INTO vector_log(chunk_id, root_id) VALUES (NULL, NULL);
+        RETURN NULL;
+    END $$;
+    CREATE TRIGGER root_readers_changed AFTER INSERT OR UPDATE OR DELETE ON root_readers
+        FOR EACH STATEMENT EXECUTE FUNCTION deskfind_readers_changed();
+
+    -- A passage that moves to another root (a root added inside an indexed one takes
+    -- over the passages under it) takes its vector along, logged under the new root.
+    CREATE FUNCTION deskfind_move_vectors() RETURNS trigger LANGUAGE plpgsql
+        SET search_path FROM CURRENT AS $$
+    BEGIN
+        UPDATE vectors v SET root_id = n.root_id FROM new_rows n
+            WHERE v.chunk_id = n.id AND v.root_id <> n.root_id;
+        RETURN NULL;
+    END $$;
+    CREATE TRIGGER chunks_moved AFTER UPDATE ON chunks REFERENCING NEW TABLE AS new_rows
+        FOR EACH STATEMENT EXECUTE FUNCTION deskfind_move_vectors();
+    -- Who reads a root is shown only to those readers: the list named every root's
+    -- path and readers to every role.  deskfind_may_read needs only a role's own rows.
+    ALTER TABLE root_readers ENABLE ROW LEVEL SECURITY;
+    CREATE POLICY root_readers_own ON root_readers FOR SELECT
+        USING (EXISTS (SELECT 1 FROM pg_roles r WHERE r.rolname = root_readers.role
+                                                  AND pg_has_role(r.oid, 'MEMBER')));
+    -- Caches written before this version may hold any root's vectors: rebuild them.
+    INSERT INTO vector_log(chunk_id, root_id) VALUES (NULL, NULL);
     """,
-    # 6: indexers share the embedding.  Each indexer embedded every passage without a
+    # 5: indexers share the embedding.  Each indexer embedded every passage without a
     # vector, so two indexers of one database both embedded all of them, each doing
     # the other's work as well as its own.  Now an indexer claims the passages it is
     # about to embed (PgStore.chunks_without_vectors); the others skip them until the

@@ -194,7 +194,7 @@ class PgStore:
 
     @contextmanager
     def write(self) -> Iterator[Any]:
-        """A write transaction.  Its vector changes reach the log at its end (schema 5),
+        """A write transaction.  Its vector changes reach the log at its end (schema 4),
         so it waits for another writer only while that one commits its own."""
         try:
             with self.conn.transaction():
@@ -461,7 +461,7 @@ class PgStore:
 
     def chunks_without_vectors(self, model_id: str, limit: int) -> list[tuple[ChunkId, str, str]]:
         """As Store's, less the passages another indexer has claimed to embed; the
-        ones returned are claimed for this one (schema 6) until their vectors are put."""
+        ones returned are claimed for this one (schema 5) until their vectors are put."""
         params = {"model": model_id, "limit": limit, "claimant": self.claimant,
                   "stale": CLAIM_SECONDS}
         rows: list[tuple[Any, ...]] = []
