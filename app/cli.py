@@ -21,7 +21,7 @@ from app.errors import UsageError
 from app.present import copies_label
 from app.values import SERVICE_RUNNING, IndexStatus
 from engine.errors import DeskfindError, ModelError, StoreError
-from engine.precision import PRECISIONS, index_precision, precision_status, resolve_model
+from engine.precision import PRECISIONS, precision_status, resolve_model
 from engine.query import parse_query
 from engine.ranking import FUSIONS, MODES
 from engine.storage import public_name
@@ -339,12 +339,7 @@ def _embedding_status(options: Options) -> dict[str, Any]:
         return {"model_dir": options.model_dir, "precision": None,
                 "line": f"{printable(options.model_dir)} (as it is; embedding_precision "
                         "applies to the bundled model)"}
-    setting = options.precision or "auto"
-    if options.database and index_precision(setting, shared=True) != setting:
-        return {"setting": setting, "precision": "fp32", "choice": None,
-                "line": "all-MiniLM-L6-v2 fp32 (auto on a shared index: the same on every "
-                        "machine; set int8 on all of them to have it)"}
-    return precision_status(setting)
+    return precision_status(options.precision or "auto", shared=bool(options.database))
 
 
 # Passages up to which `deskfind status` checks the index's health unasked: the checks

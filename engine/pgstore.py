@@ -124,6 +124,10 @@ def _tsquery(match: KeywordMatch) -> tuple[str, list[object]]:
 _CANCELLED_STATES = ("40", "55P03", "57", "08")
 
 
+def _write_failed(exc: BaseException) -> StoreError:
+    return StoreError(f"cannot write the index: {exc}")
+
+
 def _cancelled(exc: BaseException) -> bool:
     if psycopg is None or not isinstance(exc, psycopg.Error):
         return False
@@ -203,7 +207,7 @@ class PgStore:
                 self.conn.execute("SELECT deskfind_flush_stats()")
                 self.conn.execute("SELECT deskfind_flush_log()")
         except psycopg.OperationalError as exc:
-            raise StoreError(f"cannot write the index: {exc}") from exc
+            raise _write_failed(exc) from exc
 
     @contextmanager
     def atomic(self) -> Iterator[None]:
@@ -215,7 +219,7 @@ class PgStore:
                 yield
         except psycopg.Error as exc:
             if _cancelled(exc):
-                raise StoreError(f"cannot write the index: {exc}") from exc
+                raise _write_failed(exc) from exc
             raise
 
     def _rows(self, sql: str, params: Params = ()) -> list[tuple[Any, ...]]:
@@ -500,6 +504,7 @@ class PgStore:
 
     def put_vector_rows(self, model_id: str,
                         rows: Sequence[tuple[ChunkId, float, bytes]]) -> None:
+        ids = [int(r[0]) for r in rows]
         self.conn.execute(
             "INSERT INTO vectors(chunk_id, model_id, scale, data, root_id) "
             "SELECT i, %s, s, d, c.root_id "
@@ -507,10 +512,8 @@ class PgStore:
             "JOIN chunks c ON c.id = r.i "
             "ON CONFLICT (chunk_id) DO UPDATE SET model_id = excluded.model_id, "
             "scale = excluded.scale, data = excluded.data",
-            (model_id, [int(r[0]) for r in rows], [float(r[1]) for r in rows],
-             [r[2] for r in rows]))
-        self.conn.execute("DELETE FROM embed_claims WHERE chunk_id = ANY(%s::bigint[])",
-                          ([int(r[0]) for r in rows],))
+            (model_id, ids, [float(r[1]) for r in rows], [r[2] for r in rows]))
+        self.conn.execute("DELETE FROM embed_claims WHERE chunk_id = ANY(%s::bigint[])", (ids,))
 
     def vectors_by_key(self, model_id: str,
                        keys: Sequence[bytes]) -> dict[bytes, tuple[float, bytes]]:

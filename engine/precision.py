@@ -352,9 +352,16 @@ def resolve_model(model_dir: str | None, precision: str = "fp32", threads: int =
     return model_with_precision(precision, threads=threads)
 
 
-def precision_status(precision: str, cache_dir: Path | None = None) -> dict[str, object]:
+def precision_status(precision: str, cache_dir: Path | None = None, *,
+                     shared: bool = False) -> dict[str, object]:
     """What `precision` means on this machine now, for `deskfind status` (builds and
-    measures nothing): {"setting", "precision" (None: not decided yet), "choice", "line"}."""
+    measures nothing): {"setting", "precision" (None: not decided yet), "choice", "line"}.
+    `shared`: the index is a team's (see index_precision)."""
+    if index_precision(precision, shared) != precision:
+        return {"setting": precision, "precision": index_precision(precision, shared),
+                "choice": None,
+                "line": "all-MiniLM-L6-v2 fp32 (auto on a shared index: the same on every "
+                        "machine; set int8 on all of them to have it)"}
     choice = recorded_choice(default_graph_path(cache_dir))
     recorded = choice.to_json() if choice else None
     if precision in ("fp32", "int8"):
