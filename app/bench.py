@@ -68,6 +68,10 @@ def format_report(report: dict[str, Any]) -> str:
         for key, value in e.items():
             if key.endswith(("_tok_s", "_ratio", "_cosine")):
                 lines.append(f"  {key:<28} {_fmt(value)}")
+        for name, row in (e.get("ndcg@10") or {}).items():
+            lines.append(f"  nDCG@10 {name:<19} " + "   ".join(
+                f"{mode} fp32 {row['fp32'][mode]:.4f} int8 {row['int8'][mode]:.4f} "
+                f"({row['int8_minus_fp32'][mode]:+.4f})" for mode in row["fp32"]))
     if "vectors" in report:
         lines.append("\nvectors (k=10, 200 queries)")
         lines.append(f"  {'n':>9} {'path':<6} {'build s':>8} {'B/vec':>7} {'recall':>7} "

@@ -80,6 +80,14 @@ def machine() -> dict[str, Any]:
             "numpy": np.__version__, "load_avg": [round(x, 2) for x in os.getloadavg()]}
 
 
-def cranfield_dir() -> Path | None:
-    path = REPO.parent / "shared" / "eval" / "cranfield"
+EVAL_COLLECTIONS = ("cranfield", "cacm")  # ../shared/eval, beside the repository
+
+
+def eval_dir(name: str) -> Path | None:
+    """A test collection of ../shared/eval (BEIR layout), None where it is not there."""
+    path = REPO.parent / "shared" / "eval" / name
     return path if (path / "corpus.jsonl").is_file() else None
+
+
+def cranfield_dir() -> Path | None:
+    return eval_dir("cranfield")

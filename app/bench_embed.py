@@ -20,11 +20,13 @@ from typing import Any, cast
 
 import numpy as np
 
-from app.bench_common import cranfield_dir, log
+from app.bench_common import EVAL_COLLECTIONS, cranfield_dir, eval_dir, log
 from engine.embedder import ModelSpec, OnnxEmbedder, default_model, pool
 from engine.precision import int8_model, model_with_precision
 
 THREADS = 2
+PRECISIONS = ("fp32", "int8")
+QUALITY_MODES = ("dense", "hybrid")  # keyword search does not depend on the precision
 NAIVE_BATCH = 32
 SENTENCE_WORDS = ("the a wing flow pressure boundary layer heat transfer model surface "
                   "measured shock supersonic laminar turbulent results theory plate "
@@ -174,6 +176,10 @@ def run(*, quick: bool) -> dict[str, Any]:
             started = time.perf_counter()
             outputs[name] = fn()
             best[name] = min(best.get(name, float("inf")), time.perf_counter() - started)
+    # The throughput figures above are done; nDCG (minutes) runs after them, so its
+    # indexing never shares the machine with a timed variant.
+    folders = [f for f in map(eval_dir, EVAL_COLLECTIONS) if f is not None]
+    ndcg = None if quick else quality(folders)
     rate = {name: round(tokens / seconds) for name, seconds in best.items()}
     rate["pipeline"] = rate[chosen]
     cosines = (cast(np.ndarray, outputs["fp32"]) * cast(np.ndarray, outputs["int8"])).sum(axis=1)
@@ -200,7 +206,31 @@ def run(*, quick: bool) -> dict[str, Any]:
         "pipeline_vs_bare_ratio": round(rate["pipeline"] / rate["bare"], 3),
         "pipeline_vs_naive_ratio": round(rate["pipeline"] / rate["naive"], 3),
         "pipeline_vs_b32_ratio": round(rate["pipeline"] / rate["pipeline_b32"], 3),
+        # Per collection of ../shared/eval; None with --quick (indexing them takes
+        # minutes), {} where the collections are not beside the repository.
+        "ndcg@10": ndcg,
     }
+
+
+def quality(folders: Sequence[Path]) -> dict[str, dict[str, dict[str, float]]]:
+    """nDCG@10 of meaning-only and hybrid search with each precision, per BEIR folder:
+    what `deskfind eval FOLDER --precision P` measures (the real pipeline: chunking,
+    embedding, the vector index, fusion), and int8's difference from fp32."""
+    from app.context import Options
+    from app.evaluate import evaluate_beir
+
+    report: dict[str, dict[str, dict[str, float]]] = {}
+    for folder in folders:
+        row: dict[str, dict[str, float]] = {}
+        for precision in PRECISIONS:
+            log(f"embed: nDCG@10 on {folder.name}, {precision}")
+            scores = evaluate_beir(folder, Options(precision=precision, threads=THREADS))
+            row[precision] = {m: cast(dict[str, float], scores[m])["ndcg@10"]
+                              for m in QUALITY_MODES}
+        row["int8_minus_fp32"] = {m: round(row["int8"][m] - row["fp32"][m], 4)
+                                  for m in QUALITY_MODES}
+        report[folder.name] = row
+    return report
 
 
 def _agreement(torch_run: Callable[[], object] | None, embedder: OnnxEmbedder,

@@ -59,3 +59,23 @@ def test_quick_embedding_benchmark_reports_every_variant():
     assert e["int8_vs_fp32_min_cosine"] <= e["int8_vs_fp32_mean_cosine"]
     assert "torch_tok_s" in e  # None unless torch and transformers are installed
     assert e["pipeline_vs_bare_ratio"] > 0 and e["pipeline_vs_naive_ratio"] > 0
+
+
+def test_embedding_benchmark_scores_both_precisions_on_each_collection(tmp_path):
+    from app.bench_embed import quality
+    from engine.embedder import default_model
+    from engine.precision import int8_model
+    from tests.app.test_eval import _beir
+
+    docs = [("Volcanoes", "Magma rises through the crust and erupts as lava."),
+            ("Bread", "Yeast ferments sugar and the dough rises in the oven."),
+            ("Glaciers", "Compacted snow turns to ice that flows slowly downhill."),
+            ("Violins", "The bow makes the strings vibrate over the wooden body.")]
+    _beir(tmp_path / "tiny", docs, ["molten rock erupting", "rivers of ice"], [(0, 0), (1, 2)])
+    report = quality([tmp_path / "tiny"])
+    row = report["tiny"]
+    assert set(row) == {"fp32", "int8", "int8_minus_fp32"}
+    for precision in ("fp32", "int8"):  # each query's one answer is first, in both
+        assert row[precision] == {"dense": 1.0, "hybrid": 1.0}
+    assert row["int8_minus_fp32"] == {"dense": 0.0, "hybrid": 0.0}
+    assert int8_model(default_model()).onnx_path.is_file()  # int8 was really made and used
