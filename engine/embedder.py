@@ -289,7 +289,11 @@ class OnnxEmbedder(Embedder):
         options.enable_cpu_mem_arena = True
         # Idle worker threads would otherwise spin for a while after each run, taking
         # the cores from the SQLite work that follows a query embedding (on 2 cores the
-        # keyword side of a hybrid search took 1.5x as long).
+        # keyword side of a hybrid search took 1.5x as long).  Spinning only inside a
+        # run (session.force_spinning_stop) was measured too, 2026-12-03, 2 cores:
+        # passages +4-7 %, but hybrid search at 1M slower (p50 14.4 and 14.0 ms against
+        # 14.6 and 12.7, p95 22.5 and 18.8 against 18.6 and 16.3, alternated runs),
+        # as the workers spin beside the keyword side during the query's embedding.
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         options.log_severity_level = 3
         try:
