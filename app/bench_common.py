@@ -80,14 +80,15 @@ def machine() -> dict[str, Any]:
             "numpy": np.__version__, "load_avg": [round(x, 2) for x in os.getloadavg()]}
 
 
-EVAL_COLLECTIONS = ("cranfield", "cacm")  # ../shared/eval, beside the repository
+EVAL_ROOT = REPO.parent / "shared" / "eval"  # test collections beside the repository
 
 
-def eval_dir(name: str) -> Path | None:
-    """A test collection of ../shared/eval (BEIR layout), None where it is not there."""
-    path = REPO.parent / "shared" / "eval" / name
-    return path if (path / "corpus.jsonl").is_file() else None
+def eval_dirs() -> list[Path]:
+    """Every test collection (BEIR layout) under ../shared/eval, by name; [] without it."""
+    if not EVAL_ROOT.is_dir():
+        return []
+    return sorted(p for p in EVAL_ROOT.iterdir() if (p / "corpus.jsonl").is_file())
 
 
 def cranfield_dir() -> Path | None:
-    return eval_dir("cranfield")
+    return next((p for p in eval_dirs() if p.name == "cranfield"), None)

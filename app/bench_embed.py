@@ -20,7 +20,7 @@ from typing import Any, cast
 
 import numpy as np
 
-from app.bench_common import EVAL_COLLECTIONS, cranfield_dir, eval_dir, log
+from app.bench_common import cranfield_dir, eval_dirs, log
 from engine.embedder import ModelSpec, OnnxEmbedder, default_model, pool
 from engine.precision import int8_model, model_with_precision
 
@@ -178,8 +178,7 @@ def run(*, quick: bool) -> dict[str, Any]:
             best[name] = min(best.get(name, float("inf")), time.perf_counter() - started)
     # The throughput figures above are done; nDCG (minutes) runs after them, so its
     # indexing never shares the machine with a timed variant.
-    folders = [f for f in map(eval_dir, EVAL_COLLECTIONS) if f is not None]
-    ndcg = None if quick else quality(folders)
+    ndcg = None if quick else quality(eval_dirs())
     rate = {name: round(tokens / seconds) for name, seconds in best.items()}
     rate["pipeline"] = rate[chosen]
     cosines = (cast(np.ndarray, outputs["fp32"]) * cast(np.ndarray, outputs["int8"])).sum(axis=1)

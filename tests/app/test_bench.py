@@ -65,13 +65,10 @@ def test_embedding_benchmark_scores_both_precisions_on_each_collection(tmp_path)
     from app.bench_embed import quality
     from engine.embedder import default_model
     from engine.precision import int8_model
-    from tests.app.test_eval import _beir
+    from tests.app.test_eval import FOUR_DOCS, _beir
 
-    docs = [("Volcanoes", "Magma rises through the crust and erupts as lava."),
-            ("Bread", "Yeast ferments sugar and the dough rises in the oven."),
-            ("Glaciers", "Compacted snow turns to ice that flows slowly downhill."),
-            ("Violins", "The bow makes the strings vibrate over the wooden body.")]
-    _beir(tmp_path / "tiny", docs, ["molten rock erupting", "rivers of ice"], [(0, 0), (1, 2)])
+    _beir(tmp_path / "tiny", FOUR_DOCS, ["molten rock erupting", "rivers of ice"],
+          [(0, 0), (1, 2)])
     report = quality([tmp_path / "tiny"])
     row = report["tiny"]
     assert set(row) == {"fp32", "int8", "int8_minus_fp32"}

@@ -27,13 +27,16 @@ def _beir(folder, docs, queries, qrels):
             fh.write(f"q{q}\td{d}\t1\n")
 
 
+# Four documents on unrelated topics; each query below has one answer among them.
+FOUR_DOCS = [("Volcanoes", "Magma rises through the crust and erupts as lava."),
+             ("Bread", "Yeast ferments sugar and the dough rises in the oven."),
+             ("Glaciers", "Compacted snow turns to ice that flows slowly downhill."),
+             ("Violins", "The bow makes the strings vibrate over the wooden body.")]
+
+
 def test_eval_runs_the_real_pipeline_and_prints_one_json_object(tmp_path):
-    docs = [("Volcanoes", "Magma rises through the crust and erupts as lava."),
-            ("Bread", "Yeast ferments sugar and the dough rises in the oven."),
-            ("Glaciers", "Compacted snow turns to ice that flows slowly downhill."),
-            ("Violins", "The bow makes the strings vibrate over the wooden body.")]
     queries = ["molten rock erupting", "how does dough rise", "rivers of ice"]
-    _beir(tmp_path / "beir", docs, queries, [(0, 0), (1, 1), (2, 2)])
+    _beir(tmp_path / "beir", FOUR_DOCS, queries, [(0, 0), (1, 1), (2, 2)])
     out = deskfind("eval", str(tmp_path / "beir"), "--json", data=tmp_path / "unused").stdout
     (report,) = json.loads(out)["collections"]
     assert (report["docs"], report["queries"]) == (4, 3)
