@@ -107,6 +107,10 @@ class Deskfind:
                                      background=True)
         return self._dense
 
+    def preload(self) -> int:
+        """Have the OS read the index into memory, for the first searches (Store.preload)."""
+        return self.store.preload()
+
     def vector_index_state(self) -> str:
         """"building" while a graph is built, else "graph", "exact" or "" (not loaded)."""
         if self._dense is None:

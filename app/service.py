@@ -291,7 +291,10 @@ class Service:
     def _warm_vector_index(self) -> None:
         """Load the vector index before the first query asks: where its graph must be
         built (minutes at a million passages) the build starts now, on a thread, and
-        queries meanwhile get an exact scan."""
+        queries meanwhile get an exact scan.  First ask the OS to read the index files
+        in (at this process's idle I/O priority), so the first searches after a start
+        do not wait for the disk."""
+        self.reader.preload()
         if self.reader.counts().embedded == 0:
             return  # nothing to load; no reason to load the model for it
         try:

@@ -196,6 +196,10 @@ class PgStore:
         """A second, read-only connection as the same role (see Store.reader)."""
         return PgStore.open(self.dsn, readonly=True, owner=self.owner)
 
+    def preload(self) -> int:
+        """Nothing to ask for: the server caches its own pages (see Store.preload)."""
+        return 0
+
     @contextmanager
     def write(self) -> Iterator[Any]:
         """A write transaction.  Its vector changes reach the log at its end (schema 4),

@@ -12,7 +12,7 @@ from typing import Any, TypeVar, cast
 
 import numpy as np
 
-from engine import schema
+from engine import pagecache, schema
 from engine.duplicates import FileEntry
 from engine.errors import StoreError
 from engine.fingerprint import Fingerprint
@@ -147,6 +147,12 @@ class Store:
         """A second, read-only connection to this index, for reads on another thread
         that must not queue behind this connection's statements (the caller closes it)."""
         return Store.open(self.path, readonly=True)
+
+    def preload(self) -> int:
+        """Ask the OS to read the database and its write-ahead log into its page cache,
+        so that the first searches read memory rather than the disk (engine.pagecache);
+        the bytes asked for."""
+        return pagecache.preload([self.path, self.path.with_name(self.path.name + "-wal")])
 
     @contextmanager
     def write(self) -> Iterator[sqlite3.Connection]:

@@ -76,3 +76,25 @@ def test_embedding_benchmark_scores_both_precisions_on_each_collection(tmp_path)
         assert row[precision] == {"dense": 1.0, "hybrid": 1.0}
     assert row["int8_minus_fp32"] == {"dense": 0.0, "hybrid": 0.0}
     assert int8_model(default_model()).onnx_path.is_file()  # int8 was really made and used
+
+
+def test_query_benchmark_times_each_block_on_new_queries_and_states_the_page_cache(tmp_path):
+    from app import bench_query
+
+    blocks = bench_query.query_blocks(bench_query.vocabulary(bench_query.VOCABULARY), 30)
+    assert list(blocks) == ["during_build", *bench_query.BLOCKS]
+    assert len(blocks["during_build"]) == bench_query.DURING_BUILD
+    assert all(len(blocks[name]) == 30 for name in bench_query.BLOCKS)
+    texts = [t for block in blocks.values() for t in block]
+    assert len(set(texts)) == len(texts)  # no query is timed twice
+
+    report = bench_query.run(tmp_path, quick=True, n_chunks=3000)
+    conditions = report["conditions"]
+    assert 0 < conditions["preloaded_bytes"] <= report["database_bytes"]  # all but -shm
+    assert set(report["modes"]) == {*bench_query.BLOCKS}
+    for times in report["modes"].values():
+        assert 0 < times["p50_ms"] <= times["p95_ms"]
+    if sys.platform.startswith("linux"):
+        assert _is_share(conditions["page_cache_resident_at_timing"])
+        # The last block waits until the whole store is in the page cache.
+        assert report["modes"]["hybrid_resident"]["page_cache_resident"] >= 0.99
