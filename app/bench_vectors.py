@@ -101,6 +101,9 @@ class SyntheticStore:
     def vector_version(self) -> int:
         return len(self.ids)
 
+    def preload(self) -> int:
+        return 0  # held in memory: nothing for the OS to read in
+
     def vector_changes(self, since: int) -> tuple[int, np.ndarray] | None:
         return (since, np.zeros(0, np.int64)) if since == len(self.ids) else None
 

@@ -319,6 +319,10 @@ class DenseIndex:
         self._apply(*changes)
         self.rebuilt = True
         self.save()
+        # The build read every vector and held them beside the graph for minutes: the
+        # OS may have dropped store pages meanwhile.  Ask for them back before the
+        # queries the graph now answers read them (Store.preload).
+        self.store.preload()
 
     def _build_graph(self, ids: np.ndarray, rows: Rows) -> ReducedGraph:
         """The graph over these vectors (a method so that tests can hold a build)."""

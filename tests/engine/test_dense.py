@@ -289,6 +289,8 @@ def test_the_first_graph_is_built_in_the_background_while_a_scan_answers(store, 
     vectors = _realistic(1500, seed=30)
     ids = _add(store, vectors)
     index = _HeldBuild(store, "m", DIM, tmp_path / "g.hnsw", graph_threshold=1000)
+    asked: list[int] = []
+    store.preload = lambda: asked.append(1) or 0  # what the OS is asked to read back in
     # The first search does not wait for the graph: an exact scan answers, exactly.
     found = index.search(vectors[7], 10)
     assert index.building and index.kind == "exact"
@@ -303,8 +305,10 @@ def test_the_first_graph_is_built_in_the_background_while_a_scan_answers(store, 
                                [(c,) for c in deleted])
     index.go.set()
     index.wait_for_refit()
+    assert not asked
     index.settle()  # what the service does when it finds the build done
     assert index.kind == "graph" and not index.building
+    assert asked == [1]  # the store's pages the build may have displaced
     assert index.search(late[3], 1)[0][0] == late_ids[3]  # caught up from the log
     assert not set(deleted) & {c for c, _ in index.search(vectors[0], 50)}
     assert len(index) == 1500 - 100 + 20
