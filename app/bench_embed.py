@@ -214,20 +214,27 @@ def run(*, quick: bool) -> dict[str, Any]:
 def quality(folders: Sequence[Path]) -> dict[str, dict[str, dict[str, float]]]:
     """nDCG@10 of meaning-only and hybrid search with each precision, per BEIR folder:
     what `deskfind eval FOLDER --precision P` measures (the real pipeline: chunking,
-    embedding, the vector index, fusion), and int8's difference from fp32."""
+    embedding, the vector index, fusion), int8's difference from fp32, and the standard
+    error of that difference over the collection's queries (`int8_minus_fp32_se`)."""
     from app.context import Options
-    from app.evaluate import evaluate_beir
+    from app.evaluate import evaluate_beir, paired_difference
 
     report: dict[str, dict[str, dict[str, float]]] = {}
     for folder in folders:
         row: dict[str, dict[str, float]] = {}
+        per_query: dict[str, dict[str, list[float]]] = {}
         for precision in PRECISIONS:
             log(f"embed: nDCG@10 on {folder.name}, {precision}")
-            scores = evaluate_beir(folder, Options(precision=precision, threads=THREADS))
+            scores = evaluate_beir(folder, Options(precision=precision, threads=THREADS),
+                                   per_query=True)
             row[precision] = {m: cast(dict[str, float], scores[m])["ndcg@10"]
                               for m in QUALITY_MODES}
+            per_query[precision] = cast(dict[str, list[float]], scores["per_query_ndcg@10"])
         row["int8_minus_fp32"] = {m: round(row["int8"][m] - row["fp32"][m], 4)
                                   for m in QUALITY_MODES}
+        row["int8_minus_fp32_se"] = {
+            m: round(paired_difference(per_query["fp32"][m], per_query["int8"][m])[1], 4)
+            for m in QUALITY_MODES}
         report[folder.name] = row
     return report
 

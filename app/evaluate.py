@@ -125,10 +125,23 @@ def _documents(results: Sequence[SearchResult], names: Mapping[str, str]
             for r in results for c in (None, *r.copies)]
 
 
+def paired_difference(a: Sequence[float], b: Sequence[float]) -> tuple[float, float]:
+    """Mean of the per-query differences b - a, and its standard error: two rankings
+    scored on the same queries differ by more than chance only when the mean is well
+    outside a couple of standard errors."""
+    d = np.asarray(b, dtype=np.float64) - np.asarray(a, dtype=np.float64)
+    if len(d) == 0:
+        return 0.0, 0.0
+    se = float(d.std(ddof=1) / math.sqrt(len(d))) if len(d) > 1 else 0.0
+    return float(d.mean()), se
+
+
 def score_queries(searcher: Searcher, names: Mapping[str, str],
-                  queries: Sequence[Mapping[str, str]], qrels: Qrels) -> dict[str, object]:
+                  queries: Sequence[Mapping[str, str]], qrels: Qrels, *,
+                  per_query: bool = False) -> dict[str, object]:
     """Every search mode, the naive fusions and the floor, over `queries` (doc ids are
-    `names[display_path]`)."""
+    `names[display_path]`); with `per_query`, also each mode's nDCG@10 of every query,
+    in the order of `queries` (`per_query_ndcg@10`)."""
     scores = {name: _Scores() for name in (*MODES, *NAIVE_BASELINES)}
     latencies: list[float] = []
     shown = relevant_shown = top_relevant = hidden_relevant = 0
@@ -153,6 +166,8 @@ def score_queries(searcher: Searcher, names: Mapping[str, str],
         hidden_relevant += len(wanted - set(floored))
     report: dict[str, object] = {"queries": len(queries)}
     report.update({mode: scores[mode].means() for mode in MODES})
+    if per_query:
+        report["per_query_ndcg@10"] = {mode: scores[mode].values["ndcg@10"] for mode in MODES}
     report["baselines"] = {name: scores[name].means() for name in NAIVE_BASELINES}
     report["floor"] = {
         "shown_per_query": round(shown / len(queries), 2) if queries else 0.0,
@@ -166,9 +181,11 @@ def score_queries(searcher: Searcher, names: Mapping[str, str],
 
 
 def evaluate_beir(beir_dir: Path, options: Options, *, max_queries: int = 0,
-                  progress: Progress | None = None) -> dict[str, object]:
+                  progress: Progress | None = None, per_query: bool = False
+                  ) -> dict[str, object]:
     """Index the collection in a temporary folder and score every search mode, the naive
-    fusions of the lexical and dense lists, and the relevance floor."""
+    fusions of the lexical and dense lists, and the relevance floor (`per_query`: see
+    score_queries)."""
     for needed in ("corpus.jsonl", "queries.jsonl", "qrels/test.tsv"):
         if not (beir_dir / needed).is_file():
             raise DeskfindError(f"{beir_dir} is not a BEIR folder: {needed} is missing")
@@ -189,7 +206,8 @@ def evaluate_beir(beir_dir: Path, options: Options, *, max_queries: int = 0,
             index_seconds = time.perf_counter() - started
             if progress and hasattr(progress, "finish"):
                 progress.finish()
-            report = score_queries(df.searcher(), names, queries, qrels)
+            report = score_queries(df.searcher(), names, queries, qrels,
+                                   per_query=per_query)
     report = {"collection": beir_dir.name, "docs": len(corpus), **report}
     report["index_seconds"] = round(index_seconds, 1)
     return report

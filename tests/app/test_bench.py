@@ -71,10 +71,11 @@ def test_embedding_benchmark_scores_both_precisions_on_each_collection(tmp_path)
           [(0, 0), (1, 2)])
     report = quality([tmp_path / "tiny"])
     row = report["tiny"]
-    assert set(row) == {"fp32", "int8", "int8_minus_fp32"}
+    assert set(row) == {"fp32", "int8", "int8_minus_fp32", "int8_minus_fp32_se"}
     for precision in ("fp32", "int8"):  # each query's one answer is first, in both
         assert row[precision] == {"dense": 1.0, "hybrid": 1.0}
     assert row["int8_minus_fp32"] == {"dense": 0.0, "hybrid": 0.0}
+    assert row["int8_minus_fp32_se"] == {"dense": 0.0, "hybrid": 0.0}  # no query differs
     assert int8_model(default_model()).onnx_path.is_file()  # int8 was really made and used
 
 

@@ -1,6 +1,9 @@
 import json
+import math
 
-from app.evaluate import mrr_at, naive_fusion, ndcg_at, recall_at
+import pytest
+
+from app.evaluate import mrr_at, naive_fusion, ndcg_at, paired_difference, recall_at
 from tests.app.test_cli import deskfind
 
 
@@ -11,6 +14,17 @@ def test_metrics_match_hand_computed_values():
     assert recall_at(["x", "a"], rels, 100) == 0.5
     assert mrr_at(["x", "y", "b"], rels) == 1 / 3
     assert mrr_at(["x"], rels) == 0.0
+
+
+def test_paired_difference_is_the_mean_change_per_query_and_its_standard_error():
+    fp32 = [0.5, 0.2, 1.0, 0.0]
+    int8 = [0.4, 0.3, 1.0, 0.0]  # one query lost 0.1, one gained 0.1, two unchanged
+    mean, se = paired_difference(fp32, int8)
+    assert mean == pytest.approx(0.0)
+    assert se == pytest.approx(math.sqrt(0.02 / 3) / 2)  # sample sd over sqrt(n)
+    mean, se = paired_difference([0.1, 0.2], [0.3, 0.4])  # the same gain on every query
+    assert mean == pytest.approx(0.2) and se == pytest.approx(0.0)
+    assert paired_difference([], []) == (0.0, 0.0)
 
 
 def _beir(folder, docs, queries, qrels):
