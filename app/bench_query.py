@@ -181,8 +181,8 @@ def _run(folder: Path, n: int, work: Path, count: int,
             "graph": "loaded from the vector benchmark's file" if reused and not dense.rebuilt
             else "built in this process, in the background, before timing",
             "page_cache": "the store was written by this process, then asked in again "
-                          "(Store.preload) when the searchers opened and when the graph "
-                          "was adopted, as the service does",
+                          "(Store.preload) when the searchers opened and, on a thread not "
+                          "waited for, when the graph was adopted, as the service does",
             "preloaded_bytes": preloaded,
             "page_cache_resident_at_timing": _resident(files),
             "queries": f"{count} new ones per mode, none timed before",

@@ -229,6 +229,7 @@ class DenseIndex:
         # graph catches up from the change log instead.
         self._standing_in = False
         self._no_graph_below = 0  # a failed build is retried only past this size
+        self.preloading: threading.Thread | None = None  # asking the OS for the store
 
     def __len__(self) -> int:
         return 0 if self.index is None else len(self.index)
@@ -321,8 +322,11 @@ class DenseIndex:
         self.save()
         # The build read every vector and held them beside the graph for minutes: the
         # OS may have dropped store pages meanwhile.  Ask for them back before the
-        # queries the graph now answers read them (Store.preload).
-        self.store.preload()
+        # queries the graph now answers read them (Store.preload), on a thread: where
+        # much is gone, asking takes a second or two, and this may be a query's refresh.
+        self.preloading = threading.Thread(target=self.store.preload, daemon=True,
+                                           name="deskfind-preload")
+        self.preloading.start()
 
     def _build_graph(self, ids: np.ndarray, rows: Rows) -> ReducedGraph:
         """The graph over these vectors (a method so that tests can hold a build)."""

@@ -308,6 +308,7 @@ def test_the_first_graph_is_built_in_the_background_while_a_scan_answers(store, 
     assert not asked
     index.settle()  # what the service does when it finds the build done
     assert index.kind == "graph" and not index.building
+    index.preloading.join()
     assert asked == [1]  # the store's pages the build may have displaced
     assert index.search(late[3], 1)[0][0] == late_ids[3]  # caught up from the log
     assert not set(deleted) & {c for c, _ in index.search(vectors[0], 50)}
