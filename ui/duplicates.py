@@ -21,7 +21,7 @@ from PySide6.QtWidgets import (
 )
 
 from engine.duplicates import DuplicateGroup, FileEntry
-from engine.errors import EngineError
+from engine.errors import DeskfindError
 from ui import desktop
 from ui.results import file_tree, short_path
 from ui.session import Session
@@ -124,7 +124,7 @@ class DuplicatesDialog(QDialog):
         return item
 
     def _failed(self, exc: BaseException) -> None:
-        if not isinstance(exc, EngineError):
+        if not isinstance(exc, DeskfindError):  # a closed index, a gone service too
             raise exc
         self.summary.setText(f"Cannot look for duplicates: {exc}")
 

@@ -17,7 +17,7 @@ from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QWidget
 
 from app import desktop
 from app.desktop import DesktopDirs
-from engine.errors import EngineError
+from engine.errors import DeskfindError
 from ui.session import Session
 
 SETTING = "offer_desktop_install"
@@ -111,7 +111,7 @@ class InstallOffer(QFrame):
 
     def _failed(self, exc: BaseException) -> None:
         """Say what went wrong in the banner itself, and let the user try again."""
-        if not isinstance(exc, (OSError, EngineError)):
+        if not isinstance(exc, (OSError, DeskfindError)):
             raise exc
         self._busy(False)
         self.label.setText(f"Could not do that: {exc}")

@@ -26,7 +26,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.backend import Hit
-from engine.errors import EngineError
+from engine.errors import DeskfindError
 from engine.related import Related
 from engine.snippets import Snippet
 from ui import desktop
@@ -197,7 +197,7 @@ class RelatedPane(QWidget):
         self._fit_items()
 
     def _failed(self, exc: BaseException) -> None:
-        if not isinstance(exc, EngineError):
+        if not isinstance(exc, DeskfindError):  # a closed index, a gone service too
             raise exc
         text = str(exc)
         self._say(text[:1].upper() + text[1:] + ".")

@@ -222,3 +222,28 @@ def test_closing_the_window_while_related_files_are_found_drops_the_answer(
     QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
     runner.wait(20_000)
     qtbot.waitUntil(lambda: not runner.busy)  # answers delivered to nobody, no error
+
+
+def test_asking_after_the_index_closed_says_so_in_the_panes(qtbot, tmp_path, make_session):
+    """The app shutting down with a request still out: the index's own "closed" failure
+    (no engine error) is shown in the Related list and the duplicates window, not
+    raised in the event loop."""
+    root = tmp_path / "notes"
+    write_files(root, {"bees.md": NOTES["bees.md"], "ants.md": NOTES["ants.md"]})
+    data = tmp_path / "data"
+    with Deskfind(Options(data_dir=str(data))) as df:
+        df.index([root])
+    backend = Backend(Options(data_dir=str(data)), tmp_path / "config.toml")
+    win = window_on(qtbot, make_session, backend)
+    select(qtbot, win, "bees", "bees.md")
+    win.session.runner.wait(20_000)
+    backend.close()
+    with qtbot.waitSignal(win.related.shown, timeout=20_000) as shown:
+        win.related._ask()
+    assert str(shown.args[0]) == "the index is closed"
+    assert win.related.note.text() == "The index is closed."
+    assert win.related.stack.currentWidget() is win.related.note
+    dialog = win.status_area.show_duplicates()
+    qtbot.addWidget(dialog)
+    qtbot.waitUntil(lambda: "closed" in dialog.summary.text(), timeout=20_000)
+    assert dialog.summary.text() == "Cannot look for duplicates: the index is closed"
