@@ -40,7 +40,8 @@ from indexer.formats.base import name_title
 from indexer.formats.paged import NO_TEXT_LAYER
 from indexer.isolation import ExtractionPool, WorkerStartError
 from indexer.ocr import DEFAULT_OCR, OcrSettings, read_with_ocr, unavailable_reason, wants_ocr
-from indexer.walk import FoundFile, WalkRules, admits, file_ext, looks_secret, walk
+from indexer.secrets import SECRET_REASON, looks_secret
+from indexer.walk import FoundFile, WalkRules, admits, file_ext, walk
 
 log = logging.getLogger("deskfind.indexer")
 
@@ -187,13 +188,16 @@ def _member_reads(container: FileRecord, members: Sequence[Member]) -> tuple[_Me
     for m in members:
         path = container.path + b"/" + os.fsencode(m.name)
         extracted = storable(m.extracted) if m.extracted is not None else None
+        status, reason = m.status, m.reason
+        if extracted is not None and looks_secret(extracted.text):
+            extracted, status, reason = None, "skipped", SECRET_REASON
         mail = extracted.mail if extracted is not None else None
         title = extracted.title if extracted else name_title(os.path.basename(m.name))
         record = FileRecord(path, display_path(path), m.ext, title, m.size,
                             container.mtime_ns, m.content_hash or None,
                             mail.sender if mail else None, mail.recipients if mail else None,
                             mail.date_ns if mail else None)
-        reads.append(_MemberRead(record, m.status, m.reason, extracted,
+        reads.append(_MemberRead(record, status, reason, extracted,
                                  fingerprint(extracted.text) if extracted else None))
     return tuple(reads)
 
@@ -451,8 +455,7 @@ class Indexer:
         if len(data) > self.rules.max_file_bytes:  # it grew since the walk
             return replace(too_large, record=record)
         if looks_secret(data):
-            return _Read(record, state, "skipped",
-                         "holds a private key or credentials; never indexed")
+            return _Read(record, state, "skipped", SECRET_REASON)
         digest = hashlib.blake2b(data, digest_size=16).hexdigest()
         record = replace(record, content_hash=digest)
         if state and state.content_hash == digest and state.status == "indexed":
@@ -496,6 +499,8 @@ class Indexer:
             log.exception("extracting %s failed", record.display_path)
             return _Read(record, state, "failed",
                          f"extractor error: {type(exc).__name__}: {exc}"[:300])
+        if looks_secret(extracted.text):  # a key in a PDF or an Office file, say
+            return _Read(record, state, "skipped", SECRET_REASON)
         if extracted.blank_pages and kind == "pdf" and not by_ocr and not self._ocr_missing():
             return _Read(record, state, "ocr")  # its scanned pages, with the rest
         if extracted.mail is not None:

@@ -10,21 +10,10 @@ import stat
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-# Secrets: never indexed, whatever the settings say (include_hidden, excludes), and
-# refused when named as a root or a file.  Names match in any letter case.
-SECRET_DIRS = (
-    ".ssh", ".gnupg", ".aws", ".azure", ".gcloud", ".password-store", ".kube",
-    ".docker", ".terraform.d", ".pki", ".local/share/keyrings",
-    ".config/gcloud", ".config/gh", ".config/hub", ".mozilla", "google-chrome", "chromium",
-    "BraveSoftware", ".thunderbird",
-)
-SECRET_FILES = (
-    ".env", ".env.*", "*.pem", "*.key", "*.p12", "*.pfx", "*.jks", "*.keystore", "*.kdbx",
-    "*.kdb", "*.ppk", ".vault-token", "id_rsa*", "id_dsa*", "id_ecdsa*", "id_ed25519*",
-    "id_xmss*", "*_rsa", "*_ed25519", "*_ecdsa", ".netrc", "_netrc", ".pgpass", ".npmrc",
-    ".pypirc", ".git-credentials", ".htpasswd", "credentials", "credentials.json",
-    "*.tfstate", "*.tfstate.*", "secrets.y*ml", "service-account*.json",
-)
+# Secrets are never indexed, whatever the settings say (include_hidden, excludes), and
+# are refused when named as a root or a file: see indexer/secrets.py.
+from indexer.secrets import SECRET_DIRS, SECRET_FILES, is_profile, profile_dir
+
 # Junk: never indexed unless the user removes them from the excludes.
 DEFAULT_EXCLUDED_DIRS = (
     ".git", ".hg", ".svn", "node_modules", "__pycache__", ".cache", ".venv", "venv",
@@ -32,14 +21,6 @@ DEFAULT_EXCLUDED_DIRS = (
     ".local/share/Trash",
 )
 DEFAULT_EXCLUDED_FILES: tuple[str, ...] = ()
-
-# A private key or a credentials file, whatever it is called: PEM/OpenSSH/PGP armour
-# around key material, PuTTY key files, AWS-style secret key assignments.
-_SECRET_CONTENT = re.compile(
-    rb"-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----[ \t]*\r?\n"
-    rb"|\APuTTY-User-Key-File-\d+:"
-    rb"|(?m:^[ \t]*(?:aws_secret_access_key|aws_session_token)[ \t]*[=:][ \t]*\S{16})",
-    re.IGNORECASE)
 
 
 @functools.lru_cache(maxsize=64)
@@ -56,11 +37,6 @@ def _matches(name: str, rel: str, patterns: tuple[str, ...]) -> bool:
     letter case (`.SSH`, `ID_RSA` and `Node_Modules` are the same names to a user)."""
     pattern = _compiled(patterns)
     return pattern is not None and bool(pattern.match(name) or pattern.match(rel))
-
-
-def looks_secret(data: bytes) -> bool:
-    """Whether file content is a private key or credentials, whatever the file's name."""
-    return _SECRET_CONTENT.search(data) is not None
 
 
 @dataclass(frozen=True)
@@ -92,19 +68,25 @@ class WalkRules:
             return True
         return _matches(name, name, self.excluded_files)
 
-    def refusal(self, path: bytes | str, *, is_dir: bool) -> str | None:
+    def refusal(self, path: bytes | str, *, is_dir: bool, on_disk: bool = True) -> str | None:
         """Why a root or a file named by the user is not indexed (None: it may be).
 
-        Anything inside a secret folder, or a secret file, is refused; so is a folder or
-        file whose own name an exclude pattern matches.  Hidden names are allowed here:
-        typing one is asking for it.
+        Anything inside a secret folder or a browser profile, or a secret file, is
+        refused; so is a folder or file whose own name an exclude pattern matches.
+        Hidden names are allowed here: typing one is asking for it.  `on_disk=False`
+        judges a name alone (an archive member's), without looking at folders on disk.
         """
         shown = os.fsdecode(path)
         parts = [p for p in shown.split("/") if p]
         folders = parts if is_dir else parts[:-1]
+        lead = "/" if shown.startswith("/") else ""
         if any(secret_dir("/".join(folders[:depth])) for depth in range(1, len(folders) + 1)) \
                 or (not is_dir and parts and _matches(parts[-1], parts[-1], SECRET_FILES)):
             return f"{shown} holds secrets (keys or credentials); Deskfind never indexes them"
+        if on_disk and any(profile_dir(lead + "/".join(folders[:depth]))
+                           for depth in range(1, len(folders) + 1)):
+            return (f"{shown} is in a browser or app profile (saved logins, cookies); "
+                    "Deskfind never indexes them")
         if parts and _matches(parts[-1], parts[-1],
                               self.excluded_dirs if is_dir else self.excluded_files):
             return f"{shown} is excluded by the exclude patterns in the settings"
@@ -139,9 +121,12 @@ def admits(rules: WalkRules, root: bytes, path: bytes, *, is_dir: bool = False) 
         return True
     parts = rel.split(b"/")
     dirs = parts if is_dir else parts[:-1]
+    if profile_dir(root):
+        return False
     for depth in range(1, len(dirs) + 1):
         rel_dir = b"/".join(parts[:depth])
-        if rules.dir_excluded(os.fsdecode(os.path.join(root, rel_dir)), os.fsdecode(rel_dir)):
+        folder = os.path.join(root, rel_dir)
+        if rules.dir_excluded(os.fsdecode(folder), os.fsdecode(rel_dir)) or profile_dir(folder):
             return False
     if is_dir:
         return True
@@ -155,7 +140,8 @@ def walk(root: bytes, rules: WalkRules) -> Iterator[FoundFile]:
 
     Symbolic links are not followed (a link can lead out of the root or into a loop),
     and each (device, inode) is visited once, so bind mounts and hard links do not
-    produce duplicates.
+    produce duplicates.  A folder whose files mark it as a browser or app profile is
+    skipped whole, whatever it is called.
     """
     seen: set[tuple[int, int]] = set()
     stack = [root]
@@ -165,6 +151,8 @@ def walk(root: bytes, rules: WalkRules) -> Iterator[FoundFile]:
             entries = list(os.scandir(directory))
         except OSError:
             continue  # unreadable or vanished directory: nothing to index there
+        if is_profile({os.fsdecode(e.name) for e in entries}):
+            continue
         for entry in sorted(entries, key=lambda e: e.name):
             name = os.fsdecode(entry.name)
             try:

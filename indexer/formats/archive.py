@@ -31,6 +31,7 @@ from typing import Protocol
 from indexer.errors import ExtractionError
 from indexer.formats import registry, zipxml
 from indexer.formats.base import MAX_TEXT_CHARS, Extracted, Member, name_title
+from indexer.secrets import SECRET_REASON, looks_secret, profile_folders, under_profile
 
 log = logging.getLogger("deskfind.indexer.archive")
 
@@ -90,7 +91,7 @@ def clean_member_name(name: str) -> str:
 def read_member(name: str, data: bytes, scope: Scope) -> list[Member]:
     """The documents a member is: itself, or what a container member holds (its names
     under the member's), or nothing when no extractor reads its kind."""
-    from indexer.walk import WalkRules, looks_secret
+    from indexer.walk import WalkRules
 
     ext = member_ext(name)
     digest = hashlib.blake2b(data, digest_size=16).hexdigest()
@@ -99,10 +100,9 @@ def read_member(name: str, data: bytes, scope: Scope) -> list[Member]:
     if container is None and extractor is None:
         return []
     # A secret is a secret inside an archive too: by its name (.ssh/…, *.pem) or content.
-    if WalkRules().refusal(name, is_dir=False) is not None or \
+    if WalkRules().refusal(name, is_dir=False, on_disk=False) is not None or \
             (container is None and looks_secret(data)):
-        return [Member(name, ext, len(data), digest, None, "skipped",
-                       "holds a private key or credentials; never indexed")]
+        return [Member(name, ext, len(data), digest, None, "skipped", SECRET_REASON)]
     if scope.budget.chars_left <= 0:
         return [Member(name, ext, len(data), digest, None, "skipped",
                        "the text limit of the file holding it was reached")]
@@ -144,10 +144,11 @@ def expand_zip(data: bytes, name: str, scope: Scope) -> Extracted:
         if declared > scope.budget.bytes_left:
             raise ExtractionError(f"compression bomb: {name} inflates to {declared} bytes")
         members: list[Member] = []
+        profiles = profile_folders(clean_member_name(i.filename) for i in infos)
         for info in infos:
             inner = clean_member_name(info.filename)
-            if not inner or not _wanted(inner):
-                continue
+            if not inner or not _wanted(inner) or under_profile(inner, profiles):
+                continue  # a browser profile's files are secrets here too
             scope.budget.take_member()
             if info.flag_bits & 0x1:
                 members.append(Member(inner, member_ext(inner), info.file_size, "", None,

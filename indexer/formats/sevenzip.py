@@ -18,6 +18,7 @@ from indexer.errors import ExtractionError
 from indexer.formats import zipxml
 from indexer.formats.archive import Scope, _wanted, clean_member_name, read_member
 from indexer.formats.base import Extracted, Member, name_title
+from indexer.secrets import profile_folders, under_profile
 
 
 def _py7zr() -> Any:
@@ -88,8 +89,10 @@ def unpack(data: bytes, name: str, scope: Scope, wanted: set[str] | None = None
     with open_archive(data, name) as archive:
         infos = [i for i in archive.list() if not i.is_directory]
         _check(infos, len(data), name, scope)
+        profiles = profile_folders(clean_member_name(i.filename) for i in infos)
         chosen = [i for i in infos if (i.filename in wanted if wanted is not None else
-                                       _wanted(clean_member_name(i.filename)))]
+                                       _wanted(clean_member_name(i.filename)))
+                  and not under_profile(clean_member_name(i.filename), profiles)]
         limits = {i.filename: int(i.uncompressed or 0) for i in chosen}
         factory = _Capped(limits)
         if chosen:

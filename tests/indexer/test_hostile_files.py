@@ -9,8 +9,9 @@ import pytest
 
 from engine.store import Store
 from indexer.pipeline import MAX_ATTEMPTS, Indexer, IndexReport, read_regular_file
-from indexer.walk import WalkRules, walk
+from indexer.walk import WalkRules, admits, walk
 from tests.helpers import write_files
+from tests.indexer.test_sevenzip import seven_zip
 
 UTF7_PAGE = (b'<html><head><meta charset="utf-7"><title>Seven +2AA- bits</title></head>'
              b"<body><p>Plain words here +2AA- and a lone half of a pair.</p></body></html>")
@@ -25,6 +26,14 @@ def _scan(store: Store, *roots: Path, rules: WalkRules | None = None) -> IndexRe
     with Indexer(store, rules) as indexer:
         indexer.scan([bytes(r) for r in roots], report)
     return report
+
+
+def _found(store: Store, word: str, root: Path) -> set[str]:
+    """The files (relative to `root`) whose passages hold `word`."""
+    rows = store.conn.execute(
+        "SELECT DISTINCT f.path FROM chunks_fts JOIN chunks c ON c.id = chunks_fts.rowid "
+        "JOIN files f ON f.id = c.file_id WHERE chunks_fts MATCH ?", (word,))
+    return {os.path.relpath(os.fsdecode(path), root) for (path,) in rows}
 
 
 def _statuses(store: Store) -> dict[str, str]:
@@ -114,6 +123,133 @@ def test_secrets_stay_out_in_any_letter_case_and_whatever_include_hidden_says(
     statuses = _statuses(store)
     assert statuses[str(root / "backup/server.TXT")] == "skipped"  # by content
     assert statuses[str(root / "notes/aws.txt")] == "skipped"
+
+
+# A token in the format GitHub documents: 36 characters, letters and digits mixed.
+GITHUB_TOKEN = "ghp_" + "Zq8" * 12
+
+
+@pytest.mark.parametrize("include_hidden", [False, True])
+def test_secret_settings_histories_and_tokens_stay_out_by_name_or_content(
+        store, tmp_path, include_hidden):
+    root = tmp_path / "home"
+    write_files(root, {
+        "deploy/prod.env": "DB=zanzibar",
+        "deploy/.envrc": "export ZANZIBAR=1",
+        "deploy/terraform.tfvars": 'region = "zanzibar"',
+        "deploy/client_secret_4411.json": '{"zanzibar": 1}',
+        ".bash_history": "mysql -p zanzibar",
+        ".my.cnf": "[client]\npassword=zanzibar",
+        "notes/todo.md": f"zanzibar: rotate {GITHUB_TOKEN} before friday",
+        "notes/app.ini": "[db]\nhost = zanzibar\npassword = Tr0ub4dor3x\n",
+        "notes/settings.json": '{\n  "name": "zanzibar",\n  "apiKey": "q9f8e7d6c5b4a3",\n}',
+        "notes/cookies.txt": "# Netscape HTTP Cookie File\n"
+                             ".zanzibar.org\tTRUE\t/\tFALSE\t0\tsid\tx",
+        # Shapes that are code or documentation, not secrets: these are indexed.
+        "src/login.py": "# zanzibar login\npassword = getpass.getpass()\n"
+                        "self.password = password\nTOKEN_URL = https://example.org/oauth2/token\n",
+        "docs/tokens.md": "zanzibar tokens look like ghp_xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\n"
+                          "Set PASSWORD=${DB_PASSWORD} in the zanzibar service.\n",
+        "ml/config.yaml": "dataset: zanzibar\ntokenizer_file: bert-base-v2.json\n"
+                          "max_tokens: 4096\n",
+    })
+    _scan(store, root, rules=WalkRules(include_hidden=include_hidden))
+    found = _found(store, "zanzibar", root)
+    assert found == {"src/login.py", "docs/tokens.md", "ml/config.yaml"}
+    statuses = _statuses(store)
+    for by_content in ("notes/todo.md", "notes/app.ini", "notes/settings.json",
+                       "notes/cookies.txt"):
+        assert statuses[str(root / by_content)] == "skipped", by_content
+
+
+def _pdf(text: str) -> bytes:
+    import pymupdf
+
+    doc = pymupdf.open()
+    page = doc.new_page()
+    for row, line in enumerate(text.splitlines()):
+        page.insert_text((72, 72 + 12 * row), line, fontsize=9)
+    data = doc.tobytes(deflate=True)
+    doc.close()
+    return data
+
+
+def test_a_key_in_the_text_of_a_pdf_or_of_an_archived_pdf_is_found_after_extraction(
+        store, tmp_path):
+    import io
+    import zipfile
+
+    key_pdf = _pdf("zanzibar server key\n" + PRIVATE_KEY)
+    assert b"PRIVATE KEY" not in key_pdf  # compressed: the raw bytes do not show it
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("keys/server.pdf", key_pdf)
+        archive.writestr("keys/readme.txt", "the zanzibar keys are here")
+    root = tmp_path / "docs"
+    write_files(root, {"server.pdf": key_pdf, "backup.zip": buffer.getvalue(),
+                       "plain.pdf": _pdf("zanzibar travel plans")})
+    _scan(store, root)
+    found = _found(store, "zanzibar", root)
+    assert found == {"plain.pdf", "backup.zip/keys/readme.txt"}
+    statuses = _statuses(store)
+    assert statuses[str(root / "server.pdf")] == "skipped"
+    assert statuses[str(root / "backup.zip/keys/server.pdf")] == "skipped"
+
+
+PROFILES = {
+    # Chromium or an Electron app, copied somewhere under a name of the user's choosing
+    "backup/laptop/chrome-profile/Default/Login Data": b"SQLite format 3\0",
+    "backup/laptop/chrome-profile/Default/Bookmarks.json": '{"name": "zanzibar"}',
+    "backup/laptop/chrome-profile/Local State": '{"zanzibar": true}',
+    "apps/chat/Local State": "{}",
+    "apps/chat/config.json": '{"key": "zanzibar"}',
+    # a Gecko profile (Firefox, Thunderbird) under an unknown name
+    "old/abcd1234.default-release/key4.db": b"SQLite format 3\0",
+    "old/abcd1234.default-release/prefs.js": 'user_pref("zanzibar", 1);',
+    "old/abcd1234.default-release/notes/saved.txt": "zanzibar in a profile's subfolder",
+    # a browser known by its folder's name
+    ".config/vivaldi/Default/Bookmarks.txt": "zanzibar",
+    "notes/ok.txt": "a note about zanzibar spice markets",
+}
+
+
+@pytest.mark.parametrize("include_hidden", [False, True])
+def test_browser_and_app_profiles_are_skipped_whatever_their_folder_is_called(
+        store, tmp_path, include_hidden):
+    import io
+    import zipfile
+
+    root = tmp_path / "home"
+    write_files(root, PROFILES)
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for name, content in PROFILES.items():
+            archive.writestr(name, content)
+    as_bytes = {n: c.encode() if isinstance(c, str) else c for n, c in PROFILES.items()}
+    write_files(root, {"backup.zip": buffer.getvalue(), "backup.7z": seven_zip(as_bytes)})
+    _scan(store, root, rules=WalkRules(include_hidden=include_hidden))
+    found = _found(store, "zanzibar", root)
+    assert found == {"notes/ok.txt", "backup.zip/notes/ok.txt", "backup.7z/notes/ok.txt"}
+
+
+def test_a_folder_that_becomes_a_profile_leaves_the_index_and_its_events_are_ignored(
+        store, tmp_path):
+    root = tmp_path / "home"
+    write_files(root, {"sync/Default/Bookmarks.txt": "zanzibar bookmarks",
+                       "notes/ok.txt": "zanzibar notes"})
+    _scan(store, root)
+    assert len(store.fts_search("zanzibar", 10)) == 2
+    write_files(root, {"sync/Default/Login Data": b"SQLite format 3\0"})
+    _scan(store, root)
+    assert _found(store, "zanzibar", root) == {"notes/ok.txt"}
+    rules = WalkRules()
+    assert not admits(rules, bytes(root), bytes(root / "sync/Default/History.txt"))
+    assert not admits(rules, bytes(root), bytes(root / "sync/Default/sub"), is_dir=True)
+    assert admits(rules, bytes(root), bytes(root / "notes/new.txt"))
+    assert "profile" in rules.refusal(bytes(root / "sync/Default"), is_dir=True)
+    assert "profile" in rules.refusal(bytes(root / "sync/Default/Bookmarks.txt"),
+                                      is_dir=False)
+    assert rules.refusal(bytes(root / "sync"), is_dir=True) is None
 
 
 def test_a_secret_folder_or_file_named_as_a_root_is_refused(store, tmp_path):
