@@ -36,6 +36,7 @@ class Setting:
     default: Any
     description: str
     choices: tuple[str, ...] = ()
+    bounds: tuple[float, float] | None = None  # the lowest and highest value a number may take
 
 
 SCHEMA: tuple[Setting, ...] = (
@@ -46,17 +47,18 @@ SCHEMA: tuple[Setting, ...] = (
                                  "are indexed (e.g. *.pdf, *.md)"),
     Setting("include_hidden", bool, False, "Index hidden files and folders (names starting "
                                            "with a dot); secret folders stay excluded"),
-    Setting("max_file_mb", int, 64, "Skip files larger than this many MiB"),
+    Setting("max_file_mb", int, 64, "Skip files larger than this many MiB", bounds=(1, 4096)),
     Setting("model_dir", str, "", "ONNX model folder to use instead of the bundled MiniLM; "
                                   "changing it re-embeds every passage"),
     Setting("embedding_precision", str, "auto",
             "Arithmetic of the bundled model: auto (int8 where this machine's check at "
             "first use finds it faster and as good, else fp32), fp32 or int8; changing "
             "it re-embeds every passage", choices=PRECISIONS),
-    Setting("threads", int, 0, "CPU threads for embedding (0: up to 4)"),
-    Setting("alpha", float, 0.7, "Weight of meaning against keywords in hybrid search, 0-1"),
+    Setting("threads", int, 0, "CPU threads for embedding (0: up to 4)", bounds=(0, 256)),
+    Setting("alpha", float, 0.7, "Weight of meaning against keywords in hybrid search, 0-1",
+            bounds=(0, 1)),
     Setting("reconcile_minutes", int, 30, "Minutes between full rescans that catch changes "
-                                          "the file watcher missed"),
+                                          "the file watcher missed", bounds=(1, 7 * 24 * 60)),
     Setting("embed_generated_text", bool, False,
             "Embed passages of generated text too (minified code, encoded data, search "
             "indexes); by default they are keyword-searchable only"),
@@ -68,7 +70,8 @@ SCHEMA: tuple[Setting, ...] = (
             "Read scanned PDF pages and images (PNG, JPEG, TIFF, WebP) by OCR, after the "
             "other files; needs Tesseract's English data (apt-get install "
             "tesseract-ocr-eng)"),
-    Setting("nice", int, 10, "Scheduling niceness of the background service (0-19)"),
+    Setting("nice", int, 10, "Scheduling niceness of the background service (0-19)",
+            bounds=(0, 19)),
     Setting("pause_on_battery", bool, True, "Pause embedding (the CPU-heavy part of "
                                             "indexing) while the computer runs on battery; "
                                             "files still become keyword-searchable"),
@@ -125,6 +128,9 @@ def _check(setting: Setting, value: Any) -> Any:
     if setting.key == "database" and _has_password(value):
         raise ConfigError("database must not hold a password: settings are not secret; "
                           "put it in ~/.pgpass, a libpq service file or PGPASSWORD")
+    if setting.bounds is not None and not setting.bounds[0] <= value <= setting.bounds[1]:
+        low, high = (f"{b:g}" for b in setting.bounds)
+        raise ConfigError(f"{setting.key} must be between {low} and {high}, got {value!r}")
     if setting.choices and value not in setting.choices:
         raise ConfigError(f"{setting.key} must be one of {', '.join(setting.choices)}, "
                           f"got {value!r}")

@@ -16,7 +16,7 @@ REPO = Path(__file__).resolve().parents[2]
 # No deadline: a file write per example outlasts Hypothesis's 200 ms on a loaded machine.
 @settings(deadline=None)
 @given(st.lists(st.text(max_size=30), max_size=5), st.booleans(),
-       st.integers(-10**6, 10**6), st.floats(0, 1))
+       st.integers(1, 4096), st.floats(0, 1))
 def test_settings_round_trip_through_toml(tmp_path_factory, roots, hidden, mb, alpha):
     path = tmp_path_factory.mktemp("cfg") / "config.toml"
     config = Config.load(path)
@@ -116,6 +116,27 @@ def test_the_config_folder_is_private_under_umask_000(tmp_path):
         os.umask(old)
     assert (tmp_path / "fresh" / "deskfind").stat().st_mode & 0o777 == 0o700
     assert (tmp_path / "fresh" / "deskfind" / "config.toml").stat().st_mode & 0o077 == 0
+
+
+@pytest.mark.parametrize("key, value", [("alpha", 7.0), ("alpha", float("nan")),
+                                        ("threads", -2), ("nice", 40), ("max_file_mb", 0),
+                                        ("reconcile_minutes", 0)])
+def test_numbers_outside_their_range_are_refused_from_the_file_and_the_command(
+        tmp_path, key, value):
+    config = Config.load(tmp_path / "missing.toml")
+    with pytest.raises(ConfigError, match=f"{key} must be between"):
+        config.set(key, value)
+    (tmp_path / "bad.toml").write_text(f"{key} = {value}\n")
+    with pytest.raises(ConfigError, match=f"{key} must be between"):
+        Config.load(tmp_path / "bad.toml")
+
+
+def test_a_number_out_of_range_is_one_line_from_the_config_command(tmp_path):
+    done = _cli(tmp_path, "config", "alpha", "7", check=False)
+    assert done.returncode != 0
+    assert done.stderr.strip().splitlines() == [
+        "deskfind: error: alpha must be between 0 and 1, got 7.0"]
+    assert Config.load(tmp_path / "config.toml").get("alpha") == 0.7
 
 
 def test_embedding_precision_takes_only_known_values(tmp_path):
