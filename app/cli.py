@@ -8,12 +8,14 @@ import json
 import logging
 import os
 import re
+import sqlite3
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from app import bench, cli_admin, cli_files, logs, paths
+from app.cli_files import MAX_LIMIT, whole_number
 from app.client import connect
 from app.config import Config, config_path, run_options, walk_rules
 from app.context import Deskfind, Options
@@ -40,15 +42,25 @@ def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model-dir", metavar="DIR",
                         help="ONNX model directory (model.onnx, tokenizer.json, "
                              "deskfind-model.json) instead of the bundled MiniLM")
-    parser.add_argument("--threads", type=int, default=0, metavar="N",
+    parser.add_argument("--threads", type=whole_number(0, MAX_THREADS), default=0, metavar="N",
                         help="CPU threads for the embedding model (default: up to 4)")
     parser.add_argument("--precision", choices=PRECISIONS, metavar="|".join(PRECISIONS),
                         help="arithmetic of the bundled model (default: the "
                              "embedding_precision setting, auto); changing it re-embeds")
 
 
+MAX_THREADS = 256  # embedding threads one may ask for (the settings' bound too)
+
+
+class _Parser(argparse.ArgumentParser):
+    """Wrong command-line input is one line on stderr and exit status 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"deskfind: error: {message} (see `{self.prog} --help`)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="deskfind",
         description="Local, private desktop search by keyword and by meaning.")
     parser.add_argument("-v", "--verbose", action="store_true",
@@ -70,7 +82,7 @@ def build_parser() -> argparse.ArgumentParser:
                                    'from:alice, to:bob (mail), '
                                    'after:2024-01-31, before:2024-12-31.')
     p.add_argument("query", nargs="+", help="what to look for")
-    p.add_argument("--limit", "-n", type=int, default=10, metavar="N",
+    p.add_argument("--limit", "-n", type=whole_number(1, MAX_LIMIT), default=10, metavar="N",
                    help="number of documents to show (default 10)")
     p.add_argument("--mode", default="hybrid", metavar="|".join(MODES),
                    help="hybrid (default), lexical (keywords only) or dense (meaning only)")
@@ -107,7 +119,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument("--alpha", type=float, default=None, metavar="A",
                    help="convex weight of the dense side (default 0.7)")
-    p.add_argument("--max-queries", type=int, default=0, metavar="N",
+    p.add_argument("--max-queries", type=whole_number(0, 10**9), default=0, metavar="N",
                    help="evaluate only the first N queries (default all)")
     p.add_argument("--graph", action="store_true",
                    help="search the reduced HNSW graph even where the collection is small "
@@ -174,12 +186,37 @@ def main(argv: Sequence[str] | None = None, *, gui: Command | None = None) -> in
     except DeskfindError as exc:  # wrong input (UsageError, QueryError) exits 2
         print(f"deskfind: error: {exc}", file=sys.stderr)
         return exc.exit_status
-    except KeyboardInterrupt:
-        print("deskfind: interrupted", file=sys.stderr)
-        return 130
+    except sqlite3.DatabaseError as exc:  # the index file itself: damaged or read-only
+        if long_running:
+            raise  # the service's and the GUI's crash handlers report it whole
+        log.debug("the index database failed", exc_info=True)
+        print(f"deskfind: error: {_database_failure(exc, args.command)}", file=sys.stderr)
+        return 1
     except BrokenPipeError:  # output piped into `head` and friends
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
+    except OSError as exc:  # a settings file or folder that cannot be read or written
+        if long_running:
+            raise
+        log.debug("a file operation failed", exc_info=True)
+        where = f" {os.fsdecode(exc.filename)}" if exc.filename is not None else ""
+        print(f"deskfind: error: cannot use{where}: {exc.strerror or exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("deskfind: interrupted", file=sys.stderr)
+        return 130
+
+
+def _database_failure(exc: sqlite3.DatabaseError, command: str) -> str:
+    """One line for an index database that cannot be used, and what to do about it."""
+    if "readonly" in str(exc) or "read-only" in str(exc):
+        return (f"the index is read-only ({exc}): indexing and repair need write access "
+                "to the index files")
+    fresh = "move the index directory away and run `deskfind index` again"
+    if command == "repair":
+        return f"the index database is damaged beyond repair in place ({exc}): {fresh}"
+    return (f"the index database is damaged ({exc}): run `deskfind repair`; if it cannot "
+            f"mend it, {fresh}")
 
 
 def command_line(args: argparse.Namespace) -> dict[str, Any]:
@@ -231,6 +268,9 @@ def cmd_index(args: argparse.Namespace) -> int:
     for raw in args.paths:
         path = Path(os.path.abspath(os.path.expanduser(raw)))
         if not path.exists():
+            if _indexed_root(options, path):  # gone, or its disk is not mounted now
+                raise UsageError(f"{raw} is gone (offline?); what was indexed from it "
+                                 f"stays until `deskfind roots remove {path}`")
             raise UsageError(f"no such file or folder: {raw}")
         refusal = rules.refusal(bytes(path), is_dir=path.is_dir())
         if refusal is not None:
@@ -256,6 +296,15 @@ def cmd_index(args: argparse.Namespace) -> int:
     for shown, reason in report.failures[:20]:
         print(f"  failed: {printable(shown)}: {printable(reason)}")
     return 0
+
+
+def _indexed_root(options: Options, path: Path) -> bool:
+    """Whether the index remembers `path` as one of its roots."""
+    try:
+        with connect(options) as client:
+            return str(path) in client.status().roots
+    except DeskfindError:
+        return False
 
 
 def _highlighted(r: dict[str, Any], color: bool) -> str:
@@ -288,13 +337,14 @@ def _search_results(args: argparse.Namespace, query: str) -> dict[str, Any]:
     return found.to_json()
 
 
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069]")
 
 
 def printable(text: str) -> str:
     """`text` safe for a terminal: control characters (escape sequences, newlines,
-    carriage returns) shown as escapes, so a file name or content cannot drive the
-    terminal or forge lines of output."""
+    carriage returns) and bidirectional overrides shown as escapes, so a file name or
+    content cannot drive the terminal, forge lines of output, or show reversed
+    (`invoice\u202efdp.md` reading as invoicedm.pdf)."""
     return _CONTROL.sub(lambda m: ascii(m.group())[1:-1], text)
 
 
@@ -306,8 +356,6 @@ def cmd_search(args: argparse.Namespace) -> int:
         raise UsageError(f"unknown mode '{args.mode}' (choose {', '.join(MODES)})")
     if args.fusion not in FUSIONS:
         raise UsageError(f"unknown fusion '{args.fusion}' (choose {', '.join(FUSIONS)})")
-    if args.limit < 1:
-        raise UsageError("--limit must be at least 1")
     parse_query(query)  # a syntax error is reported before the index is opened
     answer = _search_results(args, query)
     results = answer["results"]

@@ -111,6 +111,11 @@ def cmd_roots(args: argparse.Namespace) -> int:
         return 0
     if not args.paths:
         raise UsageError(f"roots {args.action} needs at least one folder")
+    options = _options(args, config)
+    indexed: set[str] = set()
+    if args.action == "remove":  # `deskfind index FOLDER` makes roots the settings lack
+        with connect(options) as client:
+            indexed = {os.fsdecode(r) for r in client.status().roots}
     for raw in args.paths:
         path = str(Path(os.path.abspath(os.path.expanduser(raw))))
         if args.action == "add":
@@ -123,11 +128,12 @@ def cmd_roots(args: argparse.Namespace) -> int:
                 roots.append(path)
         elif path in roots:
             roots.remove(path)
-        else:
-            raise UsageError(f"not a root: {raw} (see `deskfind roots list`)")
+        elif path not in indexed:
+            raise UsageError(f"not a root: {raw} (see `deskfind roots list` and "
+                             "`deskfind status`)")
     config.set("roots", roots)
     config.save()
-    with connect(_options(args, config)) as client:  # a service drops them itself
+    with connect(options) as client:  # a service drops them itself
         if args.action == "remove":
             client.forget_roots([os.fsencode(os.path.abspath(os.path.expanduser(raw)))
                                  for raw in args.paths])

@@ -18,6 +18,22 @@ from engine.related import METHODS, Related, RelatedError
 Command = Callable[[argparse.Namespace], int]
 
 
+def whole_number(low: int, high: int) -> Callable[[str], int]:
+    """An argparse type: a whole number from `low` to `high`, else a one-line error."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"wants a whole number, got {text!r}") from None
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"must be from {low} to {high}, got {value}")
+        return value
+    return parse
+
+
+MAX_LIMIT = 10_000  # results or files one command lists
+
+
 def add_parsers(sub: Any, common: Callable[[argparse.ArgumentParser], None]) -> None:
     p = sub.add_parser("duplicates", help="list files that are copies of each other",
                        description="List groups of indexed files that are byte-identical "
@@ -35,7 +51,7 @@ def add_parsers(sub: Any, common: Callable[[argparse.ArgumentParser], None]) -> 
                                    "are left out (see `deskfind duplicates`).")
     p.add_argument("path", metavar="PATH", help="an indexed file")
     p.add_argument("filters", nargs="*", metavar="FILTER", help="ext:, path:, after:, before:")
-    p.add_argument("--limit", "-n", type=int, default=10, metavar="N",
+    p.add_argument("--limit", "-n", type=whole_number(1, MAX_LIMIT), default=10, metavar="N",
                    help="number of files to show (default 10)")
     p.add_argument("--method", choices=METHODS, default="mean",
                    help="compare by the mean passage vector (default) or the best pair")

@@ -177,8 +177,12 @@ class Config:
     def save(self) -> None:
         # A folder we create is private whatever the umask (settings name the folders
         # a user indexes); one that exists already (a DESKFIND_CONFIG elsewhere) is left.
-        self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        atomic_write(self.path, to_toml(self.values).encode("utf-8"))
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            atomic_write(self.path, to_toml(self.values).encode("utf-8"))
+        except OSError as exc:
+            raise ConfigError(f"cannot write settings {self.path}: "
+                              f"{exc.strerror or exc}") from exc
 
 
 def to_toml(values: dict[str, Any]) -> str:

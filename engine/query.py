@@ -80,6 +80,12 @@ def _parse_date(value: str, key: str) -> int:
     return max(min(int(moment.timestamp()) * 1_000_000_000, _INT64_MAX), -_INT64_MAX)
 
 
+# The most exclusions and filters one query may hold: each nests the SQL (and FTS5)
+# expression one level deeper, and SQLite refuses past its depth limits.
+MAX_EXCLUDED = 64
+MAX_FILTERS = 64
+
+
 def parse_query(raw: str) -> ParsedQuery:
     """Split `raw` into terms, phrases, exclusions and filters.  Raises QueryError."""
     if any("\ud800" <= ch <= "\udfff" for ch in raw):
@@ -109,6 +115,15 @@ def parse_query(raw: str) -> ParsedQuery:
             excluded.extend(words)
         else:
             terms.extend(words)
+    if len(excluded) > MAX_EXCLUDED:
+        raise QueryError(f"the query excludes {len(excluded)} words; at most {MAX_EXCLUDED} "
+                         "can be left out (-word)")
+    given = sum(len(values) for values in filters.values())
+    if given > MAX_FILTERS:
+        raise QueryError(f"the query has {given} filters; at most {MAX_FILTERS} "
+                         "(ext:, path:, from:, to:, after:, before:)")
+    dates = {key: _parse_date(filters[key][-1], key) if filters[key] else None
+             for key in ("after", "before")}  # a bad date is named even without words
     if not terms and not phrases:
         raise QueryError("the query has no words to search for")
     return ParsedQuery(
@@ -120,8 +135,8 @@ def parse_query(raw: str) -> ParsedQuery:
         paths=tuple(filters["path"]),
         senders=tuple(filters["from"]),
         recipients=tuple(filters["to"]),
-        after_ns=_parse_date(filters["after"][-1], "after") if filters["after"] else None,
-        before_ns=_parse_date(filters["before"][-1], "before") if filters["before"] else None,
+        after_ns=dates["after"],
+        before_ns=dates["before"],
         keyword_terms=_keyword_terms(terms),
     )
 

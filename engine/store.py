@@ -664,7 +664,8 @@ class Store:
         try:
             self.conn.execute("INSERT INTO chunks_fts(chunks_fts) VALUES ('integrity-check')")
         except sqlite3.DatabaseError as exc:
-            problems.append(f"fts: {exc}")
+            problems.append("fts: not checked (the index file is read-only)"
+                            if "readonly" in str(exc) else f"fts: {exc}")
         return problems
 
     def rebuild_fulltext(self) -> int:

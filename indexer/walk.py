@@ -74,9 +74,17 @@ class WalkRules:
         Anything inside a secret folder or a browser profile, or a secret file, is
         refused; so is a folder or file whose own name an exclude pattern matches.
         Hidden names are allowed here: typing one is asking for it.  `on_disk=False`
-        judges a name alone (an archive member's), without looking at folders on disk.
+        judges a name alone (an archive member's), without looking at folders on disk;
+        on disk, a path that is or passes through a symbolic link is judged by where it
+        leads too (a link to ~/.ssh is ~/.ssh).
         """
         shown = os.fsdecode(path)
+        if on_disk:
+            real = os.path.realpath(shown)
+            if real != os.path.abspath(shown):
+                why = self.refusal(real, is_dir=is_dir)
+                if why is not None:
+                    return f"{shown} is a link: {why}"
         parts = [p for p in shown.split("/") if p]
         folders = parts if is_dir else parts[:-1]
         lead = "/" if shown.startswith("/") else ""

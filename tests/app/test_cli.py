@@ -6,6 +6,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
@@ -16,10 +17,12 @@ from tests.helpers import write_files
 REPO = Path(__file__).resolve().parents[2]
 
 
-def deskfind(*args: str, data: Path, check: bool = True) -> subprocess.CompletedProcess:
+def deskfind(*args: str, data: Path, check: bool = True,
+             prefix: Sequence[str] = ()) -> subprocess.CompletedProcess:
     env = {**os.environ, "DESKFIND_DATA_DIR": str(data), "PYTHONPATH": str(REPO),
            "DESKFIND_CONFIG": f"{data}.config.toml"}  # never the user's own settings
-    proc = subprocess.run([sys.executable, "-m", "app.cli", *args], capture_output=True,
+    proc = subprocess.run([*prefix, sys.executable, "-m", "app.cli", *args],
+                          capture_output=True,
                           text=True, env=env, stdin=subprocess.DEVNULL, timeout=300)
     if check:
         assert proc.returncode == 0, proc.stderr
@@ -141,6 +144,86 @@ def test_naming_a_secret_folder_or_key_file_is_refused_in_one_line(tmp_path):
     assert not config.exists() or ".SSH" not in config.read_text()
 
 
+def test_a_link_to_a_secret_folder_is_refused_like_the_folder(tmp_path):
+    home = tmp_path / "home"
+    write_files(home, {".ssh/notes.txt": "CANARY-in-ssh", "docs/ok.txt": "fine"})
+    (home / "docs" / "mynotes").symlink_to(home / ".ssh")
+    (tmp_path / "shortcut").symlink_to(home / ".ssh")
+    for target in (home / "docs" / "mynotes", tmp_path / "shortcut",
+                   tmp_path / "shortcut" / "notes.txt"):
+        proc = deskfind("index", str(target), data=tmp_path / "data", check=False)
+        assert proc.returncode == 2, target
+        assert "is a link" in proc.stderr and "holds secrets" in proc.stderr
+        assert len(proc.stderr.strip().splitlines()) == 1
+    deskfind("index", str(home / "docs"), data=tmp_path / "data")  # the link inside: not followed
+    proc = deskfind("search", "CANARY", "--mode", "lexical", data=tmp_path / "data")
+    assert "CANARY" not in proc.stdout
+
+
+def test_a_root_that_is_gone_says_so_and_is_forgotten_on_request(tmp_path):
+    data = tmp_path / "data"
+    write_files(tmp_path / "proj", {"p.txt": "project cassowary notes"})
+    deskfind("index", str(tmp_path / "proj"), data=data)
+    shutil.rmtree(tmp_path / "proj")
+    proc = deskfind("index", str(tmp_path / "proj"), data=data, check=False)
+    assert proc.returncode == 2 and "is gone" in proc.stderr and "roots remove" in proc.stderr
+    assert "cassowary" in deskfind("search", "cassowary", "--mode", "lexical", data=data).stdout
+    deskfind("roots", "remove", str(tmp_path / "proj"), data=data)  # not in the settings
+    assert "cassowary" not in deskfind("search", "cassowary", "--mode", "lexical",
+                                       data=data).stdout
+    proc = deskfind("roots", "remove", str(tmp_path / "proj"), data=data, check=False)
+    assert proc.returncode == 2 and "not a root" in proc.stderr
+
+
+@pytest.mark.parametrize("args, says", [
+    (("search", "x", "--limit", "99999999999999999999"), "must be from 1 to 10000"),
+    (("search", "x", "--limit", "abc"), "wants a whole number"),
+    (("related", "x", "--limit", "-1"), "must be from 1 to 10000"),
+    (("search", "x", "--threads", "10000"), "must be from 0 to 256"),
+    (("search",), "required: query"),
+    (("search", "x", "--bogus"), "unrecognized arguments: --bogus"),
+])
+def test_wrong_arguments_are_one_line_and_exit_2(tmp_path, args, says):
+    proc = deskfind(*args, data=tmp_path / "data", check=False)
+    assert proc.returncode == 2
+    assert says in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
+
+
+def test_a_damaged_or_read_only_index_is_one_line_not_a_traceback(tmp_path):
+    data = tmp_path / "data"
+    write_files(tmp_path / "docs", {"a.txt": "espresso notes"})
+    deskfind("index", str(tmp_path / "docs"), data=data)
+    database = data / "index.sqlite3"
+    good = database.read_bytes()
+    with open(database, "r+b") as f:  # a page of the file overwritten: the disk lost it
+        f.seek(3 * 4096)
+        f.write(b"\xaa" * 4096)
+    for args in (("status",), ("repair",), ("index", str(tmp_path / "docs"))):
+        proc = deskfind(*args, data=data, check=False)
+        assert proc.returncode == 1, args
+        assert "Traceback" not in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
+        assert "damaged" in proc.stderr and "move the index directory away" in proc.stderr
+    database.write_bytes(good)
+    for leftover in data.glob("index.sqlite3-*"):
+        leftover.unlink()
+    database.chmod(0o444)
+    # root writes read-only files, unless its override capabilities are dropped
+    prefix: tuple[str, ...] = ()
+    if os.geteuid() == 0:
+        if shutil.which("setpriv") is None:
+            pytest.skip("root without setpriv writes a read-only file")
+        prefix = ("setpriv", "--bounding-set", "-dac_override,-dac_read_search")
+    try:
+        status = deskfind("status", data=data, prefix=prefix)
+        assert "health:   ok" in status.stdout
+        proc = deskfind("index", str(tmp_path / "docs"), data=data, check=False,
+                        prefix=prefix)
+        assert proc.returncode == 1 and "read-only" in proc.stderr
+        assert len(proc.stderr.strip().splitlines()) == 1
+    finally:
+        database.chmod(0o600)
+
+
 def test_damaged_fulltext_tables_are_found_by_status_and_rebuilt_by_repair(tmp_path):
     import sqlite3
 
@@ -231,15 +314,19 @@ def test_a_pasted_request_with_quote_marks_is_relaxed_and_says_so(indexed):
 def test_control_characters_never_reach_the_terminal(tmp_path):
     evil = "title\x1b]0;owned\x07 \x1b[2J"
     write_files(tmp_path / "docs", {"a\x1b[31mred\nfake 2. line.txt":
-                                    f"{evil}\n\nquarterly numbers \x1b[1A\r forged"})
+                                    f"{evil}\n\nquarterly numbers \x1b[1A\r forged",
+                                    # shows as invoicedm.pdf: a right-to-left override
+                                    "invoice\u202efdp.md": "quarterly numbers again"})
     deskfind("index", str(tmp_path / "docs"), data=tmp_path / "data")
     proc = deskfind("search", "quarterly numbers", "--mode", "lexical", data=tmp_path / "data")
     assert "\x1b" not in proc.stdout and "\r" not in proc.stdout
-    assert "\\x1b" in proc.stdout  # shown, escaped
-    assert len(proc.stdout.splitlines()) == 3  # one result, three lines: nothing forged
+    assert "\\x1b" in proc.stdout and "invoice\\u202efdp.md" in proc.stdout  # escaped
+    assert "\u202e" not in proc.stdout
+    assert len(proc.stdout.splitlines()) == 6  # two results, three lines each: nothing forged
     exact = json.loads(deskfind("search", "quarterly numbers", "--mode", "lexical", "--json",
                                 data=tmp_path / "data").stdout)
-    assert exact["results"][0]["path"].endswith("a\x1b[31mred\nfake 2. line.txt")
+    assert {os.path.basename(r["path"]) for r in exact["results"]} == {
+        "a\x1b[31mred\nfake 2. line.txt", "invoice\u202efdp.md"}  # exact in JSON
 
 
 def test_a_page_and_its_source_are_one_result_with_a_copy(tmp_path):

@@ -5,7 +5,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from engine.errors import QueryError
-from engine.query import file_filter_sql, fts_expression, parse_query
+from engine.query import MAX_EXCLUDED, MAX_FILTERS, file_filter_sql, fts_expression, parse_query
 
 
 @pytest.fixture(scope="module")
@@ -37,6 +37,27 @@ def test_exact_codes_and_operator_words_are_literal(fts):
     assert hits("NEAR AND") == [3]
     assert hits("fox -brown") == []
     assert hits('fox -"slow brown"') == [2]
+
+
+def test_the_most_exclusions_and_filters_still_run_and_more_are_a_clear_error(fts):
+    many_out = " ".join(f"-x{i}" for i in range(MAX_EXCLUDED))
+    fts.execute("SELECT rowid FROM t WHERE t MATCH ?",
+                (fts_expression(parse_query(f"fox {many_out}")),)).fetchall()
+    with pytest.raises(QueryError, match="at most 64 can be left out"):
+        parse_query(f"fox {many_out} -one-more")
+    many_paths = " ".join(f"path:p{i}" for i in range(MAX_FILTERS))
+    sql, params = file_filter_sql(parse_query(f"fox {many_paths}"))
+    conn = sqlite3.connect(":memory:")
+    conn.execute("CREATE TABLE files(path TEXT, display_path TEXT, ext TEXT, mtime_ns INT, "
+                 "date_ns INT, sender TEXT, recipients TEXT)")
+    conn.execute(f"SELECT 1 FROM files f WHERE {sql}", params).fetchall()
+    with pytest.raises(QueryError, match="at most 64"):
+        parse_query(f"fox {many_paths} ext:pdf")
+
+
+def test_a_bad_date_is_named_even_in_a_query_without_words():
+    with pytest.raises(QueryError, match="wants a date"):
+        parse_query("after:notadate")
 
 
 def test_filters_are_parsed():
