@@ -17,7 +17,7 @@ from typing import Any, NoReturn
 from app import bench, cli_admin, cli_files, logs, paths
 from app.cli_files import MAX_LIMIT, whole_number
 from app.client import connect
-from app.config import Config, config_path, run_options, walk_rules
+from app.config import SETTINGS, Config, config_path, run_options, walk_rules
 from app.context import Deskfind, Options
 from app.errors import UsageError
 from app.present import copies_label
@@ -49,7 +49,7 @@ def _common(parser: argparse.ArgumentParser) -> None:
                              "embedding_precision setting, auto); changing it re-embeds")
 
 
-MAX_THREADS = 256  # embedding threads one may ask for (the settings' bound too)
+MAX_THREADS = int(SETTINGS["threads"].bounds[1])  # type: ignore[index]  # the settings' bound
 
 
 class _Parser(argparse.ArgumentParser):

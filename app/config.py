@@ -79,7 +79,7 @@ SCHEMA: tuple[Setting, ...] = (
             "Offer, when the window opens, to add Deskfind to the application menu and "
             "start its indexer at login (until it is installed or declined)"),
 )
-_BY_KEY = {s.key: s for s in SCHEMA}
+_BY_KEY = SETTINGS = {s.key: s for s in SCHEMA}
 
 
 def run_options(config: Config, *, data_dir: str | None = None, model_dir: str | None = None,

@@ -154,10 +154,13 @@ def _secret_setting(text: str) -> bool:
     return False
 
 
-def is_profile(names: object) -> bool:
-    """Whether a folder listing (a set or list of its entry names, str) marks a browser
+_MARKER_NAMES = frozenset(os.fsencode(m) for m in PROFILE_MARKERS)
+
+
+def is_profile(names: Iterable[bytes]) -> bool:
+    """Whether a folder listing (its entry names, as the walk's bytes) marks a browser
     or app profile."""
-    return not PROFILE_MARKERS.isdisjoint(names)  # type: ignore[arg-type]
+    return any(name in _MARKER_NAMES for name in names)
 
 
 def profile_folders(names: Iterable[str]) -> frozenset[str]:

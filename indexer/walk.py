@@ -159,7 +159,7 @@ def walk(root: bytes, rules: WalkRules) -> Iterator[FoundFile]:
             entries = list(os.scandir(directory))
         except OSError:
             continue  # unreadable or vanished directory: nothing to index there
-        if is_profile({os.fsdecode(e.name) for e in entries}):
+        if is_profile(e.name for e in entries):
             continue
         for entry in sorted(entries, key=lambda e: e.name):
             name = os.fsdecode(entry.name)
